@@ -1,0 +1,77 @@
+//! What a request carries past the era layer: who is asking, how, and where
+//! its notifications go.
+//!
+//! Invariant: this is the only per-request state the dispatcher and the tools
+//! see; it is built fresh for every request (nothing is inherited from earlier
+//! requests under 2026-07-28).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::protocol::{Era, LogLevel, jsonrpc};
+
+/// The transport a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Stdio,
+    Http,
+    Https,
+}
+
+/// A channel for server-to-client notifications about one in-flight request.
+pub type NotificationSink = mpsc::UnboundedSender<Value>;
+
+/// Everything below the era layer may know about a request.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The era, reported by `whoami` only; nothing branches on it past the edge.
+    pub era: Era,
+    /// The protocol revision this request (or its legacy session) speaks.
+    pub protocol_version: String,
+    pub transport: TransportKind,
+    /// The client's declared capabilities (from `_meta` or from `initialize`).
+    pub client_capabilities: Map<String, Value>,
+    /// Log notifications at or above this level are delivered; `None`: none are.
+    pub log_level: Option<LogLevel>,
+    /// Progress notifications are wanted, tagged with this token.
+    pub progress_token: Option<Value>,
+    /// Where notifications for this request go, if anywhere.
+    pub sink: Option<NotificationSink>,
+}
+
+impl CallContext {
+    /// Send a log notification if the client asked for this level.
+    pub fn log(&self, level: LogLevel, logger: &str, data: Value) {
+        if self.log_level.is_some_and(|min| level >= min) {
+            self.notify("notifications/message", json!({ "level": level, "logger": logger, "data": data }));
+        }
+    }
+
+    /// Send a progress notification if the client gave a progress token.
+    pub fn progress(&self, progress: u64, total: Option<u64>, message: Option<&str>) {
+        if let Some(token) = &self.progress_token {
+            let mut params = json!({ "progressToken": token, "progress": progress });
+            if let Some(t) = total {
+                params["total"] = json!(t);
+            }
+            if let Some(m) = message {
+                params["message"] = json!(m);
+            }
+            self.notify("notifications/progress", params);
+        }
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        if let Some(sink) = &self.sink {
+            // A closed sink means the client went away; the request is being cancelled.
+            let _ = sink.send(jsonrpc::notification(method, params));
+        }
+    }
+}
+
+/// Shared handle to a request's context (what jsonrpsee's `Extensions` carries).
+pub type SharedContext = Arc<CallContext>;

@@ -1,0 +1,201 @@
+//! The one JSON-RPC dispatcher every transport and both eras share.
+//!
+//! Invariant: methods see only the [`CallContext`] the era layer built (in the
+//! request's `Extensions`) and return era-neutral results; a `tools/call`
+//! reaches a tool only through the gate chain.
+
+use std::sync::Arc;
+
+use jsonrpsee::core::server::MethodCallback;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{ConnectionId, Extensions, RpcModule};
+use serde_json::{Map, Value, json};
+
+use crate::context::{CallContext, SharedContext};
+use crate::gate::{Admission, Chain, Refusal};
+use crate::protocol::errors::RpcError;
+use crate::protocol::{INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor, era};
+use crate::session::LegacySession;
+use crate::tools::{Registry, ToolOutcome};
+
+/// Default number of tools per `tools/list` page.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// How long a client may cache list results (milliseconds).
+pub const LIST_TTL_MS: u64 = 60_000;
+
+/// The legacy conversation a request belongs to (absent under 2026-07-28).
+#[derive(Clone)]
+pub struct Conversation(pub Arc<LegacySession>);
+
+/// State the methods share.
+pub struct Core {
+    pub registry: Arc<Registry>,
+    pub chain: Chain,
+    pub page_size: usize,
+}
+
+/// The dispatcher: a jsonrpsee `RpcModule` holding every MCP method.
+pub struct Dispatcher {
+    module: RpcModule<Core>,
+    registry: Arc<Registry>,
+}
+
+impl Dispatcher {
+    /// Build the dispatcher over a registry.
+    pub fn new(registry: Arc<Registry>, page_size: usize) -> Result<Self, jsonrpsee::core::RegisterMethodError> {
+        let chain = Chain::standard(Arc::clone(&registry));
+        let core = Core { registry: Arc::clone(&registry), chain, page_size: page_size.max(1) };
+        let mut module = RpcModule::new(core);
+        module.register_async_method("server/discover", |_, core, ext| async move { discover(&core, &ext) })?;
+        module.register_async_method("initialize", |p, _, ext| async move { initialize(&p, &ext) })?;
+        module.register_async_method("ping", |_, _, _| async move { Ok::<Value, ErrorObjectOwned>(json!({})) })?;
+        module.register_async_method("logging/setLevel", |p, _, ext| async move { set_level(&p, &ext) })?;
+        module.register_async_method("tools/list", |p, core, ext| async move { list_tools(&core, &p, &ext) })?;
+        module.register_async_method("tools/call", |p, core, ext| async move { call_tool(&core, p, ext).await })?;
+        Ok(Self { module, registry })
+    }
+
+    /// Dispatch one admitted request; `conversation` is its legacy session, if any.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        context: CallContext,
+        conversation: Option<Arc<LegacySession>>,
+    ) -> Result<Value, RpcError> {
+        let Some(MethodCallback::Async(callback)) = self.module.method(method) else {
+            return Err(RpcError::method_not_found(method));
+        };
+        let mut ext = Extensions::new();
+        ext.insert::<SharedContext>(Arc::new(context));
+        if let Some(session) = conversation {
+            ext.insert(Conversation(session));
+        }
+        let raw = Value::Object(params.clone()).to_string();
+        let response = callback(
+            jsonrpsee::types::Id::Number(0),
+            Params::new(Some(&raw)).into_owned(),
+            ConnectionId(0),
+            usize::MAX,
+            ext,
+        )
+        .await;
+        let mut reply: Value = serde_json::from_str(response.as_json().get())
+            .map_err(|e| RpcError::internal(format!("dispatcher produced invalid JSON: {e}")))?;
+        if let Some(result) = reply.get_mut("result") {
+            return Ok(result.take());
+        }
+        let error = reply.get_mut("error").map(Value::take).unwrap_or(Value::Null);
+        Err(RpcError {
+            code: error.get("code").and_then(Value::as_i64).and_then(|c| i32::try_from(c).ok()).unwrap_or(-32603),
+            message: error.get("message").and_then(Value::as_str).unwrap_or("Internal error").to_owned(),
+            data: error.get("data").cloned(),
+        })
+    }
+
+    /// The registry behind `tools/list` and `tools/call`.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+}
+
+type MethodResult = Result<Value, ErrorObjectOwned>;
+
+fn context(ext: &Extensions) -> Result<SharedContext, ErrorObjectOwned> {
+    ext.get::<SharedContext>().cloned().ok_or_else(|| RpcError::internal("request reached a method without context").into())
+}
+
+fn object_params(p: &Params<'_>) -> Result<Map<String, Value>, ErrorObjectOwned> {
+    if p.is_object() || p.as_str().is_none() {
+        p.parse::<Option<Map<String, Value>>>()
+            .map(Option::unwrap_or_default)
+            .map_err(|_| RpcError::invalid_params("params must be an object").into())
+    } else {
+        Err(RpcError::invalid_params("params must be an object").into())
+    }
+}
+
+fn discover(_core: &Core, ext: &Extensions) -> MethodResult {
+    context(ext)?;
+    Ok(json!({
+        "supportedVersions": SUPPORTED_VERSIONS,
+        "capabilities": capabilities(),
+        "instructions": INSTRUCTIONS,
+        "ttlMs": LIST_TTL_MS,
+        "cacheScope": "public",
+    }))
+}
+
+/// What the server implements (the same in both eras).
+pub fn capabilities() -> Value {
+    json!({ "tools": { "listChanged": false }, "logging": {} })
+}
+
+fn initialize(p: &Params<'_>, ext: &Extensions) -> MethodResult {
+    let params = object_params(p)?;
+    let Some(Conversation(session)) = ext.get::<Conversation>().cloned() else {
+        return Err(RpcError::invalid_request("initialize belongs to a 2025 conversation").into());
+    };
+    let version = era::negotiate(&params);
+    let caps = params.get("capabilities").and_then(Value::as_object).cloned().unwrap_or_default();
+    session.update(|s| {
+        s.version = Some(version.clone());
+        s.client_capabilities = caps;
+    });
+    Ok(json!({
+        "protocolVersion": version,
+        "capabilities": capabilities(),
+        "serverInfo": SERVER_INFO,
+        "instructions": INSTRUCTIONS,
+    }))
+}
+
+fn set_level(p: &Params<'_>, ext: &Extensions) -> MethodResult {
+    let params = object_params(p)?;
+    let level: LogLevel = params
+        .get("level")
+        .cloned()
+        .and_then(|l| serde_json::from_value(l).ok())
+        .ok_or_else(|| RpcError::invalid_params("logging/setLevel needs a \"level\" such as \"info\""))?;
+    if let Some(Conversation(session)) = ext.get::<Conversation>() {
+        session.update(|s| s.log_level = Some(level));
+    }
+    Ok(json!({}))
+}
+
+fn list_tools(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
+    context(ext)?;
+    let params = object_params(p)?;
+    let cursor = match params.get("cursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) => Some(c.as_str()),
+        Some(_) => return Err(RpcError::invalid_params("cursor must be a string").into()),
+    };
+    let tools: Vec<Value> = core.registry.latest().iter().map(|t| t.descriptor(t.spec.name)).collect();
+    let (page, next) = cursor::page(&tools, cursor, core.page_size).map_err(ErrorObjectOwned::from)?;
+    let mut result = json!({ "tools": page, "ttlMs": LIST_TTL_MS, "cacheScope": "public" });
+    if let Some(n) = next {
+        result["nextCursor"] = json!(n);
+    }
+    Ok(result)
+}
+
+async fn call_tool(core: &Core, p: Params<'static>, ext: Extensions) -> MethodResult {
+    let cx = context(&ext)?;
+    let mut params = object_params(&p)?;
+    let Some(Value::String(name)) = params.remove("name") else {
+        return Err(RpcError::invalid_params("tools/call needs a string \"name\"").into());
+    };
+    let arguments = match params.remove("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(a @ Value::Object(_)) => a,
+        Some(_) => return Err(RpcError::invalid_params("tools/call \"arguments\" must be an object").into()),
+    };
+    let admission = Admission { requested_name: name, arguments, tool: None, context: cx };
+    match core.chain.admit(admission).await {
+        Ok(admitted) => Ok(admitted.tool.invoke(admitted.arguments, admitted.context).await.into_result()),
+        Err(Refusal::Tool(e)) => Ok(ToolOutcome::failure(&e).into_result()),
+        Err(Refusal::Deny(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,229 @@
+//! The era layer: turns a 2026-07-28 or a 2025 request into the same internal
+//! call, and the internal result back into that era's shape.
+//!
+//! Invariant: this is the only place that branches on the era. Modern checks
+//! run in the order the spec fixes: method known, `_meta` shape (-32602),
+//! headers equal the body (-32020), version supported (-32022).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::errors::RpcError;
+use super::headers::{self, McpHeaders};
+use super::jsonrpc::Request;
+use super::{Era, META_SERVER_INFO, MODERN_VERSION, SERVER_INFO, meta};
+use crate::context::{CallContext, NotificationSink, TransportKind};
+use crate::session::LegacySession;
+
+/// Methods a 2026-07-28 client may call.
+pub const MODERN_METHODS: [&str; 3] = ["server/discover", "tools/list", "tools/call"];
+
+/// Methods a 2025 client may call.
+pub const LEGACY_METHODS: [&str; 5] = ["initialize", "ping", "logging/setLevel", "tools/list", "tools/call"];
+
+/// How a transport has classified a request.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// Stateless 2026-07-28; `headers` is present over HTTP.
+    Modern { headers: Option<McpHeaders> },
+    /// A 2025 conversation (the stdio process's, or an HTTP session).
+    Legacy { session: Arc<LegacySession> },
+}
+
+impl Route {
+    pub fn era(&self) -> Era {
+        match self {
+            Route::Modern { .. } => Era::Modern,
+            Route::Legacy { .. } => Era::Legacy,
+        }
+    }
+}
+
+/// stdio decides per message: modern `_meta` (or a modern-only method) is
+/// served statelessly; everything else belongs to the process's conversation.
+pub fn route_for_stdio(request: &Request, conversation: &Arc<LegacySession>) -> Route {
+    let modern_meta = request
+        .params
+        .get("_meta")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.keys().any(|k| k.starts_with("io.modelcontextprotocol/")));
+    if modern_meta || request.method == "server/discover" {
+        Route::Modern { headers: None }
+    } else {
+        Route::Legacy { session: Arc::clone(conversation) }
+    }
+}
+
+/// Check a request against its era and build the context the dispatcher sees.
+pub fn admit(
+    request: &Request,
+    route: &Route,
+    transport: TransportKind,
+    sink: Option<NotificationSink>,
+) -> Result<CallContext, RpcError> {
+    match route {
+        Route::Modern { headers } => admit_modern(request, headers.as_ref(), transport, sink),
+        Route::Legacy { session } => admit_legacy(request, session, transport, sink),
+    }
+}
+
+fn admit_modern(
+    request: &Request,
+    headers: Option<&McpHeaders>,
+    transport: TransportKind,
+    sink: Option<NotificationSink>,
+) -> Result<CallContext, RpcError> {
+    if !MODERN_METHODS.contains(&request.method.as_str()) {
+        return Err(RpcError::method_not_found(&request.method));
+    }
+    let meta = meta::read(&request.params)?;
+    if let Some(h) = headers {
+        let tool_name = request.params.get("name").and_then(Value::as_str);
+        headers::check(h, &meta.protocol_version, &request.method, tool_name)?;
+    }
+    if meta.protocol_version != MODERN_VERSION {
+        return Err(RpcError::unsupported_version(&json!(meta.protocol_version)));
+    }
+    Ok(CallContext {
+        era: Era::Modern,
+        protocol_version: meta.protocol_version,
+        transport,
+        client_capabilities: meta.client_capabilities,
+        log_level: meta.log_level,
+        progress_token: meta.progress_token,
+        sink,
+    })
+}
+
+fn admit_legacy(
+    request: &Request,
+    session: &Arc<LegacySession>,
+    transport: TransportKind,
+    sink: Option<NotificationSink>,
+) -> Result<CallContext, RpcError> {
+    if !LEGACY_METHODS.contains(&request.method.as_str()) {
+        return Err(RpcError::method_not_found(&request.method));
+    }
+    let state = session.state();
+    let version = match (&state.version, request.method.as_str()) {
+        (_, "initialize") => negotiate(&request.params),
+        (Some(v), _) => v.clone(),
+        (None, "ping") => super::LEGACY_DEFAULT.to_owned(),
+        (None, _) => return Err(not_initialized()),
+    };
+    Ok(CallContext {
+        era: Era::Legacy,
+        protocol_version: version,
+        transport,
+        client_capabilities: state.client_capabilities,
+        log_level: state.log_level,
+        progress_token: meta::progress_token(&request.params),
+        sink,
+    })
+}
+
+/// The legacy version an `initialize` gets: the one asked for if we speak it, else the newest.
+pub fn negotiate(params: &Map<String, Value>) -> String {
+    match params.get("protocolVersion").and_then(Value::as_str) {
+        Some(v) if super::is_legacy_version(v) => v.to_owned(),
+        _ => super::LEGACY_DEFAULT.to_owned(),
+    }
+}
+
+/// The documented answer to a legacy request before `initialize`.
+pub fn not_initialized() -> RpcError {
+    RpcError::invalid_request(
+        "Invalid request: no protocol session. Send `initialize` first (2025 revisions), or include \
+         params._meta[\"io.modelcontextprotocol/protocolVersion\"] and \
+         [\"io.modelcontextprotocol/clientCapabilities\"] (2026-07-28).",
+    )
+    .with_data(json!({ "reason": "not_initialized", "supported": super::SUPPORTED_VERSIONS }))
+}
+
+/// Shape an internal result for the era it goes back to.
+pub fn finish(era: Era, result: Value) -> Value {
+    let mut obj = match result {
+        Value::Object(o) => o,
+        other => return other,
+    };
+    match era {
+        Era::Modern => {
+            obj.entry("resultType").or_insert_with(|| json!("complete"));
+            let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(m) = meta.as_object_mut() {
+                m.insert(META_SERVER_INFO.to_owned(), json!(SERVER_INFO));
+            }
+        }
+        Era::Legacy => {
+            for key in ["resultType", "ttlMs", "cacheScope"] {
+                obj.remove(key);
+            }
+        }
+    }
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::errors::{HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
+    use crate::protocol::headers::HeaderField;
+
+    fn request(method: &str, params: Value) -> Request {
+        Request { id: json!(1), method: method.to_owned(), params: params.as_object().cloned().unwrap_or_default() }
+    }
+
+    fn modern_meta(version: &str) -> Value {
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {}}})
+    }
+
+    fn code(r: Result<CallContext, RpcError>) -> Option<i32> {
+        r.err().map(|e| e.code)
+    }
+
+    #[test]
+    fn modern_checks_run_in_spec_order() {
+        let route = |v: &str| Route::Modern {
+            headers: Some(McpHeaders {
+                protocol_version: HeaderField::Value(v.to_owned()),
+                method: HeaderField::Value("tools/list".to_owned()),
+                name: HeaderField::Absent,
+            }),
+        };
+        let t = TransportKind::Http;
+        assert_eq!(code(admit(&request("ping", json!({})), &route("2026-07-28"), t, None)), Some(METHOD_NOT_FOUND));
+        // Bad _meta beats a header mismatch; a mismatch beats an unsupported version.
+        assert_eq!(code(admit(&request("tools/list", json!({})), &route("1999-01-01"), t, None)), Some(INVALID_PARAMS));
+        let mismatched = request("tools/list", modern_meta("1999-01-01"));
+        assert_eq!(code(admit(&mismatched, &route("2026-07-28"), t, None)), Some(HEADER_MISMATCH));
+        let unsupported = request("tools/list", modern_meta("1999-01-01"));
+        assert_eq!(code(admit(&unsupported, &route("1999-01-01"), t, None)), Some(UNSUPPORTED_VERSION));
+        assert!(admit(&request("tools/list", modern_meta("2026-07-28")), &route("2026-07-28"), t, None).is_ok());
+    }
+
+    #[test]
+    fn legacy_requests_need_initialize_except_ping() {
+        let route = Route::Legacy { session: Arc::new(LegacySession::new()) };
+        let t = TransportKind::Stdio;
+        assert_eq!(code(admit(&request("tools/list", json!({})), &route, t, None)), Some(-32600));
+        assert!(admit(&request("ping", json!({})), &route, t, None).is_ok());
+        assert_eq!(code(admit(&request("server/discover", json!({})), &route, t, None)), Some(METHOD_NOT_FOUND));
+    }
+
+    #[test]
+    fn initialize_echoes_a_legacy_version_and_answers_newest_otherwise() {
+        for (asked, got) in [("2025-03-26", "2025-03-26"), ("2025-06-18", "2025-06-18"), ("2024-11-05", "2025-11-25"), ("2026-07-28", "2025-11-25")] {
+            assert_eq!(negotiate(&request("initialize", json!({"protocolVersion": asked})).params), got);
+        }
+    }
+
+    #[test]
+    fn finish_adds_the_modern_envelope_and_strips_it_for_legacy() {
+        let modern = finish(Era::Modern, json!({"tools": [], "ttlMs": 0, "cacheScope": "public"}));
+        assert_eq!(modern["resultType"], "complete");
+        assert_eq!(modern["_meta"][META_SERVER_INFO]["name"], "tollgate");
+        let legacy = finish(Era::Legacy, json!({"tools": [], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"}));
+        assert_eq!(legacy, json!({"tools": []}));
+    }
+}

@@ -1,0 +1,146 @@
+//! The MCP server as transports see it: one entry point per kind of message.
+//!
+//! Invariant: every transport goes through [`McpServer::request`], so the same
+//! request gets the same answer on stdio, HTTP and HTTPS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde_json::Value;
+
+use crate::context::{NotificationSink, TransportKind};
+use crate::dispatch::{DEFAULT_PAGE_SIZE, Dispatcher};
+use crate::protocol::era::{self, Route};
+use crate::protocol::errors::RpcError;
+use crate::protocol::jsonrpc::{self, Incoming, Notification, Request};
+use crate::session::{LegacySession, SessionStore};
+use crate::tools::{self, Registry, registry::RegistryError};
+
+/// The only legacy revision whose clients may send JSON-RPC batches.
+pub const BATCH_VERSION: &str = "2025-03-26";
+
+/// How the server is put together.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Register the conformance suites' fixture tools (loopback only).
+    pub conformance: bool,
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+    /// Most legacy HTTP sessions held at once.
+    pub session_capacity: usize,
+    /// A legacy HTTP session unused this long is forgotten.
+    pub session_idle: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            conformance: false,
+            page_size: DEFAULT_PAGE_SIZE,
+            session_capacity: 1024,
+            session_idle: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// Why the server could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("dispatcher: {0}")]
+    Dispatcher(#[from] jsonrpsee::core::RegisterMethodError),
+}
+
+/// One server, shared by every transport.
+pub struct McpServer {
+    dispatcher: Dispatcher,
+    /// Legacy HTTP sessions.
+    pub sessions: SessionStore,
+    pub options: ServerOptions,
+}
+
+impl McpServer {
+    pub fn new(options: ServerOptions) -> Result<Arc<Self>, BuildError> {
+        let mut registry: Registry = tools::standard()?;
+        if options.conformance {
+            tools::conformance::register(&mut registry)?;
+        }
+        let dispatcher = Dispatcher::new(Arc::new(registry), options.page_size)?;
+        let sessions = SessionStore::new(options.session_capacity, options.session_idle);
+        Ok(Arc::new(Self { dispatcher, sessions, options }))
+    }
+
+    /// The tools this server offers.
+    pub fn registry(&self) -> &Arc<Registry> {
+        self.dispatcher.registry()
+    }
+
+    /// Serve one request; the result is already shaped for its era.
+    pub async fn request(
+        &self,
+        request: &Request,
+        route: &Route,
+        transport: TransportKind,
+        sink: Option<NotificationSink>,
+    ) -> Result<Value, RpcError> {
+        let context = era::admit(request, route, transport, sink)?;
+        let era = context.era;
+        let conversation = match route {
+            Route::Legacy { session } => Some(Arc::clone(session)),
+            Route::Modern { .. } => None,
+        };
+        let result = self.dispatcher.call(&request.method, &request.params, context, conversation).await?;
+        Ok(era::finish(era, result))
+    }
+
+    /// A client notification. Cancellation is the transport's to act on; the
+    /// rest needs no answer and changes nothing we keep.
+    pub fn notification(&self, notification: &Notification) {
+        tracing::debug!(method = %notification.method, "client notification");
+    }
+
+    /// A JSON-RPC batch: served element by element on a 2025-03-26 conversation,
+    /// refused everywhere else. `None` when every element was a notification.
+    pub async fn batch(
+        &self,
+        items: Vec<Value>,
+        session: Option<&Arc<LegacySession>>,
+        transport: TransportKind,
+    ) -> Result<Option<Value>, RpcError> {
+        let Some(session) = session.filter(|s| s.state().version.as_deref() == Some(BATCH_VERSION)) else {
+            return Err(RpcError::invalid_request(format!(
+                "Invalid request: JSON-RPC batches are accepted only on {BATCH_VERSION} sessions"
+            )));
+        };
+        let route = Route::Legacy { session: Arc::clone(session) };
+        let replies = join_all(items.into_iter().map(|item| {
+            let route = &route;
+            async move {
+                match jsonrpc::classify(item) {
+                    Ok(Incoming::Request(req)) if req.method == "initialize" => Some(jsonrpc::failure(
+                        &req.id,
+                        &RpcError::invalid_request("Invalid request: initialize cannot be batched"),
+                    )),
+                    Ok(Incoming::Request(req)) => Some(match self.request(&req, route, transport, None).await {
+                        Ok(result) => jsonrpc::success(&req.id, result),
+                        Err(e) => jsonrpc::failure(&req.id, &e),
+                    }),
+                    Ok(Incoming::Notification(n)) => {
+                        self.notification(&n);
+                        None
+                    }
+                    Ok(Incoming::Response { .. }) => None,
+                    Ok(Incoming::Batch(_)) => {
+                        Some(jsonrpc::failure(&Value::Null, &RpcError::invalid_request("Invalid request: nested batch")))
+                    }
+                    Err(rejected) => Some(jsonrpc::failure(&rejected.id, &rejected.error)),
+                }
+            }
+        }))
+        .await;
+        let replies: Vec<Value> = replies.into_iter().flatten().collect();
+        Ok((!replies.is_empty()).then(|| Value::Array(replies)))
+    }
+}

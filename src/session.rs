@@ -1,0 +1,161 @@
+//! Legacy (2025) conversations: what `initialize` negotiated for a stdio
+//! process or an HTTP session.
+//!
+//! Invariants: the 2026-07-28 era never touches this module; the HTTP store
+//! holds at most `capacity` sessions and forgets idle ones, so clients that
+//! never close theirs cannot exhaust it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use serde_json::{Map, Value};
+
+use crate::protocol::LogLevel;
+
+/// What a legacy conversation has negotiated so far.
+#[derive(Debug, Clone, Default)]
+pub struct SessionState {
+    /// Set by a successful `initialize`.
+    pub version: Option<String>,
+    pub client_capabilities: Map<String, Value>,
+    /// Set by `logging/setLevel`; `None`: no log notifications.
+    pub log_level: Option<LogLevel>,
+}
+
+/// One legacy conversation.
+#[derive(Debug)]
+pub struct LegacySession {
+    id: String,
+    state: Mutex<SessionState>,
+    last_seen: Mutex<Instant>,
+}
+
+impl LegacySession {
+    /// A new conversation with a fresh, unguessable id.
+    pub fn new() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        let id = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Self { id, state: Mutex::new(SessionState::default()), last_seen: Mutex::new(Instant::now()) }
+    }
+
+    /// The id sent as `Mcp-Session-Id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A snapshot of the negotiated state.
+    pub fn state(&self) -> SessionState {
+        lock(&self.state).clone()
+    }
+
+    /// Change the negotiated state.
+    pub fn update(&self, f: impl FnOnce(&mut SessionState)) {
+        f(&mut lock(&self.state));
+    }
+
+    fn touch(&self) {
+        *lock(&self.last_seen) = Instant::now();
+    }
+
+    fn idle_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(*lock(&self.last_seen))
+    }
+}
+
+impl Default for LegacySession {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-update of plain data; keep serving.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("the server holds its maximum of {0} sessions; close one (HTTP DELETE) or retry later")]
+    Full(usize),
+}
+
+/// HTTP legacy sessions by id.
+#[derive(Debug)]
+pub struct SessionStore {
+    sessions: Mutex<HashMap<String, Arc<LegacySession>>>,
+    capacity: usize,
+    idle_timeout: Duration,
+}
+
+impl SessionStore {
+    pub fn new(capacity: usize, idle_timeout: Duration) -> Self {
+        Self { sessions: Mutex::new(HashMap::new()), capacity, idle_timeout }
+    }
+
+    /// Keep a newly initialized session, evicting idle ones first.
+    pub fn insert(&self, session: Arc<LegacySession>) -> Result<(), SessionError> {
+        let mut map = lock(&self.sessions);
+        let now = Instant::now();
+        map.retain(|_, s| s.idle_for(now) < self.idle_timeout);
+        if map.len() >= self.capacity {
+            return Err(SessionError::Full(self.capacity));
+        }
+        map.insert(session.id().to_owned(), session);
+        Ok(())
+    }
+
+    /// The live session with this id (refreshing its idle clock).
+    pub fn get(&self, id: &str) -> Option<Arc<LegacySession>> {
+        let mut map = lock(&self.sessions);
+        let now = Instant::now();
+        let session = map.get(id).cloned()?;
+        if session.idle_for(now) >= self.idle_timeout {
+            map.remove(id);
+            return None;
+        }
+        session.touch();
+        Some(session)
+    }
+
+    /// End a session; false if it did not exist.
+    pub fn remove(&self, id: &str) -> bool {
+        lock(&self.sessions).remove(id).is_some()
+    }
+
+    /// Number of live sessions (for metrics).
+    pub fn len(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_store_refuses_and_idle_sessions_are_evicted() {
+        let store = SessionStore::new(1, Duration::from_secs(3600));
+        assert!(store.insert(Arc::new(LegacySession::new())).is_ok());
+        assert_eq!(store.insert(Arc::new(LegacySession::new())), Err(SessionError::Full(1)));
+        let idle = SessionStore::new(1, Duration::ZERO);
+        let s = Arc::new(LegacySession::new());
+        assert!(idle.insert(Arc::clone(&s)).is_ok());
+        assert!(idle.get(s.id()).is_none(), "an idle session is forgotten");
+        assert!(idle.insert(Arc::new(LegacySession::new())).is_ok(), "room was made");
+    }
+
+    #[test]
+    fn session_ids_are_unique_and_long() {
+        let (a, b) = (LegacySession::new(), LegacySession::new());
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().len(), 32);
+    }
+}

@@ -1,0 +1,286 @@
+//! The registry of versioned tools.
+//!
+//! Invariants: a (name, version) pair is registered once; every published
+//! input and output schema has an object root; names match `[A-Za-z0-9_.-]`
+//! and are at most 64 characters, pinned form (`name.vN`) included.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::result::{ToolError, ToolOutcome};
+use crate::context::SharedContext;
+
+/// Hints a client may show about a tool (MCP `ToolAnnotations`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Annotations {
+    pub read_only_hint: bool,
+    pub destructive_hint: bool,
+    pub idempotent_hint: bool,
+    pub open_world_hint: bool,
+}
+
+impl Annotations {
+    /// A tool that only reads tollgate's own state.
+    pub const READ_ONLY: Self =
+        Self { read_only_hint: true, destructive_hint: false, idempotent_hint: true, open_world_hint: false };
+}
+
+/// What a tool says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub version: u32,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub annotations: Annotations,
+}
+
+/// A tool with typed input and output; its schemas are generated from the types.
+pub trait Tool: Send + Sync + 'static {
+    type Input: DeserializeOwned + JsonSchema + Send;
+    type Output: Serialize + JsonSchema;
+
+    fn spec(&self) -> ToolSpec;
+
+    /// Compute the tool's effect from validated input and the admitted context.
+    fn call(&self, input: Self::Input, cx: SharedContext) -> impl Future<Output = Result<Self::Output, ToolError>> + Send;
+}
+
+/// A type-erased handler: validated arguments in, outcome out.
+pub type Handler = Arc<dyn Fn(Value, SharedContext) -> BoxFuture<'static, ToolOutcome> + Send + Sync>;
+
+/// A tool as the dispatcher sees it.
+pub struct RegisteredTool {
+    pub spec: ToolSpec,
+    pub input_schema: Value,
+    pub output_schema: Option<Value>,
+    validator: jsonschema::Validator,
+    handler: Handler,
+}
+
+impl std::fmt::Debug for RegisteredTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredTool").field("spec", &self.spec).finish_non_exhaustive()
+    }
+}
+
+impl RegisteredTool {
+    /// The name that pins this version (`name.vN`).
+    pub fn pinned_name(&self) -> String {
+        format!("{}.v{}", self.spec.name, self.spec.version)
+    }
+
+    /// Check arguments against the input schema; the first violation is reported.
+    pub fn validate(&self, arguments: &Value) -> Result<(), ToolError> {
+        match self.validator.iter_errors(arguments).next() {
+            None => Ok(()),
+            Some(e) => {
+                let path = e.instance_path().to_string();
+                let field = if path.is_empty() { "/".to_owned() } else { path };
+                Err(ToolError::invalid_argument(field, e.to_string()))
+            }
+        }
+    }
+
+    /// Run the handler on validated arguments.
+    pub fn invoke(&self, arguments: Value, cx: SharedContext) -> BoxFuture<'static, ToolOutcome> {
+        (self.handler)(arguments, cx)
+    }
+
+    /// The MCP `Tool` object, listed under `listed_name`.
+    pub fn descriptor(&self, listed_name: &str) -> Value {
+        let mut d = json!({
+            "name": listed_name,
+            "title": self.spec.title,
+            "description": self.spec.description,
+            "inputSchema": self.input_schema,
+            "annotations": self.spec.annotations,
+        });
+        if let Some(out) = &self.output_schema {
+            d["outputSchema"] = out.clone();
+        }
+        d
+    }
+}
+
+/// Why a tool could not be registered (a programming error caught at start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("tool name {0:?} is not a valid MCP tool name ([A-Za-z0-9_.-], at most 64 characters)")]
+    BadName(String),
+    #[error("tool {0} is registered twice")]
+    Duplicate(String),
+    #[error("tool {name}: the {which} schema must have an object root")]
+    NotObjectRoot { name: String, which: &'static str },
+    #[error("tool {name}: the input schema is not a valid JSON Schema: {detail}")]
+    BadSchema { name: String, detail: String },
+}
+
+/// All tools, by name and version, in a deterministic order.
+#[derive(Default)]
+pub struct Registry {
+    tools: BTreeMap<(&'static str, u32), Arc<RegisteredTool>>,
+}
+
+impl Registry {
+    /// Register a typed tool; schemas are generated from its types.
+    pub fn add_typed<T: Tool>(&mut self, tool: T) -> Result<(), RegistryError> {
+        let spec = tool.spec();
+        let input_schema = schema_of::<T::Input>();
+        let output_schema = schema_of::<T::Output>();
+        let tool = Arc::new(tool);
+        let handler: Handler = Arc::new(move |args, cx| {
+            let tool = Arc::clone(&tool);
+            Box::pin(async move {
+                let input: T::Input = match serde_json::from_value(args) {
+                    Ok(i) => i,
+                    Err(e) => return ToolOutcome::failure(&ToolError::invalid_argument("/", e.to_string())),
+                };
+                match tool.call(input, cx).await {
+                    Ok(out) => match serde_json::to_value(out) {
+                        Ok(v) => ToolOutcome::structured(v),
+                        Err(e) => ToolOutcome::failure(&ToolError::new(
+                            super::ToolErrorCode::Internal,
+                            format!("result could not be encoded: {e}"),
+                        )),
+                    },
+                    Err(e) => ToolOutcome::failure(&e),
+                }
+            })
+        });
+        self.insert(spec, input_schema, Some(output_schema), handler)
+    }
+
+    /// Register a tool whose result is free-form content (no output schema).
+    pub fn add_raw(&mut self, spec: ToolSpec, input_schema: Value, handler: Handler) -> Result<(), RegistryError> {
+        self.insert(spec, input_schema, None, handler)
+    }
+
+    fn insert(
+        &mut self,
+        spec: ToolSpec,
+        input_schema: Value,
+        output_schema: Option<Value>,
+        handler: Handler,
+    ) -> Result<(), RegistryError> {
+        let pinned = format!("{}.v{}", spec.name, spec.version);
+        if !valid_name(spec.name) || !valid_name(&pinned) || split_pinned(spec.name).is_some() {
+            return Err(RegistryError::BadName(spec.name.to_owned()));
+        }
+        for (which, schema) in [("input", Some(&input_schema)), ("output", output_schema.as_ref())] {
+            if schema.is_some_and(|s| s.get("type") != Some(&json!("object"))) {
+                return Err(RegistryError::NotObjectRoot { name: pinned.clone(), which });
+            }
+        }
+        let validator = jsonschema::validator_for(&input_schema)
+            .map_err(|e| RegistryError::BadSchema { name: pinned.clone(), detail: e.to_string() })?;
+        let key = (spec.name, spec.version);
+        if self.tools.contains_key(&key) {
+            return Err(RegistryError::Duplicate(pinned));
+        }
+        self.tools.insert(key, Arc::new(RegisteredTool { spec, input_schema, output_schema, validator, handler }));
+        Ok(())
+    }
+
+    /// The latest version of each tool, in name order (what `tools/list` shows).
+    pub fn latest(&self) -> Vec<Arc<RegisteredTool>> {
+        let mut out: BTreeMap<&str, Arc<RegisteredTool>> = BTreeMap::new();
+        for ((name, _), tool) in &self.tools {
+            out.insert(name, Arc::clone(tool));
+        }
+        out.into_values().collect()
+    }
+
+    /// Every registered version, in (name, version) order (what `schemas/` holds).
+    pub fn all_versions(&self) -> impl Iterator<Item = &Arc<RegisteredTool>> {
+        self.tools.values()
+    }
+
+    /// Resolve a called name: a plain name is its latest version, `name.vN` pins one.
+    pub fn resolve(&self, requested: &str) -> Option<Arc<RegisteredTool>> {
+        if let Some(tool) = self.tools.range((requested, 0)..=(requested, u32::MAX)).next_back().map(|(_, t)| t) {
+            return Some(Arc::clone(tool));
+        }
+        let (name, version) = split_pinned(requested)?;
+        self.tools.iter().find(|((n, v), _)| *n == name && *v == version).map(|(_, t)| Arc::clone(t))
+    }
+}
+
+/// Split `name.vN` into its parts.
+fn split_pinned(requested: &str) -> Option<(&str, u32)> {
+    let (name, v) = requested.rsplit_once(".v")?;
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) || v.starts_with('0') {
+        return None;
+    }
+    Some((name, v.parse().ok()?))
+}
+
+/// MCP tool-name rule.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// JSON Schema (2020-12) of a type, with the root's `$schema` and `title` removed.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let mut v = schemars::schema_for!(T).to_value();
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("$schema");
+        obj.remove("title");
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &'static str, version: u32) -> ToolSpec {
+        ToolSpec { name, version, title: "t", description: "d", annotations: Annotations::READ_ONLY }
+    }
+
+    fn noop() -> Handler {
+        Arc::new(|_, _| Box::pin(async { ToolOutcome::content(vec![]) }))
+    }
+
+    fn obj() -> Value {
+        json!({"type": "object"})
+    }
+
+    #[test]
+    fn plain_name_resolves_to_latest_and_pinned_name_to_its_version() {
+        let mut r = Registry::default();
+        for v in [1, 2] {
+            assert!(r.add_raw(spec("demo.tool", v), obj(), noop()).is_ok());
+        }
+        assert_eq!(r.resolve("demo.tool").map(|t| t.spec.version), Some(2));
+        assert_eq!(r.resolve("demo.tool.v1").map(|t| t.spec.version), Some(1));
+        assert!(r.resolve("demo.tool.v3").is_none());
+        assert!(r.resolve("demo.tool.v01").is_none());
+        assert_eq!(r.latest().len(), 1);
+    }
+
+    #[test]
+    fn bad_names_duplicates_and_non_object_schemas_are_refused() {
+        let mut r = Registry::default();
+        assert!(matches!(r.add_raw(spec("has space", 1), obj(), noop()), Err(RegistryError::BadName(_))));
+        assert!(matches!(r.add_raw(spec("x.v2", 1), obj(), noop()), Err(RegistryError::BadName(_))));
+        let long: &'static str = Box::leak("a".repeat(62).into_boxed_str());
+        assert!(matches!(r.add_raw(spec(long, 1), obj(), noop()), Err(RegistryError::BadName(_))));
+        assert!(r.add_raw(spec("ok", 1), obj(), noop()).is_ok());
+        assert!(matches!(r.add_raw(spec("ok", 1), obj(), noop()), Err(RegistryError::Duplicate(_))));
+        assert!(matches!(
+            r.add_raw(spec("arr", 1), json!({"type": "array"}), noop()),
+            Err(RegistryError::NotObjectRoot { .. })
+        ));
+    }
+}

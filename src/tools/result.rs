@@ -1,0 +1,87 @@
+//! What a tool call produces: a result, or a tool's own failure that an agent
+//! can read and recover from (`isError: true`), never a protocol error.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Stable codes of a tool's own failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolErrorCode {
+    /// The arguments do not match the tool's input schema.
+    InvalidArguments,
+    /// The object does not exist (or the caller may not know it does).
+    NotFound,
+    /// The request conflicts with the current state (duplicate, stale version).
+    Conflict,
+    /// The state does not allow this now.
+    FailedPrecondition,
+    /// The tool failed in a way the caller cannot fix.
+    Internal,
+}
+
+/// A tool's own failure, reported inside the result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolError {
+    pub code: ToolErrorCode,
+    pub message: String,
+    /// The argument at fault, as a JSON pointer, where one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ToolError {
+    pub fn new(code: ToolErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    pub fn invalid_argument(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code: ToolErrorCode::InvalidArguments, message: message.into(), field: Some(field.into()) }
+    }
+}
+
+/// The outcome of a tool call, in MCP's `CallToolResult` shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    /// Content blocks (text, image, audio, resource...).
+    pub content: Vec<Value>,
+    /// Structured result; always an object when present.
+    pub structured: Option<Value>,
+    pub is_error: bool,
+}
+
+impl ToolOutcome {
+    /// A structured result with the same JSON as a text block, as the spec asks.
+    pub fn structured(value: Value) -> Self {
+        Self { content: vec![text_block(&value.to_string())], structured: Some(value), is_error: false }
+    }
+
+    /// A tool failure: `{code, message}` as JSON text, no structured content
+    /// (our output schemas describe successes only).
+    pub fn failure(error: &ToolError) -> Self {
+        let body = serde_json::to_value(error).unwrap_or_else(|_| json!({ "code": "internal" }));
+        Self { content: vec![text_block(&body.to_string())], structured: None, is_error: true }
+    }
+
+    /// Content blocks only.
+    pub fn content(content: Vec<Value>) -> Self {
+        Self { content, structured: None, is_error: false }
+    }
+
+    /// The `CallToolResult` body (without era decoration).
+    pub fn into_result(self) -> Value {
+        let mut out = json!({ "content": self.content });
+        if let Some(s) = self.structured {
+            out["structuredContent"] = s;
+        }
+        if self.is_error {
+            out["isError"] = json!(true);
+        }
+        out
+    }
+}
+
+/// A text content block.
+pub fn text_block(text: &str) -> Value {
+    json!({ "type": "text", "text": text })
+}

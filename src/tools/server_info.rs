@@ -1,0 +1,57 @@
+//! `server.info`: the server's version, protocol revisions and enabled features.
+//!
+//! Reads only build-time facts; it has no effect.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::registry::{Annotations, Tool, ToolSpec};
+use super::result::ToolError;
+use crate::context::SharedContext;
+use crate::protocol::{SERVER_INFO, SUPPORTED_VERSIONS};
+
+/// `server.info` takes no arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerInfoInput {}
+
+/// What this server is and can do.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ServerInfoOutput {
+    pub name: String,
+    pub version: String,
+    /// Protocol revisions served, newest first.
+    pub protocol_versions: Vec<String>,
+    /// Features enabled in this server, in a stable order.
+    pub features: Vec<String>,
+}
+
+/// Features of this build, in a stable order.
+pub const FEATURES: [&str; 4] = ["protocol_2026_07_28", "protocol_2025_legacy", "transport_stdio", "transport_http"];
+
+/// The `server.info` tool.
+pub struct ServerInfoTool;
+
+impl Tool for ServerInfoTool {
+    type Input = ServerInfoInput;
+    type Output = ServerInfoOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "server.info",
+            version: 1,
+            title: "Server information",
+            description: "Show the server's version, the protocol revisions it serves and its enabled features.",
+            annotations: Annotations::READ_ONLY,
+        }
+    }
+
+    async fn call(&self, _input: ServerInfoInput, _cx: SharedContext) -> Result<ServerInfoOutput, ToolError> {
+        Ok(ServerInfoOutput {
+            name: SERVER_INFO.name.to_owned(),
+            version: SERVER_INFO.version.to_owned(),
+            protocol_versions: SUPPORTED_VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
+            features: FEATURES.iter().map(|f| (*f).to_owned()).collect(),
+        })
+    }
+}

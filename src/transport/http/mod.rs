@@ -1,0 +1,210 @@
+//! Streamable HTTP at `/mcp`, plus `/healthz` and `/readyz`.
+//!
+//! Invariants: the era is decided per request from `MCP-Protocol-Version`
+//! (absent or legacy: 2025; anything else: 2026-07-28); every answer's status
+//! is decided before a stream starts (a response turns into SSE only when the
+//! handler sends a notification, after every check has passed); Origin and
+//! Host are checked before anything else is read.
+
+mod guard;
+mod reply;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::context::TransportKind;
+use crate::protocol::era::Route;
+use crate::protocol::errors::RpcError;
+use crate::protocol::headers::{self, HeaderField, McpHeaders};
+use crate::protocol::jsonrpc::{self, Incoming};
+use crate::protocol::{is_legacy_version, meta};
+use crate::server::McpServer;
+use crate::session::LegacySession;
+
+pub use guard::AllowedHosts;
+use reply::{json_reply, rpc_error_reply, status_only};
+
+/// Header that names a legacy session.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Default largest accepted request body.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub max_body_bytes: usize,
+    pub allowed_hosts: AllowedHosts,
+    pub transport: TransportKind,
+}
+
+#[derive(Clone)]
+struct AppState {
+    server: Arc<McpServer>,
+    options: Arc<HttpOptions>,
+}
+
+/// The HTTP application (routes and limits), transport-agnostic below TCP/TLS.
+pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
+    let limit = options.max_body_bytes;
+    let state = AppState { server, options: Arc::new(options) };
+    Router::new()
+        .route("/mcp", axum::routing::any(mcp))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(|| async { "ready\n" }))
+        .layer(axum::middleware::map_response(reply::security_headers))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Bind, print the address on stderr, and serve until the process ends.
+pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: HttpOptions) -> std::io::Result<()> {
+    let listener = TcpListener::bind(listen).await?;
+    let local = listener.local_addr()?;
+    options.allowed_hosts.add_bound(local);
+    eprintln!("listening on http://{local}/mcp");
+    axum::serve(listener, router(server, options)).await
+}
+
+async fn mcp(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Response {
+    if let Err(status) = state.options.allowed_hosts.check(&headers) {
+        return rpc_error_reply(status, &RpcError::invalid_request("Forbidden: Origin or Host is not allowed"));
+    }
+    let modern = match headers.get(headers::PROTOCOL_VERSION) {
+        None => false,
+        Some(v) => !is_legacy_version(v.to_str().unwrap_or_default()),
+    };
+    match method {
+        Method::POST => {}
+        Method::DELETE if !modern => return delete_session(&state, &headers),
+        _ => return status_only(StatusCode::METHOD_NOT_ALLOWED, &[("allow", "POST")]),
+    }
+    if let Err(resp) = guard::check_post_headers(&headers) {
+        return resp;
+    }
+    let bytes = match axum::body::to_bytes(body, state.options.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = RpcError::invalid_request(format!(
+                "Invalid request: body larger than {} bytes",
+                state.options.max_body_bytes
+            ));
+            return rpc_error_reply(StatusCode::PAYLOAD_TOO_LARGE, &e);
+        }
+    };
+    if modern { modern_post(&state, &headers, &bytes).await } else { legacy_post(&state, &headers, &bytes).await }
+}
+
+fn mcp_headers(headers: &HeaderMap) -> McpHeaders {
+    let field = |name: &str| HeaderField::from_bytes(headers.get(name).map(|v| v.as_bytes()));
+    McpHeaders {
+        protocol_version: field(headers::PROTOCOL_VERSION),
+        method: field(headers::METHOD),
+        name: field(headers::NAME),
+    }
+}
+
+async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Response {
+    match jsonrpc::parse(bytes) {
+        Err(rejected) => json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&rejected.id, &rejected.error), &[]),
+        Ok(Incoming::Request(request)) => {
+            let route = Route::Modern { headers: Some(mcp_headers(headers)) };
+            reply::serve_request(Arc::clone(&state.server), request, route, state.options.transport, true, vec![]).await
+        }
+        Ok(Incoming::Notification(n)) => {
+            state.server.notification(&n);
+            status_only(StatusCode::ACCEPTED, &[])
+        }
+        Ok(Incoming::Response { .. }) => status_only(StatusCode::ACCEPTED, &[]),
+        Ok(Incoming::Batch(_)) => rpc_error_reply(
+            StatusCode::BAD_REQUEST,
+            &RpcError::invalid_request("Invalid request: JSON-RPC batches are not part of protocol version 2026-07-28"),
+        ),
+    }
+}
+
+async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Response {
+    let incoming = match jsonrpc::parse(bytes) {
+        Ok(i) => i,
+        Err(rejected) => {
+            return json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&rejected.id, &rejected.error), &[]);
+        }
+    };
+    let transport = state.options.transport;
+    if let Incoming::Request(request) = &incoming {
+        if headers.get(headers::PROTOCOL_VERSION).is_none() && meta::has_modern_marker(&request.params) {
+            let e = RpcError::header_mismatch(headers::PROTOCOL_VERSION, "is required when _meta names a protocol version");
+            return json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&request.id, &e), &[]);
+        }
+        if request.method == "initialize" {
+            return initialize(state, request.clone()).await;
+        }
+    }
+    let session = match find_session(state, headers) {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    match incoming {
+        Incoming::Request(request) => {
+            let route = Route::Legacy { session };
+            reply::serve_request(Arc::clone(&state.server), request, route, transport, false, vec![]).await
+        }
+        Incoming::Notification(n) => {
+            state.server.notification(&n);
+            status_only(StatusCode::ACCEPTED, &[])
+        }
+        Incoming::Response { .. } => status_only(StatusCode::ACCEPTED, &[]),
+        Incoming::Batch(items) => match state.server.batch(items, Some(&session), transport).await {
+            Ok(Some(replies)) => json_reply(StatusCode::OK, &replies, &[]),
+            Ok(None) => status_only(StatusCode::ACCEPTED, &[]),
+            Err(e) => rpc_error_reply(StatusCode::BAD_REQUEST, &e),
+        },
+    }
+}
+
+async fn initialize(state: &AppState, request: jsonrpc::Request) -> Response {
+    let session = Arc::new(LegacySession::new());
+    let route = Route::Legacy { session: Arc::clone(&session) };
+    let outcome = state.server.request(&request, &route, state.options.transport, None).await;
+    match outcome {
+        Ok(result) => {
+            if let Err(e) = state.server.sessions.insert(Arc::clone(&session)) {
+                let error = RpcError::new(crate::protocol::errors::UNAVAILABLE, e.to_string())
+                    .with_data(serde_json::json!({ "reason": "sessions_full" }));
+                return json_reply(StatusCode::SERVICE_UNAVAILABLE, &jsonrpc::failure(&request.id, &error), &[]);
+            }
+            let id = session.id().to_owned();
+            json_reply(StatusCode::OK, &jsonrpc::success(&request.id, result), &[(SESSION_HEADER, id)])
+        }
+        Err(e) => json_reply(reply::legacy_status(&e), &jsonrpc::failure(&request.id, &e), &[]),
+    }
+}
+
+fn find_session(state: &AppState, headers: &HeaderMap) -> Result<Arc<LegacySession>, Response> {
+    let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+        let e = RpcError::invalid_request("Bad Request: Mcp-Session-Id header is required; send initialize first")
+            .with_data(serde_json::json!({ "reason": "session_required" }));
+        return Err(rpc_error_reply(StatusCode::BAD_REQUEST, &e));
+    };
+    state.server.sessions.get(id).ok_or_else(|| {
+        let e = RpcError::new(-32001, "Session not found: it expired or was closed; initialize a new one")
+            .with_data(serde_json::json!({ "reason": "session_not_found" }));
+        rpc_error_reply(StatusCode::NOT_FOUND, &e)
+    })
+}
+
+fn delete_session(state: &AppState, headers: &HeaderMap) -> Response {
+    match headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        None => status_only(StatusCode::BAD_REQUEST, &[]),
+        Some(id) if state.server.sessions.remove(id) => status_only(StatusCode::OK, &[]),
+        Some(_) => status_only(StatusCode::NOT_FOUND, &[]),
+    }
+}

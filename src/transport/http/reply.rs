@@ -1,0 +1,171 @@
+//! Building HTTP answers: JSON bodies, SSE streams, security headers.
+//!
+//! Invariant: a request's answer is JSON unless its handler sends a
+//! notification first; by then every check has passed, so a 200 stream never
+//! has to turn into an error status. Under 2026-07-28 a closed stream cancels
+//! the request; under 2025 a dropped connection does not.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::context::TransportKind;
+use crate::protocol::era::Route;
+use crate::protocol::errors::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use crate::protocol::jsonrpc::{self, Request};
+use crate::server::McpServer;
+
+/// Status of a JSON-RPC error answered on the 2025 path: gate denials and
+/// malformed messages keep their status; other protocol errors travel in a 200.
+pub fn legacy_status(error: &RpcError) -> StatusCode {
+    let status = match error.code {
+        PARSE_ERROR | INVALID_REQUEST => 400,
+        c if (-31999..=-31000).contains(&c) => error.http_status(),
+        _ => 200,
+    };
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+/// Status of a JSON-RPC error on the 2026-07-28 path.
+pub fn modern_status(error: &RpcError) -> StatusCode {
+    StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Serve a request, answering JSON or, if the handler notifies first, SSE.
+pub async fn serve_request(
+    server: Arc<McpServer>,
+    request: Request,
+    route: Route,
+    transport: TransportKind,
+    modern: bool,
+    extra: Vec<(&'static str, String)>,
+) -> Response {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let id = request.id.clone();
+    let mut task = Some(tokio::spawn(async move { server.request(&request, &route, transport, Some(tx)).await }));
+    let mut guard = TaskGuard { task: task.take(), abort_on_drop: modern };
+    let first = rx.recv().await;
+    match first {
+        None => {
+            let outcome = guard.finish().await;
+            let (status, body) = match outcome {
+                Ok(result) => (StatusCode::OK, jsonrpc::success(&id, result)),
+                Err(e) => (if modern { modern_status(&e) } else { legacy_status(&e) }, jsonrpc::failure(&id, &e)),
+            };
+            json_reply(status, &body, &extra)
+        }
+        Some(note) => sse_reply(id, note, rx, guard, &extra),
+    }
+}
+
+/// Owns the request task; aborts it when dropped if the era treats a closed stream as cancellation.
+struct TaskGuard {
+    task: Option<JoinHandle<Result<Value, RpcError>>>,
+    abort_on_drop: bool,
+}
+
+impl TaskGuard {
+    async fn finish(&mut self) -> Result<Value, RpcError> {
+        match self.task.take() {
+            Some(t) => t.await.unwrap_or_else(|e| Err(RpcError::internal(format!("request task failed: {e}")))),
+            None => Err(RpcError::internal("request task already finished")),
+        }
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if let (Some(task), true) = (&self.task, self.abort_on_drop) {
+            task.abort();
+        }
+    }
+}
+
+fn sse_frame(message: &Value) -> Bytes {
+    Bytes::from(format!("event: message\ndata: {message}\n\n"))
+}
+
+fn sse_reply(
+    id: Value,
+    first: Value,
+    rx: mpsc::UnboundedReceiver<Value>,
+    guard: TaskGuard,
+    extra: &[(&'static str, String)],
+) -> Response {
+    enum State {
+        First(Value, mpsc::UnboundedReceiver<Value>, TaskGuard),
+        Notes(mpsc::UnboundedReceiver<Value>, TaskGuard),
+        Done,
+    }
+    let stream = futures::stream::unfold(State::First(first, rx, guard), move |state| {
+        let id = id.clone();
+        async move {
+            match state {
+                State::First(note, rx, guard) => Some((sse_frame(&note), State::Notes(rx, guard))),
+                State::Notes(mut rx, mut guard) => match rx.recv().await {
+                    Some(note) => Some((sse_frame(&note), State::Notes(rx, guard))),
+                    None => {
+                        let reply = match guard.finish().await {
+                            Ok(result) => jsonrpc::success(&id, result),
+                            Err(e) => jsonrpc::failure(&id, &e),
+                        };
+                        Some((sse_frame(&reply), State::Done))
+                    }
+                },
+                State::Done => None,
+            }
+        }
+    });
+    let body = Body::from_stream(futures::StreamExt::map(stream, Ok::<_, std::convert::Infallible>));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+    add_headers(&mut response, extra);
+    response
+}
+
+/// A JSON body with a status.
+pub fn json_reply(status: StatusCode, body: &Value, extra: &[(&'static str, String)]) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    add_headers(&mut response, extra);
+    response
+}
+
+/// A JSON-RPC error that belongs to no readable request (id null).
+pub fn rpc_error_reply(status: StatusCode, error: &RpcError) -> Response {
+    json_reply(status, &jsonrpc::failure(&Value::Null, error), &[])
+}
+
+/// A status with no body.
+pub fn status_only(status: StatusCode, extra: &[(&'static str, &'static str)]) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    for (k, v) in extra {
+        response.headers_mut().insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+    }
+    response
+}
+
+fn add_headers(response: &mut Response, extra: &[(&'static str, String)]) {
+    for (k, v) in extra {
+        if let Ok(value) = HeaderValue::from_str(v) {
+            response.headers_mut().insert(HeaderName::from_static(k), value);
+        }
+    }
+}
+
+/// Headers every answer carries.
+pub async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,7 @@
+//! Transports: they frame bytes and pass requests to [`crate::server::McpServer`].
+//!
+//! Invariant: transports never decide; they only classify the era from what
+//! the wire says (HTTP header, stdio `_meta`) and carry the answer back.
+
+pub mod http;
+pub mod stdio;
