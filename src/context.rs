@@ -47,7 +47,10 @@ impl CallContext {
     /// Send a log notification if the client asked for this level.
     pub fn log(&self, level: LogLevel, logger: &str, data: Value) {
         if self.log_level.is_some_and(|min| level >= min) {
-            self.notify("notifications/message", json!({ "level": level, "logger": logger, "data": data }));
+            self.notify(
+                "notifications/message",
+                json!({ "level": level, "logger": logger, "data": data }),
+            );
         }
     }
 

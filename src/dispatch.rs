@@ -43,16 +43,36 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Build the dispatcher over a registry.
-    pub fn new(registry: Arc<Registry>, page_size: usize) -> Result<Self, jsonrpsee::core::RegisterMethodError> {
+    pub fn new(
+        registry: Arc<Registry>,
+        page_size: usize,
+    ) -> Result<Self, jsonrpsee::core::RegisterMethodError> {
         let chain = Chain::standard(Arc::clone(&registry));
-        let core = Core { registry: Arc::clone(&registry), chain, page_size: page_size.max(1) };
+        let core = Core {
+            registry: Arc::clone(&registry),
+            chain,
+            page_size: page_size.max(1),
+        };
         let mut module = RpcModule::new(core);
-        module.register_async_method("server/discover", |_, core, ext| async move { discover(&core, &ext) })?;
-        module.register_async_method("initialize", |p, _, ext| async move { initialize(&p, &ext) })?;
-        module.register_async_method("ping", |_, _, _| async move { Ok::<Value, ErrorObjectOwned>(json!({})) })?;
-        module.register_async_method("logging/setLevel", |p, _, ext| async move { set_level(&p, &ext) })?;
-        module.register_async_method("tools/list", |p, core, ext| async move { list_tools(&core, &p, &ext) })?;
-        module.register_async_method("tools/call", |p, core, ext| async move { call_tool(&core, p, ext).await })?;
+        module.register_async_method("server/discover", |_, core, ext| async move {
+            discover(&core, &ext)
+        })?;
+        module.register_async_method(
+            "initialize",
+            |p, _, ext| async move { initialize(&p, &ext) },
+        )?;
+        module.register_async_method("ping", |_, _, _| async move {
+            Ok::<Value, ErrorObjectOwned>(json!({}))
+        })?;
+        module.register_async_method("logging/setLevel", |p, _, ext| async move {
+            set_level(&p, &ext)
+        })?;
+        module.register_async_method("tools/list", |p, core, ext| async move {
+            list_tools(&core, &p, &ext)
+        })?;
+        module.register_async_method("tools/call", |p, core, ext| async move {
+            call_tool(&core, p, ext).await
+        })?;
         Ok(Self { module, registry })
     }
 
@@ -86,10 +106,21 @@ impl Dispatcher {
         if let Some(result) = reply.get_mut("result") {
             return Ok(result.take());
         }
-        let error = reply.get_mut("error").map(Value::take).unwrap_or(Value::Null);
+        let error = reply
+            .get_mut("error")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
         Err(RpcError {
-            code: error.get("code").and_then(Value::as_i64).and_then(|c| i32::try_from(c).ok()).unwrap_or(-32603),
-            message: error.get("message").and_then(Value::as_str).unwrap_or("Internal error").to_owned(),
+            code: error
+                .get("code")
+                .and_then(Value::as_i64)
+                .and_then(|c| i32::try_from(c).ok())
+                .unwrap_or(-32603),
+            message: error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("Internal error")
+                .to_owned(),
             data: error.get("data").cloned(),
         })
     }
@@ -103,7 +134,9 @@ impl Dispatcher {
 type MethodResult = Result<Value, ErrorObjectOwned>;
 
 fn context(ext: &Extensions) -> Result<SharedContext, ErrorObjectOwned> {
-    ext.get::<SharedContext>().cloned().ok_or_else(|| RpcError::internal("request reached a method without context").into())
+    ext.get::<SharedContext>()
+        .cloned()
+        .ok_or_else(|| RpcError::internal("request reached a method without context").into())
 }
 
 fn object_params(p: &Params<'_>) -> Result<Map<String, Value>, ErrorObjectOwned> {
@@ -138,7 +171,11 @@ fn initialize(p: &Params<'_>, ext: &Extensions) -> MethodResult {
         return Err(RpcError::invalid_request("initialize belongs to a 2025 conversation").into());
     };
     let version = era::negotiate(&params);
-    let caps = params.get("capabilities").and_then(Value::as_object).cloned().unwrap_or_default();
+    let caps = params
+        .get("capabilities")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     session.update(|s| {
         s.version = Some(version.clone());
         s.client_capabilities = caps;
@@ -157,7 +194,9 @@ fn set_level(p: &Params<'_>, ext: &Extensions) -> MethodResult {
         .get("level")
         .cloned()
         .and_then(|l| serde_json::from_value(l).ok())
-        .ok_or_else(|| RpcError::invalid_params("logging/setLevel needs a \"level\" such as \"info\""))?;
+        .ok_or_else(|| {
+            RpcError::invalid_params("logging/setLevel needs a \"level\" such as \"info\"")
+        })?;
     if let Some(Conversation(session)) = ext.get::<Conversation>() {
         session.update(|s| s.log_level = Some(level));
     }
@@ -172,8 +211,14 @@ fn list_tools(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
         Some(Value::String(c)) => Some(c.as_str()),
         Some(_) => return Err(RpcError::invalid_params("cursor must be a string").into()),
     };
-    let tools: Vec<Value> = core.registry.latest().iter().map(|t| t.descriptor(t.spec.name)).collect();
-    let (page, next) = cursor::page(&tools, cursor, core.page_size).map_err(ErrorObjectOwned::from)?;
+    let tools: Vec<Value> = core
+        .registry
+        .latest()
+        .iter()
+        .map(|t| t.descriptor(t.spec.name))
+        .collect();
+    let (page, next) =
+        cursor::page(&tools, cursor, core.page_size).map_err(ErrorObjectOwned::from)?;
     let mut result = json!({ "tools": page, "ttlMs": LIST_TTL_MS, "cacheScope": "public" });
     if let Some(n) = next {
         result["nextCursor"] = json!(n);
@@ -190,11 +235,24 @@ async fn call_tool(core: &Core, p: Params<'static>, ext: Extensions) -> MethodRe
     let arguments = match params.remove("arguments") {
         None | Some(Value::Null) => json!({}),
         Some(a @ Value::Object(_)) => a,
-        Some(_) => return Err(RpcError::invalid_params("tools/call \"arguments\" must be an object").into()),
+        Some(_) => {
+            return Err(
+                RpcError::invalid_params("tools/call \"arguments\" must be an object").into(),
+            );
+        }
     };
-    let admission = Admission { requested_name: name, arguments, tool: None, context: cx };
+    let admission = Admission {
+        requested_name: name,
+        arguments,
+        tool: None,
+        context: cx,
+    };
     match core.chain.admit(admission).await {
-        Ok(admitted) => Ok(admitted.tool.invoke(admitted.arguments, admitted.context).await.into_result()),
+        Ok(admitted) => Ok(admitted
+            .tool
+            .invoke(admitted.arguments, admitted.context)
+            .await
+            .into_result()),
         Err(Refusal::Tool(e)) => Ok(ToolOutcome::failure(&e).into_result()),
         Err(Refusal::Deny(e)) => Err(e.into()),
     }

@@ -69,7 +69,11 @@ impl McpServer {
         }
         let dispatcher = Dispatcher::new(Arc::new(registry), options.page_size)?;
         let sessions = SessionStore::new(options.session_capacity, options.session_idle);
-        Ok(Arc::new(Self { dispatcher, sessions, options }))
+        Ok(Arc::new(Self {
+            dispatcher,
+            sessions,
+            options,
+        }))
     }
 
     /// The tools this server offers.
@@ -91,7 +95,10 @@ impl McpServer {
             Route::Legacy { session } => Some(Arc::clone(session)),
             Route::Modern { .. } => None,
         };
-        let result = self.dispatcher.call(&request.method, &request.params, context, conversation).await?;
+        let result = self
+            .dispatcher
+            .call(&request.method, &request.params, context, conversation)
+            .await?;
         Ok(era::finish(era, result))
     }
 
@@ -109,32 +116,42 @@ impl McpServer {
         session: Option<&Arc<LegacySession>>,
         transport: TransportKind,
     ) -> Result<Option<Value>, RpcError> {
-        let Some(session) = session.filter(|s| s.state().version.as_deref() == Some(BATCH_VERSION)) else {
+        let Some(session) = session.filter(|s| s.state().version.as_deref() == Some(BATCH_VERSION))
+        else {
             return Err(RpcError::invalid_request(format!(
                 "Invalid request: JSON-RPC batches are accepted only on {BATCH_VERSION} sessions"
             )));
         };
-        let route = Route::Legacy { session: Arc::clone(session) };
+        let route = Route::Legacy {
+            session: Arc::clone(session),
+        };
         let replies = join_all(items.into_iter().map(|item| {
             let route = &route;
             async move {
                 match jsonrpc::classify(item) {
-                    Ok(Incoming::Request(req)) if req.method == "initialize" => Some(jsonrpc::failure(
-                        &req.id,
-                        &RpcError::invalid_request("Invalid request: initialize cannot be batched"),
-                    )),
-                    Ok(Incoming::Request(req)) => Some(match self.request(&req, route, transport, None).await {
-                        Ok(result) => jsonrpc::success(&req.id, result),
-                        Err(e) => jsonrpc::failure(&req.id, &e),
-                    }),
+                    Ok(Incoming::Request(req)) if req.method == "initialize" => {
+                        Some(jsonrpc::failure(
+                            &req.id,
+                            &RpcError::invalid_request(
+                                "Invalid request: initialize cannot be batched",
+                            ),
+                        ))
+                    }
+                    Ok(Incoming::Request(req)) => {
+                        Some(match self.request(&req, route, transport, None).await {
+                            Ok(result) => jsonrpc::success(&req.id, result),
+                            Err(e) => jsonrpc::failure(&req.id, &e),
+                        })
+                    }
                     Ok(Incoming::Notification(n)) => {
                         self.notification(&n);
                         None
                     }
                     Ok(Incoming::Response { .. }) => None,
-                    Ok(Incoming::Batch(_)) => {
-                        Some(jsonrpc::failure(&Value::Null, &RpcError::invalid_request("Invalid request: nested batch")))
-                    }
+                    Ok(Incoming::Batch(_)) => Some(jsonrpc::failure(
+                        &Value::Null,
+                        &RpcError::invalid_request("Invalid request: nested batch"),
+                    )),
                     Err(rejected) => Some(jsonrpc::failure(&rejected.id, &rejected.error)),
                 }
             }

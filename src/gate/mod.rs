@@ -5,6 +5,7 @@
 //! tenant, role, flags, entitlement, rate limit, idempotency, quota) slot into
 //! the same list.
 
+mod capabilities;
 mod resolve;
 mod validate;
 
@@ -17,6 +18,7 @@ use crate::context::SharedContext;
 use crate::protocol::errors::RpcError;
 use crate::tools::{RegisteredTool, Registry, ToolError};
 
+pub use capabilities::ClientCapabilities;
 pub use resolve::ResolveTool;
 pub use validate::ValidateArguments;
 
@@ -63,7 +65,13 @@ pub struct Chain {
 impl Chain {
     /// The policy, top to bottom.
     pub fn standard(registry: Arc<Registry>) -> Self {
-        Self { steps: vec![Box::new(ResolveTool::new(registry)), Box::new(ValidateArguments)] }
+        Self {
+            steps: vec![
+                Box::new(ResolveTool::new(registry)),
+                Box::new(ClientCapabilities),
+                Box::new(ValidateArguments),
+            ],
+        }
     }
 
     /// Names of the steps, in order.
@@ -76,9 +84,15 @@ impl Chain {
         for step in &self.steps {
             step.check(&mut call).await?;
         }
-        let tool = call
-            .tool
-            .ok_or_else(|| Refusal::Deny(RpcError::internal("gate chain admitted a call without resolving its tool")))?;
-        Ok(Admitted { tool, arguments: call.arguments, context: call.context })
+        let tool = call.tool.ok_or_else(|| {
+            Refusal::Deny(RpcError::internal(
+                "gate chain admitted a call without resolving its tool",
+            ))
+        })?;
+        Ok(Admitted {
+            tool,
+            arguments: call.arguments,
+            context: call.context,
+        })
     }
 }

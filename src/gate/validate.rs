@@ -20,10 +20,11 @@ impl Step for ValidateArguments {
 
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
-            let tool = call
-                .tool
-                .as_ref()
-                .ok_or_else(|| Refusal::Deny(RpcError::internal("validate_arguments ran before resolve_tool")))?;
+            let tool = call.tool.as_ref().ok_or_else(|| {
+                Refusal::Deny(RpcError::internal(
+                    "validate_arguments ran before resolve_tool",
+                ))
+            })?;
             tool.validate(&call.arguments).map_err(Refusal::Tool)
         })
     }

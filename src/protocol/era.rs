@@ -20,7 +20,13 @@ use crate::session::LegacySession;
 pub const MODERN_METHODS: [&str; 3] = ["server/discover", "tools/list", "tools/call"];
 
 /// Methods a 2025 client may call.
-pub const LEGACY_METHODS: [&str; 5] = ["initialize", "ping", "logging/setLevel", "tools/list", "tools/call"];
+pub const LEGACY_METHODS: [&str; 5] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "tools/list",
+    "tools/call",
+];
 
 /// How a transport has classified a request.
 #[derive(Debug, Clone)]
@@ -51,7 +57,9 @@ pub fn route_for_stdio(request: &Request, conversation: &Arc<LegacySession>) -> 
     if modern_meta || request.method == "server/discover" {
         Route::Modern { headers: None }
     } else {
-        Route::Legacy { session: Arc::clone(conversation) }
+        Route::Legacy {
+            session: Arc::clone(conversation),
+        }
     }
 }
 
@@ -167,11 +175,17 @@ pub fn finish(era: Era, result: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::errors::{HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
+    use crate::protocol::errors::{
+        HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION,
+    };
     use crate::protocol::headers::HeaderField;
 
     fn request(method: &str, params: Value) -> Request {
-        Request { id: json!(1), method: method.to_owned(), params: params.as_object().cloned().unwrap_or_default() }
+        Request {
+            id: json!(1),
+            method: method.to_owned(),
+            params: params.as_object().cloned().unwrap_or_default(),
+        }
     }
 
     fn modern_meta(version: &str) -> Value {
@@ -192,38 +206,95 @@ mod tests {
             }),
         };
         let t = TransportKind::Http;
-        assert_eq!(code(admit(&request("ping", json!({})), &route("2026-07-28"), t, None)), Some(METHOD_NOT_FOUND));
+        assert_eq!(
+            code(admit(
+                &request("ping", json!({})),
+                &route("2026-07-28"),
+                t,
+                None
+            )),
+            Some(METHOD_NOT_FOUND)
+        );
         // Bad _meta beats a header mismatch; a mismatch beats an unsupported version.
-        assert_eq!(code(admit(&request("tools/list", json!({})), &route("1999-01-01"), t, None)), Some(INVALID_PARAMS));
+        assert_eq!(
+            code(admit(
+                &request("tools/list", json!({})),
+                &route("1999-01-01"),
+                t,
+                None
+            )),
+            Some(INVALID_PARAMS)
+        );
         let mismatched = request("tools/list", modern_meta("1999-01-01"));
-        assert_eq!(code(admit(&mismatched, &route("2026-07-28"), t, None)), Some(HEADER_MISMATCH));
+        assert_eq!(
+            code(admit(&mismatched, &route("2026-07-28"), t, None)),
+            Some(HEADER_MISMATCH)
+        );
         let unsupported = request("tools/list", modern_meta("1999-01-01"));
-        assert_eq!(code(admit(&unsupported, &route("1999-01-01"), t, None)), Some(UNSUPPORTED_VERSION));
-        assert!(admit(&request("tools/list", modern_meta("2026-07-28")), &route("2026-07-28"), t, None).is_ok());
+        assert_eq!(
+            code(admit(&unsupported, &route("1999-01-01"), t, None)),
+            Some(UNSUPPORTED_VERSION)
+        );
+        assert!(
+            admit(
+                &request("tools/list", modern_meta("2026-07-28")),
+                &route("2026-07-28"),
+                t,
+                None
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn legacy_requests_need_initialize_except_ping() {
-        let route = Route::Legacy { session: Arc::new(LegacySession::new()) };
+        let route = Route::Legacy {
+            session: Arc::new(LegacySession::new()),
+        };
         let t = TransportKind::Stdio;
-        assert_eq!(code(admit(&request("tools/list", json!({})), &route, t, None)), Some(-32600));
+        assert_eq!(
+            code(admit(&request("tools/list", json!({})), &route, t, None)),
+            Some(-32600)
+        );
         assert!(admit(&request("ping", json!({})), &route, t, None).is_ok());
-        assert_eq!(code(admit(&request("server/discover", json!({})), &route, t, None)), Some(METHOD_NOT_FOUND));
+        assert_eq!(
+            code(admit(
+                &request("server/discover", json!({})),
+                &route,
+                t,
+                None
+            )),
+            Some(METHOD_NOT_FOUND)
+        );
     }
 
     #[test]
     fn initialize_echoes_a_legacy_version_and_answers_newest_otherwise() {
-        for (asked, got) in [("2025-03-26", "2025-03-26"), ("2025-06-18", "2025-06-18"), ("2024-11-05", "2025-11-25"), ("2026-07-28", "2025-11-25")] {
-            assert_eq!(negotiate(&request("initialize", json!({"protocolVersion": asked})).params), got);
+        for (asked, got) in [
+            ("2025-03-26", "2025-03-26"),
+            ("2025-06-18", "2025-06-18"),
+            ("2024-11-05", "2025-11-25"),
+            ("2026-07-28", "2025-11-25"),
+        ] {
+            assert_eq!(
+                negotiate(&request("initialize", json!({"protocolVersion": asked})).params),
+                got
+            );
         }
     }
 
     #[test]
     fn finish_adds_the_modern_envelope_and_strips_it_for_legacy() {
-        let modern = finish(Era::Modern, json!({"tools": [], "ttlMs": 0, "cacheScope": "public"}));
+        let modern = finish(
+            Era::Modern,
+            json!({"tools": [], "ttlMs": 0, "cacheScope": "public"}),
+        );
         assert_eq!(modern["resultType"], "complete");
         assert_eq!(modern["_meta"][META_SERVER_INFO]["name"], "tollgate");
-        let legacy = finish(Era::Legacy, json!({"tools": [], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"}));
+        let legacy = finish(
+            Era::Legacy,
+            json!({"tools": [], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"}),
+        );
         assert_eq!(legacy, json!({"tools": []}));
     }
 }

@@ -48,7 +48,11 @@ pub struct RpcError {
 impl RpcError {
     /// An error with a code and message and no data.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), data: None }
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 
     /// Attach machine-readable details.
@@ -80,8 +84,11 @@ impl RpcError {
 
     /// -32020, naming the header that disagrees.
     pub fn header_mismatch(header: &str, detail: impl std::fmt::Display) -> Self {
-        Self::new(HEADER_MISMATCH, format!("Header mismatch: {header} {detail}"))
-            .with_data(json!({ "header": header }))
+        Self::new(
+            HEADER_MISMATCH,
+            format!("Header mismatch: {header} {detail}"),
+        )
+        .with_data(json!({ "header": header }))
     }
 
     /// -32022 with the versions we speak and the one asked for, echoed exactly.

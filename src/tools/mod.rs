@@ -11,7 +11,7 @@ pub mod result;
 pub mod server_info;
 pub mod whoami;
 
-pub use registry::{Registry, RegisteredTool, Tool, ToolSpec};
+pub use registry::{RegisteredTool, Registry, Tool, ToolSpec};
 pub use result::{ToolError, ToolErrorCode, ToolOutcome};
 
 /// The registry of the tools every tollgate server offers.

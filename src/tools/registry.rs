@@ -29,8 +29,12 @@ pub struct Annotations {
 
 impl Annotations {
     /// A tool that only reads tollgate's own state.
-    pub const READ_ONLY: Self =
-        Self { read_only_hint: true, destructive_hint: false, idempotent_hint: true, open_world_hint: false };
+    pub const READ_ONLY: Self = Self {
+        read_only_hint: true,
+        destructive_hint: false,
+        idempotent_hint: true,
+        open_world_hint: false,
+    };
 }
 
 /// What a tool says about itself.
@@ -41,6 +45,8 @@ pub struct ToolSpec {
     pub title: &'static str,
     pub description: &'static str,
     pub annotations: Annotations,
+    /// Client capabilities the tool cannot work without (e.g. `sampling`).
+    pub requires: &'static [&'static str],
 }
 
 /// A tool with typed input and output; its schemas are generated from the types.
@@ -51,11 +57,16 @@ pub trait Tool: Send + Sync + 'static {
     fn spec(&self) -> ToolSpec;
 
     /// Compute the tool's effect from validated input and the admitted context.
-    fn call(&self, input: Self::Input, cx: SharedContext) -> impl Future<Output = Result<Self::Output, ToolError>> + Send;
+    fn call(
+        &self,
+        input: Self::Input,
+        cx: SharedContext,
+    ) -> impl Future<Output = Result<Self::Output, ToolError>> + Send;
 }
 
 /// A type-erased handler: validated arguments in, outcome out.
-pub type Handler = Arc<dyn Fn(Value, SharedContext) -> BoxFuture<'static, ToolOutcome> + Send + Sync>;
+pub type Handler =
+    Arc<dyn Fn(Value, SharedContext) -> BoxFuture<'static, ToolOutcome> + Send + Sync>;
 
 /// A tool as the dispatcher sees it.
 pub struct RegisteredTool {
@@ -68,7 +79,9 @@ pub struct RegisteredTool {
 
 impl std::fmt::Debug for RegisteredTool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegisteredTool").field("spec", &self.spec).finish_non_exhaustive()
+        f.debug_struct("RegisteredTool")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,7 +97,11 @@ impl RegisteredTool {
             None => Ok(()),
             Some(e) => {
                 let path = e.instance_path().to_string();
-                let field = if path.is_empty() { "/".to_owned() } else { path };
+                let field = if path.is_empty() {
+                    "/".to_owned()
+                } else {
+                    path
+                };
                 Err(ToolError::invalid_argument(field, e.to_string()))
             }
         }
@@ -142,7 +159,12 @@ impl Registry {
             Box::pin(async move {
                 let input: T::Input = match serde_json::from_value(args) {
                     Ok(i) => i,
-                    Err(e) => return ToolOutcome::failure(&ToolError::invalid_argument("/", e.to_string())),
+                    Err(e) => {
+                        return ToolOutcome::failure(&ToolError::invalid_argument(
+                            "/",
+                            e.to_string(),
+                        ));
+                    }
                 };
                 match tool.call(input, cx).await {
                     Ok(out) => match serde_json::to_value(out) {
@@ -160,7 +182,12 @@ impl Registry {
     }
 
     /// Register a tool whose result is free-form content (no output schema).
-    pub fn add_raw(&mut self, spec: ToolSpec, input_schema: Value, handler: Handler) -> Result<(), RegistryError> {
+    pub fn add_raw(
+        &mut self,
+        spec: ToolSpec,
+        input_schema: Value,
+        handler: Handler,
+    ) -> Result<(), RegistryError> {
         self.insert(spec, input_schema, None, handler)
     }
 
@@ -175,18 +202,36 @@ impl Registry {
         if !valid_name(spec.name) || !valid_name(&pinned) || split_pinned(spec.name).is_some() {
             return Err(RegistryError::BadName(spec.name.to_owned()));
         }
-        for (which, schema) in [("input", Some(&input_schema)), ("output", output_schema.as_ref())] {
+        for (which, schema) in [
+            ("input", Some(&input_schema)),
+            ("output", output_schema.as_ref()),
+        ] {
             if schema.is_some_and(|s| s.get("type") != Some(&json!("object"))) {
-                return Err(RegistryError::NotObjectRoot { name: pinned.clone(), which });
+                return Err(RegistryError::NotObjectRoot {
+                    name: pinned.clone(),
+                    which,
+                });
             }
         }
-        let validator = jsonschema::validator_for(&input_schema)
-            .map_err(|e| RegistryError::BadSchema { name: pinned.clone(), detail: e.to_string() })?;
+        let validator =
+            jsonschema::validator_for(&input_schema).map_err(|e| RegistryError::BadSchema {
+                name: pinned.clone(),
+                detail: e.to_string(),
+            })?;
         let key = (spec.name, spec.version);
         if self.tools.contains_key(&key) {
             return Err(RegistryError::Duplicate(pinned));
         }
-        self.tools.insert(key, Arc::new(RegisteredTool { spec, input_schema, output_schema, validator, handler }));
+        self.tools.insert(
+            key,
+            Arc::new(RegisteredTool {
+                spec,
+                input_schema,
+                output_schema,
+                validator,
+                handler,
+            }),
+        );
         Ok(())
     }
 
@@ -206,11 +251,19 @@ impl Registry {
 
     /// Resolve a called name: a plain name is its latest version, `name.vN` pins one.
     pub fn resolve(&self, requested: &str) -> Option<Arc<RegisteredTool>> {
-        if let Some(tool) = self.tools.range((requested, 0)..=(requested, u32::MAX)).next_back().map(|(_, t)| t) {
+        if let Some(tool) = self
+            .tools
+            .range((requested, 0)..=(requested, u32::MAX))
+            .next_back()
+            .map(|(_, t)| t)
+        {
             return Some(Arc::clone(tool));
         }
         let (name, version) = split_pinned(requested)?;
-        self.tools.iter().find(|((n, v), _)| *n == name && *v == version).map(|(_, t)| Arc::clone(t))
+        self.tools
+            .iter()
+            .find(|((n, v), _)| *n == name && *v == version)
+            .map(|(_, t)| Arc::clone(t))
     }
 }
 
@@ -227,7 +280,9 @@ fn split_pinned(requested: &str) -> Option<(&str, u32)> {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// JSON Schema (2020-12) of a type, with the root's `$schema` and `title` removed.
@@ -245,7 +300,14 @@ mod tests {
     use super::*;
 
     fn spec(name: &'static str, version: u32) -> ToolSpec {
-        ToolSpec { name, version, title: "t", description: "d", annotations: Annotations::READ_ONLY }
+        ToolSpec {
+            name,
+            version,
+            title: "t",
+            description: "d",
+            annotations: Annotations::READ_ONLY,
+            requires: &[],
+        }
     }
 
     fn noop() -> Handler {
@@ -272,12 +334,24 @@ mod tests {
     #[test]
     fn bad_names_duplicates_and_non_object_schemas_are_refused() {
         let mut r = Registry::default();
-        assert!(matches!(r.add_raw(spec("has space", 1), obj(), noop()), Err(RegistryError::BadName(_))));
-        assert!(matches!(r.add_raw(spec("x.v2", 1), obj(), noop()), Err(RegistryError::BadName(_))));
+        assert!(matches!(
+            r.add_raw(spec("has space", 1), obj(), noop()),
+            Err(RegistryError::BadName(_))
+        ));
+        assert!(matches!(
+            r.add_raw(spec("x.v2", 1), obj(), noop()),
+            Err(RegistryError::BadName(_))
+        ));
         let long: &'static str = Box::leak("a".repeat(62).into_boxed_str());
-        assert!(matches!(r.add_raw(spec(long, 1), obj(), noop()), Err(RegistryError::BadName(_))));
+        assert!(matches!(
+            r.add_raw(spec(long, 1), obj(), noop()),
+            Err(RegistryError::BadName(_))
+        ));
         assert!(r.add_raw(spec("ok", 1), obj(), noop()).is_ok());
-        assert!(matches!(r.add_raw(spec("ok", 1), obj(), noop()), Err(RegistryError::Duplicate(_))));
+        assert!(matches!(
+            r.add_raw(spec("ok", 1), obj(), noop()),
+            Err(RegistryError::Duplicate(_))
+        ));
         assert!(matches!(
             r.add_raw(spec("arr", 1), json!({"type": "array"}), noop()),
             Err(RegistryError::NotObjectRoot { .. })

@@ -27,7 +27,12 @@ pub struct ServerInfoOutput {
 }
 
 /// Features of this build, in a stable order.
-pub const FEATURES: [&str; 4] = ["protocol_2026_07_28", "protocol_2025_legacy", "transport_stdio", "transport_http"];
+pub const FEATURES: [&str; 4] = [
+    "protocol_2026_07_28",
+    "protocol_2025_legacy",
+    "transport_stdio",
+    "transport_http",
+];
 
 /// The `server.info` tool.
 pub struct ServerInfoTool;
@@ -43,10 +48,15 @@ impl Tool for ServerInfoTool {
             title: "Server information",
             description: "Show the server's version, the protocol revisions it serves and its enabled features.",
             annotations: Annotations::READ_ONLY,
+            requires: &[],
         }
     }
 
-    async fn call(&self, _input: ServerInfoInput, _cx: SharedContext) -> Result<ServerInfoOutput, ToolError> {
+    async fn call(
+        &self,
+        _input: ServerInfoInput,
+        _cx: SharedContext,
+    ) -> Result<ServerInfoOutput, ToolError> {
         Ok(ServerInfoOutput {
             name: SERVER_INFO.name.to_owned(),
             version: SERVER_INFO.version.to_owned(),

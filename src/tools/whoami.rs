@@ -49,15 +49,23 @@ impl Tool for Whoami {
             title: "Who am I",
             description: "Show how this call reached the server: protocol era and version, transport, and the server's identity.",
             annotations: Annotations::READ_ONLY,
+            requires: &[],
         }
     }
 
-    async fn call(&self, _input: WhoamiInput, cx: SharedContext) -> Result<WhoamiOutput, ToolError> {
+    async fn call(
+        &self,
+        _input: WhoamiInput,
+        cx: SharedContext,
+    ) -> Result<WhoamiOutput, ToolError> {
         Ok(WhoamiOutput {
             era: cx.era,
             protocol_version: cx.protocol_version.clone(),
             transport: cx.transport,
-            server: ServerIdentity { name: SERVER_INFO.name.to_owned(), version: SERVER_INFO.version.to_owned() },
+            server: ServerIdentity {
+                name: SERVER_INFO.name.to_owned(),
+                version: SERVER_INFO.version.to_owned(),
+            },
         })
     }
 }

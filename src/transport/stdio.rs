@@ -41,7 +41,9 @@ where
         let line = match read_line(&mut input).await? {
             Line::Eof => break,
             Line::TooLong => {
-                let error = RpcError::invalid_request(format!("Invalid request: line longer than {MAX_LINE_BYTES} bytes"));
+                let error = RpcError::invalid_request(format!(
+                    "Invalid request: line longer than {MAX_LINE_BYTES} bytes"
+                ));
                 let _ = tx.send(jsonrpc::failure(&Value::Null, &error));
                 continue;
             }
@@ -62,21 +64,34 @@ where
                 let mut registered = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
                 let in_flight = Arc::clone(&in_flight);
                 let handle = tasks.spawn(async move {
-                    let outcome = server.request(&request, &route, TransportKind::Stdio, Some(tx.clone())).await;
+                    let outcome = server
+                        .request(&request, &route, TransportKind::Stdio, Some(tx.clone()))
+                        .await;
                     let reply = match outcome {
                         Ok(result) => jsonrpc::success(&request.id, result),
                         Err(e) => jsonrpc::failure(&request.id, &e),
                     };
                     // Removing ourselves first means a late cancellation finds nothing to abort.
-                    in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&request.id.to_string());
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&request.id.to_string());
                     let _ = tx.send(reply);
                 });
                 registered.insert(key, handle);
             }
             Ok(Incoming::Notification(n)) => {
                 if n.method == "notifications/cancelled" {
-                    let id = n.params.get("requestId").map(Value::to_string).unwrap_or_default();
-                    if let Some(h) = in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&id) {
+                    let id = n
+                        .params
+                        .get("requestId")
+                        .map(Value::to_string)
+                        .unwrap_or_default();
+                    if let Some(h) = in_flight
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id)
+                    {
                         h.abort();
                     }
                 }
@@ -136,12 +151,19 @@ async fn read_line<R: AsyncBufRead + Unpin>(input: &mut R) -> std::io::Result<Li
         let consumed = done.unwrap_or(buf.len());
         input.consume(consumed);
         if done.is_some() {
-            return Ok(if too_long { Line::TooLong } else { Line::Text(line) });
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Text(line)
+            });
         }
     }
 }
 
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::UnboundedReceiver<Value>, mut out: W) -> std::io::Result<()> {
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut rx: mpsc::UnboundedReceiver<Value>,
+    mut out: W,
+) -> std::io::Result<()> {
     while let Some(message) = rx.recv().await {
         let mut line = serde_json::to_vec(&message).unwrap_or_else(|_| {
             json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32603, "message": "unencodable reply"}})

@@ -47,15 +47,27 @@ pub async fn serve_request(
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
     let id = request.id.clone();
-    let mut task = Some(tokio::spawn(async move { server.request(&request, &route, transport, Some(tx)).await }));
-    let mut guard = TaskGuard { task: task.take(), abort_on_drop: modern };
+    let mut task = Some(tokio::spawn(async move {
+        server.request(&request, &route, transport, Some(tx)).await
+    }));
+    let mut guard = TaskGuard {
+        task: task.take(),
+        abort_on_drop: modern,
+    };
     let first = rx.recv().await;
     match first {
         None => {
             let outcome = guard.finish().await;
             let (status, body) = match outcome {
                 Ok(result) => (StatusCode::OK, jsonrpc::success(&id, result)),
-                Err(e) => (if modern { modern_status(&e) } else { legacy_status(&e) }, jsonrpc::failure(&id, &e)),
+                Err(e) => (
+                    if modern {
+                        modern_status(&e)
+                    } else {
+                        legacy_status(&e)
+                    },
+                    jsonrpc::failure(&id, &e),
+                ),
             };
             json_reply(status, &body, &extra)
         }
@@ -72,7 +84,9 @@ struct TaskGuard {
 impl TaskGuard {
     async fn finish(&mut self) -> Result<Value, RpcError> {
         match self.task.take() {
-            Some(t) => t.await.unwrap_or_else(|e| Err(RpcError::internal(format!("request task failed: {e}")))),
+            Some(t) => t
+                .await
+                .unwrap_or_else(|e| Err(RpcError::internal(format!("request task failed: {e}")))),
             None => Err(RpcError::internal("request task already finished")),
         }
     }
@@ -121,11 +135,20 @@ fn sse_reply(
             }
         }
     });
-    let body = Body::from_stream(futures::StreamExt::map(stream, Ok::<_, std::convert::Infallible>));
+    let body = Body::from_stream(futures::StreamExt::map(
+        stream,
+        Ok::<_, std::convert::Infallible>,
+    ));
     let mut response = Response::new(body);
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
     add_headers(&mut response, extra);
     response
 }
@@ -134,7 +157,10 @@ fn sse_reply(
 pub fn json_reply(status: StatusCode, body: &Value, extra: &[(&'static str, String)]) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     add_headers(&mut response, extra);
     response
 }
@@ -149,7 +175,9 @@ pub fn status_only(status: StatusCode, extra: &[(&'static str, &'static str)]) -
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
     for (k, v) in extra {
-        response.headers_mut().insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(k), HeaderValue::from_static(v));
     }
     response
 }
@@ -157,7 +185,9 @@ pub fn status_only(status: StatusCode, extra: &[(&'static str, &'static str)]) -
 fn add_headers(response: &mut Response, extra: &[(&'static str, String)]) {
     for (k, v) in extra {
         if let Ok(value) = HeaderValue::from_str(v) {
-            response.headers_mut().insert(HeaderName::from_static(k), value);
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(k), value);
         }
     }
 }
@@ -165,7 +195,10 @@ fn add_headers(response: &mut Response, extra: &[(&'static str, String)]) {
 /// Headers every answer carries.
 pub async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
