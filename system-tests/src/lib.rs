@@ -1,1 +1,229 @@
-//! Shared helpers for the black-box tests live in `tests/common`.
+//! Helpers for black-box tests of the built `tollgate` binary over its real
+//! transports: a server process on a free port, a stdio child, raw HTTP.
+//!
+//! Tests only talk to the binary through its transports; nothing here links
+//! the tollgate library.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+pub const MODERN: &str = "2026-07-28";
+
+/// Path of the `tollgate` binary of this build (built once if missing).
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap_or_default();
+        // target/<profile>/deps/<test> -> target/<profile>/tollgate
+        let dir = exe.parent().and_then(|d| d.parent()).map(PathBuf::from).unwrap_or_default();
+        let bin = dir.join("tollgate");
+        if !bin.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo).args(["build", "-p", "tollgate", "--bin", "tollgate"]).status();
+            assert!(status.is_ok_and(|s| s.success()), "could not build tollgate");
+        }
+        bin
+    })
+    .clone()
+}
+
+/// A `tollgate serve` process on a free loopback port; killed on drop.
+pub struct HttpServer {
+    child: Child,
+    pub base: String,
+}
+
+impl HttpServer {
+    pub fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tollgate serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines.next().expect("server exited before listening").expect("read stderr");
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim_end_matches("/mcp").to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    /// The process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer, with an SSE body reduced to its messages.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// JSON body, or the last SSE message; Null when empty.
+    pub body: Value,
+    /// Every SSE message, in order (empty for JSON answers).
+    pub events: Vec<Value>,
+}
+
+/// A raw POST with the given headers (Accept and Content-Type default to valid values).
+pub async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let client = reqwest::Client::new();
+    let mut req = client.post(url);
+    let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    if !has("accept") {
+        req = req.header("accept", "application/json, text/event-stream");
+    }
+    if !has("content-type") {
+        req = req.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.body(body.to_owned()).send().await.expect("send");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let sse = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let text = resp.text().await.expect("body");
+    let events: Vec<Value> = if sse {
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect()
+    } else {
+        vec![]
+    };
+    let body = if sse {
+        events.last().cloned().unwrap_or(Value::Null)
+    } else if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Answer { status, headers, body, events }
+}
+
+/// The `_meta` of a 2026-07-28 request.
+pub fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "system-tests", "version": "1"}
+    })
+}
+
+/// A JSON-RPC request body.
+pub fn request(id: i64, method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// A well-formed 2026-07-28 request over HTTP.
+pub async fn modern_call(url: &str, id: i64, method: &str, mut params: Value) -> Answer {
+    params["_meta"] = modern_meta();
+    let name = params.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
+    if method == "tools/call" {
+        headers.push(("mcp-name", &name));
+    }
+    post(url, &headers, &request(id, method, params).to_string()).await
+}
+
+/// Open a legacy HTTP session; returns its id.
+pub async fn legacy_session(url: &str, version: &str) -> String {
+    let init = request(0, "initialize", json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
+    let answer = post(url, &[], &init.to_string()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let id = answer.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("session id").to_owned();
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
+    assert_eq!(post(url, &[("mcp-session-id", &id), ("mcp-protocol-version", version)], &note).await.status, 202);
+    id
+}
+
+/// A request on a legacy HTTP session.
+pub async fn legacy_call(url: &str, session: &str, id: i64, method: &str, params: Value) -> Answer {
+    post(url, &[("mcp-session-id", session)], &request(id, method, params).to_string()).await
+}
+
+/// A `tollgate stdio` child speaking line by line.
+pub struct StdioServer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl StdioServer {
+    pub fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(binary())
+            .arg("stdio")
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tollgate stdio");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Self { child, stdin, stdout }
+    }
+
+    /// Write raw bytes (a line terminator is the caller's).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    /// Send one message as a line.
+    pub fn send(&mut self, message: &Value) {
+        self.send_raw(format!("{message}\n").as_bytes());
+    }
+
+    /// Read the next line as JSON.
+    pub fn recv(&mut self) -> Value {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    }
+
+    /// Send a request and read until its response (skipping notifications).
+    pub fn call(&mut self, message: &Value) -> Value {
+        self.send(message);
+        loop {
+            let m = self.recv();
+            if m.get("id") == message.get("id") && (m.get("result").is_some() || m.get("error").is_some()) {
+                return m;
+            }
+        }
+    }
+
+    /// Close stdin and wait for a clean exit.
+    pub fn finish(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for StdioServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
