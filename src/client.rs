@@ -82,7 +82,7 @@ impl HttpClient {
             // The last `data:` line of the stream is the response.
             text.lines()
                 .filter_map(|l| l.strip_prefix("data: "))
-                .last()
+                .next_back()
                 .unwrap_or("null")
                 .to_owned()
         } else {

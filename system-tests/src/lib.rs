@@ -13,20 +13,30 @@ use serde_json::{Value, json};
 
 pub const MODERN: &str = "2026-07-28";
 
-/// Path of the `tollgate` binary of this build (built once if missing).
+/// Path of the `tollgate` binary of this build profile, built (or brought up
+/// to date) once per test process, so that a test never runs a stale binary.
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().unwrap_or_default();
         // target/<profile>/deps/<test> -> target/<profile>/tollgate
-        let dir = exe.parent().and_then(|d| d.parent()).map(PathBuf::from).unwrap_or_default();
-        let bin = dir.join("tollgate");
-        if !bin.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo).args(["build", "-p", "tollgate", "--bin", "tollgate"]).status();
-            assert!(status.is_ok_and(|s| s.success()), "could not build tollgate");
+        let dir = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "tollgate", "--bin", "tollgate"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
         }
-        bin
+        let status = build.status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "could not build tollgate"
+        );
+        dir.join("tollgate")
     })
     .clone()
 }
@@ -49,7 +59,10 @@ impl HttpServer {
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let base = loop {
-            let line = lines.next().expect("server exited before listening").expect("read stderr");
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read stderr");
             if let Some(url) = line.strip_prefix("listening on ") {
                 break url.trim_end_matches("/mcp").to_owned();
             }
@@ -104,10 +117,15 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     let resp = req.body(body.to_owned()).send().await.expect("send");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let sse = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let sse = headers
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let text = resp.text().await.expect("body");
     let events: Vec<Value> = if sse {
-        text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect()
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect()
     } else {
         vec![]
     };
@@ -118,7 +136,12 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     } else {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
-    Answer { status, headers, body, events }
+    Answer {
+        status,
+        headers,
+        body,
+        events,
+    }
 }
 
 /// The `_meta` of a 2026-07-28 request.
@@ -138,7 +161,11 @@ pub fn request(id: i64, method: &str, params: Value) -> Value {
 /// A well-formed 2026-07-28 request over HTTP.
 pub async fn modern_call(url: &str, id: i64, method: &str, mut params: Value) -> Answer {
     params["_meta"] = modern_meta();
-    let name = params.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
     if method == "tools/call" {
         headers.push(("mcp-name", &name));
@@ -148,18 +175,41 @@ pub async fn modern_call(url: &str, id: i64, method: &str, mut params: Value) ->
 
 /// Open a legacy HTTP session; returns its id.
 pub async fn legacy_session(url: &str, version: &str) -> String {
-    let init = request(0, "initialize", json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
+    let init = request(
+        0,
+        "initialize",
+        json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
     let answer = post(url, &[], &init.to_string()).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    let id = answer.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("session id").to_owned();
+    let id = answer
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("session id")
+        .to_owned();
     let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
-    assert_eq!(post(url, &[("mcp-session-id", &id), ("mcp-protocol-version", version)], &note).await.status, 202);
+    assert_eq!(
+        post(
+            url,
+            &[("mcp-session-id", &id), ("mcp-protocol-version", version)],
+            &note
+        )
+        .await
+        .status,
+        202
+    );
     id
 }
 
 /// A request on a legacy HTTP session.
 pub async fn legacy_call(url: &str, session: &str, id: i64, method: &str, params: Value) -> Answer {
-    post(url, &[("mcp-session-id", session)], &request(id, method, params).to_string()).await
+    post(
+        url,
+        &[("mcp-session-id", session)],
+        &request(id, method, params).to_string(),
+    )
+    .await
 }
 
 /// A `tollgate stdio` child speaking line by line.
@@ -181,7 +231,11 @@ impl StdioServer {
             .expect("start tollgate stdio");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Self { child, stdin, stdout }
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     /// Write raw bytes (a line terminator is the caller's).
@@ -208,10 +262,28 @@ impl StdioServer {
         self.send(message);
         loop {
             let m = self.recv();
-            if m.get("id") == message.get("id") && (m.get("result").is_some() || m.get("error").is_some()) {
+            if m.get("id") == message.get("id")
+                && (m.get("result").is_some() || m.get("error").is_some())
+            {
                 return m;
             }
         }
+    }
+
+    /// Close stdin, collect every remaining message, and require a clean exit.
+    pub fn finish_and_drain(mut self) -> Vec<Value> {
+        drop(self.stdin.take());
+        let mut rest = Vec::new();
+        let mut line = String::new();
+        while self.stdout.read_line(&mut line).is_ok_and(|n| n > 0) {
+            rest.extend(serde_json::from_str::<Value>(&line).ok());
+            line.clear();
+        }
+        assert!(
+            self.child.wait().is_ok_and(|s| s.success()),
+            "stdio server did not exit cleanly"
+        );
+        rest
     }
 
     /// Close stdin and wait for a clean exit.
