@@ -15,3 +15,4 @@ pub mod server;
 pub mod session;
 pub mod tools;
 pub mod transport;
+pub mod clock;
