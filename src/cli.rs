@@ -4,11 +4,16 @@
 //! that says what to do and a stable exit code; logs go to stderr only.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::context::TransportKind;
+use crate::identity::Credential;
 use crate::schemas;
 use crate::server::{McpServer, ServerOptions};
+use crate::store::{Store, StoreOptions, datadir::DataDir};
 use crate::transport::http::{AllowedHosts, HttpOptions};
 
 /// A command's failure.
@@ -16,18 +21,24 @@ use crate::transport::http::{AllowedHosts, HttpOptions};
 pub enum CliError {
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("could not start the server: {0}")]
     Build(#[from] crate::server::BuildError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("schemas/ does not match the code:\n{0}")]
     Schemas(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("demo failed: {0}")]
     Demo(String),
 }
 
 impl CliError {
-    /// 2 for usage errors, 1 for everything else.
+    /// 2 for usage errors, 1 for everything else (an invalid audit chain included).
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 2,
@@ -40,9 +51,7 @@ impl CliError {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if std::env::var("RUST_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()
     } else {
@@ -51,53 +60,118 @@ pub fn init_logging() {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Where the data dir is: the flag, else `TOLLGATE_DATA_DIR` (clap reads both).
+fn require_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    dir.ok_or_else(|| CliError::Usage("no data dir: pass --data-dir DIR or set TOLLGATE_DATA_DIR".into()))
+}
+
+/// The config for a data dir: `TOLLGATE_CONFIG`, else `DIR/tollgate.toml`.
+fn load_config(dir: &Path) -> Result<Config, CliError> {
+    let path = std::env::var_os("TOLLGATE_CONFIG").map(PathBuf::from).unwrap_or_else(|| DataDir::new(dir).config());
+    Ok(Config::load(&path)?)
+}
+
+fn clock(clock_file: Option<PathBuf>) -> Clock {
+    clock_file.map(Clock::from_file).unwrap_or_default()
+}
+
+/// Open the store and build a server on it.
+fn open(dir: &Path, conformance: bool, clock: Clock) -> Result<(Arc<McpServer>, Arc<Store>, Config), CliError> {
+    let config = load_config(dir)?;
+    let options = StoreOptions {
+        checkpoint_every: config.checkpoint_every,
+        checkpoint_interval: std::time::Duration::from_secs(config.checkpoint_interval_secs),
+    };
+    let store = Store::open(dir, clock, options)?;
+    let server_options = ServerOptions {
+        conformance,
+        session_capacity: config.session_capacity,
+        session_idle: std::time::Duration::from_secs(config.session_idle_secs),
+        ..ServerOptions::default()
+    };
+    let server = McpServer::new(server_options, Arc::clone(&store), config.clone())?;
+    Ok((server, store, config))
+}
+
+/// `tollgate init`.
+pub fn init(dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
+    let dir = require_dir(dir)?;
+    let out = crate::store::datadir::init(&dir, Clock::system())?;
+    if json {
+        println!("{}", serde_json::json!({ "data_dir": out.data_dir, "api_key": out.api_key }));
+    } else {
+        println!("initialized {}", out.data_dir);
+        println!("platform admin key (shown once; store it safely): {}", out.api_key);
+        println!("next: tollgate serve --data-dir {}", out.data_dir);
+    }
+    Ok(())
 }
 
 /// `tollgate serve`.
-pub fn serve(
-    listen: SocketAddr,
-    allowed: Vec<String>,
-    max_body_bytes: usize,
-    conformance: bool,
-) -> Result<(), CliError> {
-    if conformance && !listen.ip().is_loopback() {
+pub struct ServeArgs {
+    pub data_dir: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub allowed_hosts: Vec<String>,
+    pub conformance: bool,
+    pub clock_file: Option<PathBuf>,
+}
+
+/// `tollgate serve`.
+pub fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let loopback = args.listen.ip().is_loopback();
+    if (args.conformance || args.clock_file.is_some()) && !loopback {
         return Err(CliError::Usage(format!(
-            "--conformance serves fixture tools without authentication and listens on loopback only; {} is not a loopback address",
-            listen.ip()
+            "--conformance and --clock-file are for tests and listen on loopback only; {} is not a loopback address",
+            args.listen.ip()
         )));
     }
-    let server = McpServer::new(ServerOptions {
-        conformance,
-        ..ServerOptions::default()
-    })?;
+    let dir = require_dir(args.data_dir)?;
+    let (server, store, config) = open(&dir, args.conformance, clock(args.clock_file))?;
     let options = HttpOptions {
-        max_body_bytes,
-        allowed_hosts: AllowedHosts::with_extra(allowed),
+        max_body_bytes: config.max_body_bytes,
+        allowed_hosts: AllowedHosts::with_extra(args.allowed_hosts),
         transport: TransportKind::Http,
+        local_admin_fallback: args.conformance,
     };
-    runtime()?.block_on(crate::transport::http::serve(server, listen, options))?;
-    Ok(())
+    let served = runtime()?.block_on(crate::transport::http::serve(server, args.listen, options));
+    store.shutdown();
+    Ok(served?)
 }
 
 /// `tollgate stdio`.
-pub fn stdio(conformance: bool) -> Result<(), CliError> {
-    let server = McpServer::new(ServerOptions {
-        conformance,
-        ..ServerOptions::default()
-    })?;
-    runtime()?.block_on(async move {
+pub fn stdio(
+    data_dir: Option<PathBuf>,
+    api_key: Option<String>,
+    local_admin: bool,
+    conformance: bool,
+    clock_file: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let credential = match (api_key, local_admin || conformance) {
+        (Some(k), _) => Credential::Bearer(k),
+        (None, true) => Credential::LocalAdmin,
+        (None, false) => {
+            return Err(CliError::Usage(
+                "no credential: set TOLLGATE_API_KEY, or pass --local-admin to act as the platform admin at this terminal"
+                    .into(),
+            ));
+        }
+    };
+    let dir = require_dir(data_dir)?;
+    let (server, store, _) = open(&dir, conformance, clock(clock_file))?;
+    let served = runtime()?.block_on(async move {
         let input = tokio::io::BufReader::new(tokio::io::stdin());
-        crate::transport::stdio::serve(server, input, tokio::io::stdout()).await
-    })?;
-    Ok(())
+        crate::transport::stdio::serve(server, input, tokio::io::stdout(), credential).await
+    });
+    store.shutdown();
+    Ok(served?)
 }
 
 fn standard_schemas() -> Result<std::collections::BTreeMap<String, serde_json::Value>, CliError> {
-    let server = McpServer::new(ServerOptions::default())?;
-    Ok(schemas::generate(server.registry()))
+    let registry = crate::server::registry(&ServerOptions::default()).map_err(crate::server::BuildError::from)?;
+    Ok(schemas::generate(&registry))
 }
 
 /// `tollgate schemas --out DIR`.
@@ -107,45 +181,32 @@ pub fn schemas_write(dir: &Path) -> Result<(), CliError> {
     for (file, doc) in &generated {
         std::fs::write(dir.join(file), schemas::render(doc))?;
     }
-    eprintln!(
-        "wrote {} schema files to {}",
-        generated.len(),
-        dir.display()
-    );
+    eprintln!("wrote {} schema files to {}", generated.len(), dir.display());
     Ok(())
 }
 
 /// `tollgate schemas --check [--dir DIR]`.
 pub fn schemas_check(dir: &Path) -> Result<(), CliError> {
-    let committed = schemas::read_dir(dir)
-        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", dir.display())))?;
+    let committed =
+        schemas::read_dir(dir).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", dir.display())))?;
     let problems = schemas::check(&committed, &standard_schemas()?);
     if problems.is_empty() {
         eprintln!("schemas: {} files match the code", committed.len());
         return Ok(());
     }
-    Err(CliError::Schemas(
-        problems
-            .iter()
-            .map(|p| format!("  {p}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    ))
+    Err(CliError::Schemas(problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")))
 }
 
 /// `tollgate schemas`: print every schema as one JSON object.
 pub fn schemas_print() -> Result<(), CliError> {
     let generated = standard_schemas()?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&generated).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(&generated).unwrap_or_default());
     Ok(())
 }
 
 /// `tollgate demo`.
 pub fn demo() -> Result<(), CliError> {
-    runtime()?
-        .block_on(crate::demo::run(&mut std::io::stdout()))
-        .map_err(CliError::Demo)
+    runtime()?.block_on(crate::demo::run(&mut std::io::stdout())).map_err(CliError::Demo)
 }
+
+pub use crate::offline::{audit_pubkey, audit_verify};

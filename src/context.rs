@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use crate::identity::Credential;
 use crate::protocol::{Era, LogLevel, jsonrpc};
 
 /// The transport a request arrived on.
@@ -20,6 +21,16 @@ pub enum TransportKind {
     Stdio,
     Http,
     Https,
+}
+
+impl TransportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Stdio => "stdio",
+            TransportKind::Http => "http",
+            TransportKind::Https => "https",
+        }
+    }
 }
 
 /// A channel for server-to-client notifications about one in-flight request.
@@ -41,16 +52,26 @@ pub struct CallContext {
     pub progress_token: Option<Value>,
     /// Where notifications for this request go, if anywhere.
     pub sink: Option<NotificationSink>,
+    /// Unique id of this request, shared by logs and the audit record.
+    pub request_id: String,
+    /// The credential the transport extracted (never decided on there).
+    pub credential: Credential,
+    /// A legacy session is bound to the principal that opened it.
+    pub session_principal: Option<String>,
+}
+
+/// A fresh request id (16 random bytes, hex).
+pub fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    hex::encode(bytes)
 }
 
 impl CallContext {
     /// Send a log notification if the client asked for this level.
     pub fn log(&self, level: LogLevel, logger: &str, data: Value) {
         if self.log_level.is_some_and(|min| level >= min) {
-            self.notify(
-                "notifications/message",
-                json!({ "level": level, "logger": logger, "data": data }),
-            );
+            self.notify("notifications/message", json!({ "level": level, "logger": logger, "data": data }));
         }
     }
 

@@ -1,87 +1,167 @@
-//! `tollgate demo`: the main job, end to end, on throwaway servers.
+//! `tollgate demo`: the main job, end to end, on a throwaway data dir.
 //!
-//! It starts an HTTP server in-process and a `tollgate stdio` child, speaks
-//! both protocol eras over both transports, and prints what happened. It
-//! grows with each feature (tenants, plans, audit package).
+//! It initializes a data dir, serves HTTP in-process, bootstraps two tenants,
+//! issues keys, shows a cross-tenant attempt denied and audited, speaks both
+//! protocol eras over HTTP and stdio, and verifies the audit chains offline.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::client::{HttpClient, modern_meta};
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::context::TransportKind;
 use crate::server::{McpServer, ServerOptions};
+use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
+
+const STEPS: usize = 6;
 
 /// Run the demo, writing a readable summary to `out`.
 pub async fn run(out: &mut dyn Write) -> Result<(), String> {
-    let mut say = |line: String| {
-        let _ = writeln!(out, "{line}");
+    let mut step = 0;
+    let mut say = |line: &str, is_step: bool| {
+        if is_step {
+            step += 1;
+            let _ = writeln!(out, "[{step}/{STEPS}] {line}");
+        } else {
+            let _ = writeln!(out, "      {line}");
+        }
     };
-    say("tollgate demo — one server, two protocol eras, two transports".into());
+    say("tollgate demo: tenants, keys, a spoof attempt, both protocol eras, a verified audit log", false);
 
-    say("[1/4] starting an HTTP server on a free loopback port".into());
-    let server = McpServer::new(ServerOptions::default()).map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
+    let dir =
+        std::env::temp_dir().join(format!("tollgate-demo-{}-{}", std::process::id(), crate::context::new_request_id()));
+    say(&format!("initializing a data dir at {}", dir.display()), true);
+    let init = crate::store::datadir::init(&dir, Clock::system()).map_err(|e| e.to_string())?;
+    say(&format!("platform admin key issued: {}…", &init.api_key[..21]), false);
+
+    say("serving HTTP on a free loopback port; 2026-07-28: discover, tools/list, whoami", true);
+    let store = Store::open(&dir, Clock::system(), StoreOptions::default()).map_err(|e| e.to_string())?;
+    let server =
+        McpServer::new(ServerOptions::default(), Arc::clone(&store), Config::default()).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     let options = HttpOptions {
         max_body_bytes: crate::transport::http::DEFAULT_MAX_BODY,
         allowed_hosts: AllowedHosts::default(),
         transport: TransportKind::Http,
+        local_admin_fallback: false,
     };
     let app = crate::transport::http::router(server, options);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    say(format!("      listening on http://{addr}/mcp"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let admin = HttpClient::new(addr, Some(init.api_key.clone()));
+    let discover = admin.modern("server/discover", json!({})).await?;
+    say(&format!("server/discover: versions {}", discover["supportedVersions"]), false);
+    let list = admin.modern("tools/list", json!({})).await?;
+    say(&format!("tools the platform admin sees: {}", names(&list)), false);
+    let who = admin.modern("tools/call", json!({"name": "whoami", "arguments": {}})).await?;
+    say(&format!("whoami: {}", who["structuredContent"]), false);
 
-    say("[2/4] 2026-07-28 over HTTP: server/discover, tools/list, tools/call whoami".into());
-    let http = HttpClient::new(addr);
-    let discover = http.modern("server/discover", json!({})).await?;
-    say(format!(
-        "      supported versions: {}",
-        discover["supportedVersions"]
-    ));
-    let list = http.modern("tools/list", json!({})).await?;
-    let names: Vec<&str> = list["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
-    say(format!("      tools: {}", names.join(", ")));
-    let who = http
-        .modern("tools/call", json!({"name": "whoami", "arguments": {}}))
+    say("bootstrapping tenants acme and globex; issuing keys", true);
+    let acme =
+        call(&admin, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme Corp", "plan": "pro"})).await?;
+    let globex = call(&admin, "tenant.bootstrap", json!({"slug": "globex", "display_name": "Globex"})).await?;
+    let acme_admin = HttpClient::new(addr, acme["api_key"].as_str().map(str::to_owned));
+    say(&format!("acme = {}, globex = {}", acme["tenant_id"], globex["tenant_id"]), false);
+    let viewer = call(&acme_admin, "key.issue", json!({"role": "viewer", "label": "dashboard"})).await?;
+    say(&format!("acme's admin issued viewer key {}", viewer["key_id"]), false);
+    let list = acme_admin.modern("tools/list", json!({})).await?;
+    say(&format!("tools acme's admin sees: {}", names(&list)), false);
+
+    say("acme's admin tries to read globex (a spoofed tenant_id)", true);
+    let spoof = acme_admin
+        .modern_reply("tools/call", json!({"name": "tenant.get", "arguments": {"tenant_id": globex["tenant_id"]}}))
         .await?;
-    say(format!("      whoami: {}", who["structuredContent"]));
-
-    say("[3/4] 2025-11-25 over HTTP: initialize, tools/call whoami on the session".into());
-    let session = http.initialize("2025-11-25").await?;
-    let who = http
-        .legacy(
-            &session,
-            "tools/call",
-            json!({"name": "whoami", "arguments": {}}),
-        )
+    say(&format!("denied: {} {}", spoof["error"]["code"], spoof["error"]["data"]), false);
+    let foreign = acme_admin
+        .modern("tools/call", json!({"name": "key.revoke", "arguments": {"key_id": globex["key_id"]}}))
         .await?;
-    say(format!("      whoami: {}", who["structuredContent"]));
+    say(&format!("revoking globex's key answers like a missing key: {}", text_of(&foreign)), false);
+    let session = admin.initialize("2025-11-25").await?;
+    let who = admin.legacy(&session, "tools/call", json!({"name": "whoami", "arguments": {}})).await?;
+    say(
+        &format!(
+            "2025-11-25 session, whoami: era {} via {}",
+            who["structuredContent"]["era"], who["structuredContent"]["transport"]
+        ),
+        false,
+    );
+    let _ = stop.send(());
+    let _ = serving.await;
+    store.shutdown();
+    drop(store);
 
-    say("[4/4] both eras over stdio (a `tollgate stdio` child process)".into());
-    for line in stdio_round().await? {
-        say(format!("      {line}"));
+    say("both eras over stdio (a `tollgate stdio` child with acme's admin key)", true);
+    for line in stdio_round(&dir, acme["api_key"].as_str().unwrap_or_default()).await? {
+        say(&line, false);
     }
-    say("done: every call answered; see docs/quickstart.md for what to try next".into());
+
+    say("verifying every audit chain offline against the signing key", true);
+    let verified = verify_all(&dir)?;
+    for line in verified {
+        say(&line, false);
+    }
+    say(&format!("done. Data dir kept at {} (delete it when finished)", dir.display()), false);
     Ok(())
 }
 
-async fn stdio_round() -> Result<Vec<String>, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the tollgate binary: {e}"))?;
+fn names(list: &Value) -> String {
+    let names: Vec<&str> = list["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    names.join(", ")
+}
+
+fn text_of(result: &Value) -> String {
+    result["content"][0]["text"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn call(client: &HttpClient, name: &str, arguments: Value) -> Result<Value, String> {
+    let result = client.modern("tools/call", json!({"name": name, "arguments": arguments})).await?;
+    if result["isError"] == true {
+        return Err(format!("{name} failed: {}", text_of(&result)));
+    }
+    Ok(result["structuredContent"].clone())
+}
+
+fn verify_all(dir: &Path) -> Result<Vec<String>, String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        crate::store::datadir::DataDir::new(dir).db(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .map_err(|e| e.to_string())?;
+    let key = crate::audit::SigningKey::load(&crate::store::datadir::DataDir::new(dir).signing_key())
+        .map_err(|e| e.to_string())?
+        .public_key();
+    let mut out = vec![format!("signing key {}", key.fingerprint())];
+    for chain in crate::store::audit_log::chains(&conn).map_err(|e| e.to_string())? {
+        let report = crate::store::audit_log::verify_stored(&conn, &chain, std::slice::from_ref(&key))
+            .map_err(|e| e.to_string())?
+            .map_err(|p| format!("chain {chain} is invalid: {p}"))?;
+        out.push(format!("{chain}: {} records, signed through seq {}: valid", report.records, report.covered_seq));
+    }
+    Ok(out)
+}
+
+async fn stdio_round(dir: &Path, key: &str) -> Result<Vec<String>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the tollgate binary: {e}"))?;
     let mut child = tokio::process::Command::new(exe)
         .arg("stdio")
+        .arg("--data-dir")
+        .arg(dir)
+        .env("TOLLGATE_API_KEY", key)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -96,31 +176,27 @@ async fn stdio_round() -> Result<Vec<String>, String> {
         json!({"jsonrpc": "2.0", "id": 2, "method": "initialize",
                "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "demo", "version": "1"}}}),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "audit.verify", "arguments": {}}}),
     ];
     let mut out = Vec::new();
     for request in requests {
         let mut line = request.to_string();
         line.push('\n');
-        stdin
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
+        stdin.write_all(line.as_bytes()).await.map_err(|e| e.to_string())?;
         if request.get("id").is_none() {
             continue;
         }
-        let reply = lines
-            .next_line()
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("stdio child closed early")?;
+        let reply = lines.next_line().await.map_err(|e| e.to_string())?.ok_or("stdio child closed early")?;
         let reply: Value = serde_json::from_str(&reply).map_err(|e| e.to_string())?;
         if let Some(error) = reply.get("error") {
             return Err(format!("stdio call failed: {error}"));
         }
         let result = &reply["result"];
         if let Some(s) = result.get("structuredContent") {
-            out.push(format!("whoami: {s}"));
+            out.push(format!(
+                "{}: {s}",
+                if request["id"] == 1 { "whoami (2026-07-28)" } else { "audit.verify (2025-06-18)" }
+            ));
         } else if let Some(v) = result.get("protocolVersion") {
             out.push(format!("initialize negotiated {v}"));
         }

@@ -12,11 +12,12 @@ use jsonrpsee::{ConnectionId, Extensions, RpcModule};
 use serde_json::{Map, Value, json};
 
 use crate::context::{CallContext, SharedContext};
-use crate::gate::{Admission, Chain, Refusal};
+use crate::governed::Governance;
+use crate::identity::Principal;
 use crate::protocol::errors::RpcError;
 use crate::protocol::{INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor, era};
 use crate::session::LegacySession;
-use crate::tools::{Registry, ToolOutcome};
+use crate::tools::Registry;
 
 /// Default number of tools per `tools/list` page.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -30,50 +31,31 @@ pub struct Conversation(pub Arc<LegacySession>);
 
 /// State the methods share.
 pub struct Core {
-    pub registry: Arc<Registry>,
-    pub chain: Chain,
+    pub gov: Arc<Governance>,
     pub page_size: usize,
 }
 
 /// The dispatcher: a jsonrpsee `RpcModule` holding every MCP method.
 pub struct Dispatcher {
     module: RpcModule<Core>,
-    registry: Arc<Registry>,
+    gov: Arc<Governance>,
 }
 
 impl Dispatcher {
-    /// Build the dispatcher over a registry.
-    pub fn new(
-        registry: Arc<Registry>,
-        page_size: usize,
-    ) -> Result<Self, jsonrpsee::core::RegisterMethodError> {
-        let chain = Chain::standard(Arc::clone(&registry));
-        let core = Core {
-            registry: Arc::clone(&registry),
-            chain,
-            page_size: page_size.max(1),
-        };
+    /// Build the dispatcher over the governed core.
+    pub fn new(gov: Arc<Governance>, page_size: usize) -> Result<Self, jsonrpsee::core::RegisterMethodError> {
+        let core = Core { gov: Arc::clone(&gov), page_size: page_size.max(1) };
         let mut module = RpcModule::new(core);
-        module.register_async_method("server/discover", |_, core, ext| async move {
-            discover(&core, &ext)
-        })?;
-        module.register_async_method(
-            "initialize",
-            |p, _, ext| async move { initialize(&p, &ext) },
-        )?;
-        module.register_async_method("ping", |_, _, _| async move {
+        module.register_async_method("server/discover", |_, core, ext| async move { discover(&core, &ext) })?;
+        module.register_async_method("initialize", |p, core, ext| async move { initialize(&core, &p, &ext) })?;
+        module.register_async_method("ping", |_, core, ext| async move {
+            authenticated(&core, &ext, "ping")?;
             Ok::<Value, ErrorObjectOwned>(json!({}))
         })?;
-        module.register_async_method("logging/setLevel", |p, _, ext| async move {
-            set_level(&p, &ext)
-        })?;
-        module.register_async_method("tools/list", |p, core, ext| async move {
-            list_tools(&core, &p, &ext)
-        })?;
-        module.register_async_method("tools/call", |p, core, ext| async move {
-            call_tool(&core, p, ext).await
-        })?;
-        Ok(Self { module, registry })
+        module.register_async_method("logging/setLevel", |p, core, ext| async move { set_level(&core, &p, &ext) })?;
+        module.register_async_method("tools/list", |p, core, ext| async move { list_tools(&core, &p, &ext) })?;
+        module.register_async_method("tools/call", |p, core, ext| async move { call_tool(&core, p, ext).await })?;
+        Ok(Self { module, gov })
     }
 
     /// Dispatch one admitted request; `conversation` is its legacy session, if any.
@@ -106,28 +88,22 @@ impl Dispatcher {
         if let Some(result) = reply.get_mut("result") {
             return Ok(result.take());
         }
-        let error = reply
-            .get_mut("error")
-            .map(Value::take)
-            .unwrap_or(Value::Null);
+        let error = reply.get_mut("error").map(Value::take).unwrap_or(Value::Null);
         Err(RpcError {
-            code: error
-                .get("code")
-                .and_then(Value::as_i64)
-                .and_then(|c| i32::try_from(c).ok())
-                .unwrap_or(-32603),
-            message: error
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("Internal error")
-                .to_owned(),
+            code: error.get("code").and_then(Value::as_i64).and_then(|c| i32::try_from(c).ok()).unwrap_or(-32603),
+            message: error.get("message").and_then(Value::as_str).unwrap_or("Internal error").to_owned(),
             data: error.get("data").cloned(),
         })
     }
 
     /// The registry behind `tools/list` and `tools/call`.
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        &self.gov.registry
+    }
+
+    /// The governed core (store, gate chain, clock, config).
+    pub fn governance(&self) -> &Arc<Governance> {
+        &self.gov
     }
 }
 
@@ -165,20 +141,24 @@ pub fn capabilities() -> Value {
     json!({ "tools": { "listChanged": false }, "logging": {} })
 }
 
-fn initialize(p: &Params<'_>, ext: &Extensions) -> MethodResult {
+/// Authenticate a non-`tools/call` request (fail closed).
+fn authenticated(core: &Core, ext: &Extensions, method: &str) -> Result<Principal, ErrorObjectOwned> {
+    let cx = context(ext)?;
+    core.gov.authenticate(&cx, method).map_err(ErrorObjectOwned::from)
+}
+
+fn initialize(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
+    let principal = authenticated(core, ext, "initialize")?;
     let params = object_params(p)?;
     let Some(Conversation(session)) = ext.get::<Conversation>().cloned() else {
         return Err(RpcError::invalid_request("initialize belongs to a 2025 conversation").into());
     };
     let version = era::negotiate(&params);
-    let caps = params
-        .get("capabilities")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let caps = params.get("capabilities").and_then(Value::as_object).cloned().unwrap_or_default();
     session.update(|s| {
         s.version = Some(version.clone());
         s.client_capabilities = caps;
+        s.principal = Some(principal.id.clone());
     });
     Ok(json!({
         "protocolVersion": version,
@@ -188,15 +168,14 @@ fn initialize(p: &Params<'_>, ext: &Extensions) -> MethodResult {
     }))
 }
 
-fn set_level(p: &Params<'_>, ext: &Extensions) -> MethodResult {
+fn set_level(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
+    authenticated(core, ext, "logging/setLevel")?;
     let params = object_params(p)?;
     let level: LogLevel = params
         .get("level")
         .cloned()
         .and_then(|l| serde_json::from_value(l).ok())
-        .ok_or_else(|| {
-            RpcError::invalid_params("logging/setLevel needs a \"level\" such as \"info\"")
-        })?;
+        .ok_or_else(|| RpcError::invalid_params("logging/setLevel needs a \"level\" such as \"info\""))?;
     if let Some(Conversation(session)) = ext.get::<Conversation>() {
         session.update(|s| s.log_level = Some(level));
     }
@@ -204,22 +183,17 @@ fn set_level(p: &Params<'_>, ext: &Extensions) -> MethodResult {
 }
 
 fn list_tools(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
-    context(ext)?;
+    let principal = authenticated(core, ext, "tools/list")?;
     let params = object_params(p)?;
     let cursor = match params.get("cursor") {
         None | Some(Value::Null) => None,
         Some(Value::String(c)) => Some(c.as_str()),
         Some(_) => return Err(RpcError::invalid_params("cursor must be a string").into()),
     };
-    let tools: Vec<Value> = core
-        .registry
-        .latest()
-        .iter()
-        .map(|t| t.descriptor(t.spec.name))
-        .collect();
-    let (page, next) =
-        cursor::page(&tools, cursor, core.page_size).map_err(ErrorObjectOwned::from)?;
-    let mut result = json!({ "tools": page, "ttlMs": LIST_TTL_MS, "cacheScope": "public" });
+    let tools: Vec<Value> = core.gov.visible_tools(&principal).iter().map(|t| t.descriptor(t.spec.name)).collect();
+    let (page, next) = cursor::page(&tools, cursor, core.page_size).map_err(ErrorObjectOwned::from)?;
+    // The list depends on the caller's role, so it may only be cached privately.
+    let mut result = json!({ "tools": page, "ttlMs": LIST_TTL_MS, "cacheScope": "private" });
     if let Some(n) = next {
         result["nextCursor"] = json!(n);
     }
@@ -235,25 +209,7 @@ async fn call_tool(core: &Core, p: Params<'static>, ext: Extensions) -> MethodRe
     let arguments = match params.remove("arguments") {
         None | Some(Value::Null) => json!({}),
         Some(a @ Value::Object(_)) => a,
-        Some(_) => {
-            return Err(
-                RpcError::invalid_params("tools/call \"arguments\" must be an object").into(),
-            );
-        }
+        Some(_) => return Err(RpcError::invalid_params("tools/call \"arguments\" must be an object").into()),
     };
-    let admission = Admission {
-        requested_name: name,
-        arguments,
-        tool: None,
-        context: cx,
-    };
-    match core.chain.admit(admission).await {
-        Ok(admitted) => Ok(admitted
-            .tool
-            .invoke(admitted.arguments, admitted.context)
-            .await
-            .into_result()),
-        Err(Refusal::Tool(e)) => Ok(ToolOutcome::failure(&e).into_result()),
-        Err(Refusal::Deny(e)) => Err(e.into()),
-    }
+    core.gov.call_tool(name, arguments, cx).await.map_err(ErrorObjectOwned::from)
 }

@@ -3,16 +3,22 @@
 //! The request path (DESIGN.md): transport → era layer → dispatcher → gate
 //! chain → tool → reply. Each module owns one step of it.
 
+pub mod audit;
 pub mod cli;
 pub mod client;
+pub mod clock;
+pub mod config;
 pub mod context;
 pub mod demo;
 pub mod dispatch;
 pub mod gate;
+pub mod governed;
+pub mod identity;
+pub mod offline;
 pub mod protocol;
 pub mod schemas;
 pub mod server;
 pub mod session;
+pub mod store;
 pub mod tools;
 pub mod transport;
-pub mod clock;

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use tollgate::cli::{self, ServeArgs};
+use tollgate::offline::Pin;
 
 #[derive(Parser)]
 #[command(name = "tollgate", version, about = "Multi-tenant MCP tool server")]
@@ -13,28 +15,61 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Args)]
+struct DataDirArg {
+    /// The data dir (database, signing key, config).
+    #[arg(long, env = "TOLLGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Create a data dir: database, signing key, config, tenant `default`, first platform-admin key.
+    Init {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Print {"data_dir": …, "api_key": …} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve Streamable HTTP at /mcp.
     Serve {
+        #[command(flatten)]
+        dir: DataDirArg,
         /// Address to listen on; port 0 picks a free port (printed on stderr).
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
         /// Also accept this Host/Origin name (repeatable); loopback names are always accepted.
         #[arg(long = "allowed-host")]
         allowed_hosts: Vec<String>,
-        /// Largest accepted request body in bytes.
-        #[arg(long, default_value_t = tollgate::transport::http::DEFAULT_MAX_BODY)]
-        max_body_bytes: usize,
-        /// Register the conformance suites' fixture tools (loopback addresses only).
+        /// Conformance mode: fixture tools, and requests without credentials act as the local admin (loopback only).
         #[arg(long, hide = true)]
         conformance: bool,
+        /// Tests only: read the current time from this file (loopback only).
+        #[arg(long, hide = true)]
+        clock_file: Option<PathBuf>,
     },
     /// Serve newline-delimited JSON-RPC on stdin/stdout.
     Stdio {
-        /// Register the conformance suites' fixture tools.
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The API key this process acts with.
+        #[arg(long, env = "TOLLGATE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Act as the platform admin at this terminal (principal `local`) when no key is given.
+        #[arg(long)]
+        local_admin: bool,
+        /// Conformance mode: fixture tools; acts as the local admin without a key.
         #[arg(long, hide = true)]
         conformance: bool,
+        /// Tests only: read the current time from this file.
+        #[arg(long, hide = true)]
+        clock_file: Option<PathBuf>,
+    },
+    /// Offline audit tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Write or check the published tool schemas.
     Schemas {
@@ -48,27 +83,63 @@ enum Command {
         #[arg(long, default_value = "schemas")]
         dir: PathBuf,
     },
-    /// Run the main job end to end on a temporary server and print a summary.
+    /// Run the main job end to end on a temporary data dir and print a summary.
     Demo,
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify audit chains against their signed checkpoints; exit 0 valid, 1 invalid, 2 usage error.
+    Verify {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Only this tenant (id or slug) or `_system`.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Trust only this public key (hex, as `tollgate audit pubkey` prints it).
+        #[arg(long, conflicts_with = "fingerprint")]
+        pubkey: Option<String>,
+        /// Trust the data dir's key only if it has this fingerprint.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// Print the audit signing public key and its fingerprint.
+    Pubkey {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tollgate::cli::init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    cli::init_logging();
     let result = match cli.command {
-        Command::Serve {
-            listen,
-            allowed_hosts,
-            max_body_bytes,
-            conformance,
-        } => tollgate::cli::serve(listen, allowed_hosts, max_body_bytes, conformance),
-        Command::Stdio { conformance } => tollgate::cli::stdio(conformance),
-        Command::Schemas { out: Some(dir), .. } => tollgate::cli::schemas_write(&dir),
-        Command::Schemas {
-            check: true, dir, ..
-        } => tollgate::cli::schemas_check(&dir),
-        Command::Schemas { .. } => tollgate::cli::schemas_print(),
-        Command::Demo => tollgate::cli::demo(),
+        Command::Init { dir, json } => cli::init(dir.data_dir, json),
+        Command::Serve { dir, listen, allowed_hosts, conformance, clock_file } => {
+            cli::serve(ServeArgs { data_dir: dir.data_dir, listen, allowed_hosts, conformance, clock_file })
+        }
+        Command::Stdio { dir, api_key, local_admin, conformance, clock_file } => {
+            cli::stdio(dir.data_dir, api_key, local_admin, conformance, clock_file)
+        }
+        Command::Audit { command: AuditCommand::Verify { dir, tenant, pubkey, fingerprint } } => {
+            let pin = match (pubkey, fingerprint) {
+                (Some(k), _) => Pin::PublicKey(k),
+                (None, Some(f)) => Pin::Fingerprint(f),
+                (None, None) => Pin::DataDirKey,
+            };
+            cli::audit_verify(dir.data_dir, tenant, pin)
+        }
+        Command::Audit { command: AuditCommand::Pubkey { dir } } => cli::audit_pubkey(dir.data_dir),
+        Command::Schemas { out: Some(dir), .. } => cli::schemas_write(&dir),
+        Command::Schemas { check: true, dir, .. } => cli::schemas_check(&dir),
+        Command::Schemas { .. } => cli::schemas_print(),
+        Command::Demo => cli::demo(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

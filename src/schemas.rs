@@ -44,27 +44,17 @@ pub enum Problem {
     /// The file would be written differently (regenerate with `tollgate schemas --out schemas`).
     Drift { file: String },
     /// A published version changed incompatibly; `rule` names what it broke.
-    Incompatible {
-        file: String,
-        rule: &'static str,
-        detail: String,
-    },
+    Incompatible { file: String, rule: &'static str, detail: String },
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Problem::Drift { file } => {
-                write!(
-                    f,
-                    "{file}: differs from the code; run `tollgate schemas --out schemas` and commit it"
-                )
+                write!(f, "{file}: differs from the code; run `tollgate schemas --out schemas` and commit it")
             }
             Problem::Incompatible { file, rule, detail } => {
-                write!(
-                    f,
-                    "{file}: incompatible change ({rule}): {detail}; publish a new tool version instead"
-                )
+                write!(f, "{file}: incompatible change ({rule}): {detail}; publish a new tool version instead")
             }
         }
     }
@@ -85,20 +75,13 @@ pub fn read_dir(dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
 }
 
 /// Compare committed files against the code: incompatibilities first, then drift.
-pub fn check(
-    committed: &BTreeMap<String, String>,
-    generated: &BTreeMap<String, Value>,
-) -> Vec<Problem> {
+pub fn check(committed: &BTreeMap<String, String>, generated: &BTreeMap<String, Value>) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (file, text) in committed {
         let published: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                problems.push(Problem::Incompatible {
-                    file: file.clone(),
-                    rule: "unreadable",
-                    detail: e.to_string(),
-                });
+                problems.push(Problem::Incompatible { file: file.clone(), rule: "unreadable", detail: e.to_string() });
                 continue;
             }
         };
@@ -109,13 +92,13 @@ pub fn check(
                 detail: "a published tool version no longer exists".to_owned(),
             }),
             Some(current) => {
-                problems.extend(compatibility(&published, current).into_iter().map(
-                    |(rule, detail)| Problem::Incompatible {
+                problems.extend(
+                    compatibility(&published, current).into_iter().map(|(rule, detail)| Problem::Incompatible {
                         file: file.clone(),
                         rule,
                         detail,
-                    },
-                ));
+                    }),
+                );
                 if render(current) != *text {
                     problems.push(Problem::Drift { file: file.clone() });
                 }
@@ -132,21 +115,13 @@ pub fn check(
 pub fn compatibility(published: &Value, current: &Value) -> Vec<(&'static str, String)> {
     let mut broken = Vec::new();
     if published.get("inputSchema") != current.get("inputSchema") {
-        broken.push((
-            "input_schema_changed",
-            "the input schema of a published version must not change".to_owned(),
-        ));
+        broken.push(("input_schema_changed", "the input schema of a published version must not change".to_owned()));
     }
     let (old, new) = (published.get("outputSchema"), current.get("outputSchema"));
     match (old, new) {
-        (Some(Value::Object(old)), Some(Value::Object(new))) => {
-            broken.extend(output_rules(old, new))
-        }
+        (Some(Value::Object(old)), Some(Value::Object(new))) => broken.extend(output_rules(old, new)),
         (o, n) if o != n => {
-            broken.push((
-                "output_schema_changed",
-                "the output schema was added, removed or retyped".to_owned(),
-            ));
+            broken.push(("output_schema_changed", "the output schema was added, removed or retyped".to_owned()));
         }
         _ => {}
     }
@@ -154,20 +129,11 @@ pub fn compatibility(published: &Value, current: &Value) -> Vec<(&'static str, S
 }
 
 fn output_rules(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<(&'static str, String)> {
-    let props = |s: &Map<String, Value>| {
-        s.get("properties")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let props = |s: &Map<String, Value>| s.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     let required = |s: &Map<String, Value>| -> Vec<String> {
         s.get("required")
             .and_then(Value::as_array)
-            .map(|r| {
-                r.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
+            .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     };
     let (old_props, new_props) = (props(old), props(new));
@@ -175,23 +141,14 @@ fn output_rules(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<(&'st
     let mut broken = Vec::new();
     for (name, schema) in &old_props {
         match new_props.get(name) {
-            None => broken.push((
-                "output_field_removed",
-                format!("output field {name:?} was removed"),
-            )),
-            Some(s) if s != schema => broken.push((
-                "output_field_changed",
-                format!("output field {name:?} changed"),
-            )),
+            None => broken.push(("output_field_removed", format!("output field {name:?} was removed"))),
+            Some(s) if s != schema => broken.push(("output_field_changed", format!("output field {name:?} changed"))),
             Some(_) => {}
         }
     }
     for name in new_props.keys().filter(|n| !old_props.contains_key(*n)) {
         if new_required.contains(name) {
-            broken.push((
-                "output_required_field_added",
-                format!("new output field {name:?} is required"),
-            ));
+            broken.push(("output_required_field_added", format!("new output field {name:?} is required")));
         }
     }
     // Everything but the fields themselves (and new optional fields' absence from `required`) must stay.
@@ -200,18 +157,12 @@ fn output_rules(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<(&'st
         let mut s = s.clone();
         s.remove("properties");
         if let Some(Value::Array(req)) = s.get_mut("required") {
-            req.retain(|v| {
-                v.as_str()
-                    .is_some_and(|n| old_names.iter().any(|k| *k == n))
-            });
+            req.retain(|v| v.as_str().is_some_and(|n| old_names.iter().any(|k| *k == n)));
         }
         s
     };
     if strip(old) != strip(new) {
-        broken.push((
-            "output_schema_changed",
-            "the output schema changed outside its fields".to_owned(),
-        ));
+        broken.push(("output_schema_changed", "the output schema changed outside its fields".to_owned()));
     }
     broken
 }
@@ -229,102 +180,46 @@ mod tests {
     }
 
     fn rules(published: &Value, current: &Value) -> Vec<&'static str> {
-        compatibility(published, current)
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect()
+        compatibility(published, current).into_iter().map(|(r, _)| r).collect()
     }
 
     #[test]
     fn a_new_optional_output_field_is_compatible() {
         let input = json!({"type": "object"});
-        let old = tool(
-            input.clone(),
-            out(json!({"a": {"type": "string"}}), json!(["a"])),
-        );
-        let new = tool(
-            input,
-            out(
-                json!({"a": {"type": "string"}, "b": {"type": "integer"}}),
-                json!(["a"]),
-            ),
-        );
+        let old = tool(input.clone(), out(json!({"a": {"type": "string"}}), json!(["a"])));
+        let new = tool(input, out(json!({"a": {"type": "string"}, "b": {"type": "integer"}}), json!(["a"])));
         assert_eq!(rules(&old, &new), Vec::<&str>::new());
     }
 
     #[test]
     fn each_incompatible_change_names_its_rule() {
         let input = json!({"type": "object", "properties": {"x": {"type": "string"}}});
-        let base = tool(
-            input.clone(),
-            out(json!({"a": {"type": "string"}}), json!(["a"])),
-        );
+        let base = tool(input.clone(), out(json!({"a": {"type": "string"}}), json!(["a"])));
         let cases = [
             (
-                tool(
-                    json!({"type": "object"}),
-                    out(json!({"a": {"type": "string"}}), json!(["a"])),
-                ),
+                tool(json!({"type": "object"}), out(json!({"a": {"type": "string"}}), json!(["a"]))),
                 "input_schema_changed",
             ),
+            (tool(input.clone(), out(json!({}), json!([]))), "output_field_removed"),
+            (tool(input.clone(), out(json!({"a": {"type": "integer"}}), json!(["a"]))), "output_field_changed"),
             (
-                tool(input.clone(), out(json!({}), json!([]))),
-                "output_field_removed",
-            ),
-            (
-                tool(
-                    input.clone(),
-                    out(json!({"a": {"type": "integer"}}), json!(["a"])),
-                ),
-                "output_field_changed",
-            ),
-            (
-                tool(
-                    input.clone(),
-                    out(
-                        json!({"a": {"type": "string"}, "b": {"type": "string"}}),
-                        json!(["a", "b"]),
-                    ),
-                ),
+                tool(input.clone(), out(json!({"a": {"type": "string"}, "b": {"type": "string"}}), json!(["a", "b"]))),
                 "output_required_field_added",
             ),
-            (
-                tool(
-                    input.clone(),
-                    out(json!({"a": {"type": "string"}}), json!([])),
-                ),
-                "output_schema_changed",
-            ),
+            (tool(input.clone(), out(json!({"a": {"type": "string"}}), json!([]))), "output_schema_changed"),
             (tool(input, Value::Null), "output_schema_changed"),
         ];
         for (current, rule) in cases {
-            assert!(
-                rules(&base, &current).contains(&rule),
-                "{rule}: got {:?}",
-                rules(&base, &current)
-            );
+            assert!(rules(&base, &current).contains(&rule), "{rule}: got {:?}", rules(&base, &current));
         }
     }
 
     #[test]
     fn a_removed_version_and_an_uncommitted_one_are_reported() {
-        let committed = BTreeMap::from([(
-            "gone.v1.json".to_owned(),
-            render(&tool(json!({}), json!({}))),
-        )]);
+        let committed = BTreeMap::from([("gone.v1.json".to_owned(), render(&tool(json!({}), json!({}))))]);
         let generated = BTreeMap::from([("new.v1.json".to_owned(), tool(json!({}), json!({})))]);
         let problems = check(&committed, &generated);
-        assert!(problems.iter().any(|p| matches!(
-            p,
-            Problem::Incompatible {
-                rule: "version_removed",
-                ..
-            }
-        )));
-        assert!(
-            problems
-                .iter()
-                .any(|p| matches!(p, Problem::Drift { file } if file == "new.v1.json"))
-        );
+        assert!(problems.iter().any(|p| matches!(p, Problem::Incompatible { rule: "version_removed", .. })));
+        assert!(problems.iter().any(|p| matches!(p, Problem::Drift { file } if file == "new.v1.json")));
     }
 }

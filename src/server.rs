@@ -9,12 +9,16 @@ use std::time::Duration;
 use futures::future::join_all;
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::context::{NotificationSink, TransportKind};
 use crate::dispatch::{DEFAULT_PAGE_SIZE, Dispatcher};
+use crate::governed::Governance;
+use crate::identity::Credential;
 use crate::protocol::era::{self, Route};
 use crate::protocol::errors::RpcError;
 use crate::protocol::jsonrpc::{self, Incoming, Notification, Request};
 use crate::session::{LegacySession, SessionStore};
+use crate::store::Store;
 use crate::tools::{self, Registry, registry::RegistryError};
 
 /// The only legacy revision whose clients may send JSON-RPC batches.
@@ -61,24 +65,34 @@ pub struct McpServer {
     pub options: ServerOptions,
 }
 
+/// The tools a server with these options offers.
+pub fn registry(options: &ServerOptions) -> Result<Registry, RegistryError> {
+    let mut registry: Registry = tools::standard()?;
+    if options.conformance {
+        tools::conformance::register(&mut registry)?;
+    }
+    Ok(registry)
+}
+
 impl McpServer {
-    pub fn new(options: ServerOptions) -> Result<Arc<Self>, BuildError> {
-        let mut registry: Registry = tools::standard()?;
-        if options.conformance {
-            tools::conformance::register(&mut registry)?;
-        }
-        let dispatcher = Dispatcher::new(Arc::new(registry), options.page_size)?;
+    /// A server over an open store.
+    pub fn new(options: ServerOptions, store: Arc<Store>, config: Config) -> Result<Arc<Self>, BuildError> {
+        let registry = Arc::new(registry(&options)?);
+        let clock = store.clock.clone();
+        let gov = Arc::new(Governance::new(store, clock, config, registry));
+        let dispatcher = Dispatcher::new(gov, options.page_size)?;
         let sessions = SessionStore::new(options.session_capacity, options.session_idle);
-        Ok(Arc::new(Self {
-            dispatcher,
-            sessions,
-            options,
-        }))
+        Ok(Arc::new(Self { dispatcher, sessions, options }))
     }
 
     /// The tools this server offers.
     pub fn registry(&self) -> &Arc<Registry> {
         self.dispatcher.registry()
+    }
+
+    /// The governed core (store, clock, config).
+    pub fn governance(&self) -> &Arc<Governance> {
+        self.dispatcher.governance()
     }
 
     /// Serve one request; the result is already shaped for its era.
@@ -88,17 +102,15 @@ impl McpServer {
         route: &Route,
         transport: TransportKind,
         sink: Option<NotificationSink>,
+        credential: Credential,
     ) -> Result<Value, RpcError> {
-        let context = era::admit(request, route, transport, sink)?;
+        let context = era::admit(request, route, transport, sink, credential)?;
         let era = context.era;
         let conversation = match route {
             Route::Legacy { session } => Some(Arc::clone(session)),
             Route::Modern { .. } => None,
         };
-        let result = self
-            .dispatcher
-            .call(&request.method, &request.params, context, conversation)
-            .await?;
+        let result = self.dispatcher.call(&request.method, &request.params, context, conversation).await?;
         Ok(era::finish(era, result))
     }
 
@@ -115,30 +127,24 @@ impl McpServer {
         items: Vec<Value>,
         session: Option<&Arc<LegacySession>>,
         transport: TransportKind,
+        credential: &Credential,
     ) -> Result<Option<Value>, RpcError> {
-        let Some(session) = session.filter(|s| s.state().version.as_deref() == Some(BATCH_VERSION))
-        else {
+        let Some(session) = session.filter(|s| s.state().version.as_deref() == Some(BATCH_VERSION)) else {
             return Err(RpcError::invalid_request(format!(
                 "Invalid request: JSON-RPC batches are accepted only on {BATCH_VERSION} sessions"
             )));
         };
-        let route = Route::Legacy {
-            session: Arc::clone(session),
-        };
+        let route = Route::Legacy { session: Arc::clone(session) };
         let replies = join_all(items.into_iter().map(|item| {
             let route = &route;
             async move {
                 match jsonrpc::classify(item) {
-                    Ok(Incoming::Request(req)) if req.method == "initialize" => {
-                        Some(jsonrpc::failure(
-                            &req.id,
-                            &RpcError::invalid_request(
-                                "Invalid request: initialize cannot be batched",
-                            ),
-                        ))
-                    }
+                    Ok(Incoming::Request(req)) if req.method == "initialize" => Some(jsonrpc::failure(
+                        &req.id,
+                        &RpcError::invalid_request("Invalid request: initialize cannot be batched"),
+                    )),
                     Ok(Incoming::Request(req)) => {
-                        Some(match self.request(&req, route, transport, None).await {
+                        Some(match self.request(&req, route, transport, None, credential.clone()).await {
                             Ok(result) => jsonrpc::success(&req.id, result),
                             Err(e) => jsonrpc::failure(&req.id, &e),
                         })

@@ -22,6 +22,8 @@ pub struct SessionState {
     pub client_capabilities: Map<String, Value>,
     /// Set by `logging/setLevel`; `None`: no log notifications.
     pub log_level: Option<LogLevel>,
+    /// The principal that opened the session; every later request must be theirs.
+    pub principal: Option<String>,
 }
 
 /// One legacy conversation.
@@ -38,11 +40,7 @@ impl LegacySession {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
         let id = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Self {
-            id,
-            state: Mutex::new(SessionState::default()),
-            last_seen: Mutex::new(Instant::now()),
-        }
+        Self { id, state: Mutex::new(SessionState::default()), last_seen: Mutex::new(Instant::now()) }
     }
 
     /// The id sent as `Mcp-Session-Id`.
@@ -97,11 +95,7 @@ pub struct SessionStore {
 
 impl SessionStore {
     pub fn new(capacity: usize, idle_timeout: Duration) -> Self {
-        Self {
-            sessions: Mutex::new(HashMap::new()),
-            capacity,
-            idle_timeout,
-        }
+        Self { sessions: Mutex::new(HashMap::new()), capacity, idle_timeout }
     }
 
     /// Keep a newly initialized session, evicting idle ones first.
@@ -152,18 +146,12 @@ mod tests {
     fn a_full_store_refuses_and_idle_sessions_are_evicted() {
         let store = SessionStore::new(1, Duration::from_secs(3600));
         assert!(store.insert(Arc::new(LegacySession::new())).is_ok());
-        assert_eq!(
-            store.insert(Arc::new(LegacySession::new())),
-            Err(SessionError::Full(1))
-        );
+        assert_eq!(store.insert(Arc::new(LegacySession::new())), Err(SessionError::Full(1)));
         let idle = SessionStore::new(1, Duration::ZERO);
         let s = Arc::new(LegacySession::new());
         assert!(idle.insert(Arc::clone(&s)).is_ok());
         assert!(idle.get(s.id()).is_none(), "an idle session is forgotten");
-        assert!(
-            idle.insert(Arc::new(LegacySession::new())).is_ok(),
-            "room was made"
-        );
+        assert!(idle.insert(Arc::new(LegacySession::new())).is_ok(), "room was made");
     }
 
     #[test]

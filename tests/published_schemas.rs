@@ -11,33 +11,18 @@ fn published_tool_versions_match_the_code_and_stay_compatible() {
     let server = McpServer::new(ServerOptions::default()).expect("server builds");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let committed = schemas::read_dir(&dir).expect("read schemas/");
-    assert!(
-        !committed.is_empty(),
-        "schemas/ holds the published versions"
-    );
+    assert!(!committed.is_empty(), "schemas/ holds the published versions");
     let problems = schemas::check(&committed, &schemas::generate(server.registry()));
     let report: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    assert!(
-        report.is_empty(),
-        "schemas/ and the code disagree:\n{}",
-        report.join("\n")
-    );
+    assert!(report.is_empty(), "schemas/ and the code disagree:\n{}", report.join("\n"));
 }
 
 #[test]
 fn every_published_schema_has_an_object_root() {
-    let options = ServerOptions {
-        conformance: true,
-        ..ServerOptions::default()
-    };
+    let options = ServerOptions { conformance: true, ..ServerOptions::default() };
     let server = McpServer::new(options).expect("server builds");
     for tool in server.registry().all_versions() {
-        assert_eq!(
-            tool.input_schema["type"],
-            "object",
-            "{}",
-            tool.pinned_name()
-        );
+        assert_eq!(tool.input_schema["type"], "object", "{}", tool.pinned_name());
         if let Some(out) = &tool.output_schema {
             assert_eq!(out["type"], "object", "{}", tool.pinned_name());
         }

@@ -20,9 +20,7 @@ impl Step for ClientCapabilities {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             let Some(tool) = call.tool.as_ref() else {
-                return Err(Refusal::Deny(RpcError::internal(
-                    "client_capabilities ran before resolve_tool",
-                )));
+                return Err(Refusal::Deny(RpcError::internal("client_capabilities ran before resolve_tool")));
             };
             let declared = &call.context.client_capabilities;
             let missing: Map<String, Value> = tool
@@ -35,9 +33,7 @@ impl Step for ClientCapabilities {
             if missing.is_empty() {
                 Ok(())
             } else {
-                Err(Refusal::Deny(RpcError::missing_capability(Value::Object(
-                    missing,
-                ))))
+                Err(Refusal::Deny(RpcError::missing_capability(Value::Object(missing))))
             }
         })
     }

@@ -1,45 +1,97 @@
 //! The gate chain: the one place that decides whether a `tools/call` runs.
 //!
-//! Invariants: steps run in the order [`Chain::standard`] lists them; the first
-//! refusal ends the call; steps never call each other. Later steps (bind
-//! tenant, role, flags, entitlement, rate limit, idempotency, quota) slot into
-//! the same list.
+//! Invariants: steps run in the order [`Chain::standard`] lists them; the
+//! first refusal ends the call (and is audited by the commit); steps never
+//! call each other; anything a step cannot decide is a refusal (fail closed).
 
+mod authenticate;
+mod bind_tenant;
 mod capabilities;
+mod feature_flag;
 mod resolve;
+mod role;
+mod stubs;
 mod validate;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::context::SharedContext;
-use crate::protocol::errors::RpcError;
+use crate::identity::authenticate::Authenticator;
+use crate::identity::{Principal, TenantId};
+use crate::protocol::errors::{FORBIDDEN, RpcError};
 use crate::tools::{RegisteredTool, Registry, ToolError};
 
-pub use capabilities::ClientCapabilities;
-pub use resolve::ResolveTool;
-pub use validate::ValidateArguments;
+pub use authenticate::{Authenticate, auth_error};
 
-/// A call on its way through the chain.
+/// A call on its way through the chain; steps fill it in.
 pub struct Admission {
     /// The tool name as the client sent it (`name` or `name.vN`).
     pub requested_name: String,
     /// The raw arguments (always an object).
     pub arguments: Value,
-    /// Set by [`ResolveTool`].
-    pub tool: Option<Arc<RegisteredTool>>,
     pub context: SharedContext,
+    /// Set by [`Authenticate`].
+    pub principal: Option<Principal>,
+    /// Set by the resolve step.
+    pub tool: Option<Arc<RegisteredTool>>,
+    /// The effective tenant, set by the bind-tenant step.
+    pub tenant: Option<TenantId>,
+}
+
+impl Admission {
+    pub fn new(requested_name: String, arguments: Value, context: SharedContext) -> Self {
+        Self { requested_name, arguments, context, principal: None, tool: None, tenant: None }
+    }
+
+    fn principal(&self) -> Result<&Principal, Refusal> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| Refusal::Deny(RpcError::internal("a gate step ran before authentication")))
+    }
+
+    fn tool(&self) -> Result<&Arc<RegisteredTool>, Refusal> {
+        self.tool
+            .as_ref()
+            .ok_or_else(|| Refusal::Deny(RpcError::internal("a gate step ran before the tool was resolved")))
+    }
 }
 
 /// Why the chain stopped a call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
-    /// A denial: a JSON-RPC error with a stable code (and `data.reason` for gate denials).
+    /// A denial: a JSON-RPC error with a stable code and `data.reason`.
     Deny(RpcError),
     /// A failure the caller can fix, answered as a tool result with `isError: true`.
     Tool(ToolError),
+}
+
+impl Refusal {
+    /// The stable reason recorded in the audit log.
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::Deny(e) => e
+                .data
+                .as_ref()
+                .and_then(|d| d.get("reason"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("rpc_{}", -e.code)),
+            Refusal::Tool(t) => {
+                serde_json::to_value(t.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// -31403 with a stable reason and extra data.
+pub fn forbidden(reason: &str, message: &str, mut data: Value) -> Refusal {
+    if let Some(obj) = data.as_object_mut() {
+        obj.insert("reason".into(), json!(reason));
+    }
+    Refusal::Deny(RpcError::new(FORBIDDEN, format!("Forbidden: {message}")).with_data(data))
 }
 
 /// One decision of the chain.
@@ -50,13 +102,6 @@ pub trait Step: Send + Sync {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>>;
 }
 
-/// A call that passed every step.
-pub struct Admitted {
-    pub tool: Arc<RegisteredTool>,
-    pub arguments: Value,
-    pub context: SharedContext,
-}
-
 /// The ordered list of steps.
 pub struct Chain {
     steps: Vec<Box<dyn Step>>,
@@ -64,12 +109,20 @@ pub struct Chain {
 
 impl Chain {
     /// The policy, top to bottom.
-    pub fn standard(registry: Arc<Registry>) -> Self {
+    pub fn standard(registry: Arc<Registry>, authenticator: Arc<Authenticator>, multi_tenant: bool) -> Self {
         Self {
             steps: vec![
-                Box::new(ResolveTool::new(registry)),
-                Box::new(ClientCapabilities),
-                Box::new(ValidateArguments),
+                Box::new(Authenticate::new(authenticator)),
+                Box::new(stubs::RateLimit),
+                Box::new(resolve::ResolveTool::new(registry, multi_tenant)),
+                Box::new(validate::ValidateArguments),
+                Box::new(bind_tenant::BindTenant),
+                Box::new(role::RequireRole),
+                Box::new(feature_flag::FeatureFlag::new(multi_tenant)),
+                Box::new(capabilities::ClientCapabilities),
+                Box::new(stubs::Entitlement),
+                Box::new(stubs::IdempotencyReplay),
+                Box::new(stubs::QuotaReserve),
             ],
         }
     }
@@ -79,20 +132,14 @@ impl Chain {
         self.steps.iter().map(|s| s.name()).collect()
     }
 
-    /// Run every step in order; the first refusal wins.
-    pub async fn admit(&self, mut call: Admission) -> Result<Admitted, Refusal> {
+    /// Run every step in order; the first refusal wins. On success the
+    /// admission holds the principal, the tool and the effective tenant.
+    pub async fn admit(&self, call: &mut Admission) -> Result<(), Refusal> {
         for step in &self.steps {
-            step.check(&mut call).await?;
+            step.check(call).await?;
         }
-        let tool = call.tool.ok_or_else(|| {
-            Refusal::Deny(RpcError::internal(
-                "gate chain admitted a call without resolving its tool",
-            ))
-        })?;
-        Ok(Admitted {
-            tool,
-            arguments: call.arguments,
-            context: call.context,
-        })
+        call.tool()?;
+        call.principal()?;
+        Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! Gate step: resolve `name` or `name.vN` to a registered tool version.
 //!
-//! An unknown tool is -32602 whose `data.available` lists only what exists
-//! (and, once roles arrive, only what the caller may see).
+//! An unknown tool is -32602 whose `data.available` lists only the tools the
+//! caller can see (its role and the server's mode allow), so the error names
+//! nothing the caller may not know about.
 
 use std::sync::Arc;
 
@@ -15,11 +16,12 @@ use crate::tools::Registry;
 /// Resolves the requested tool.
 pub struct ResolveTool {
     registry: Arc<Registry>,
+    multi_tenant: bool,
 }
 
 impl ResolveTool {
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<Registry>, multi_tenant: bool) -> Self {
+        Self { registry, multi_tenant }
     }
 }
 
@@ -30,25 +32,24 @@ impl Step for ResolveTool {
 
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
-            match self.registry.resolve(&call.requested_name) {
-                Some(tool) => {
-                    call.tool = Some(tool);
-                    Ok(())
-                }
-                None => {
-                    let available: Vec<String> = self
-                        .registry
-                        .all_versions()
-                        .flat_map(|t| [t.spec.name.to_owned(), t.pinned_name()])
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .into_iter()
-                        .collect();
-                    Err(Refusal::Deny(
-                        RpcError::invalid_params(format!("Unknown tool: {}", call.requested_name))
-                            .with_data(json!({ "reason": "unknown_tool", "tool": call.requested_name, "available": available })),
-                    ))
-                }
+            if let Some(tool) = self.registry.resolve(&call.requested_name, self.multi_tenant) {
+                call.tool = Some(tool);
+                return Ok(());
             }
+            let role = call.principal()?.role;
+            let available: Vec<String> = self
+                .registry
+                .all_versions()
+                .filter(|t| t.visible_to(role, self.multi_tenant))
+                .flat_map(|t| [t.spec.name.to_owned(), t.pinned_name()])
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            Err(Refusal::Deny(
+                RpcError::invalid_params(format!("Unknown tool: {}", call.requested_name)).with_data(
+                    json!({ "reason": "unknown_tool", "tool": call.requested_name, "available": available }),
+                ),
+            ))
         })
     }
 }

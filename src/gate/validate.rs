@@ -8,7 +8,6 @@
 use futures::future::BoxFuture;
 
 use super::{Admission, Refusal, Step};
-use crate::protocol::errors::RpcError;
 
 /// Validates the arguments.
 pub struct ValidateArguments;
@@ -19,13 +18,6 @@ impl Step for ValidateArguments {
     }
 
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
-        Box::pin(async move {
-            let tool = call.tool.as_ref().ok_or_else(|| {
-                Refusal::Deny(RpcError::internal(
-                    "validate_arguments ran before resolve_tool",
-                ))
-            })?;
-            tool.validate(&call.arguments).map_err(Refusal::Tool)
-        })
+        Box::pin(async move { call.tool()?.validate(&call.arguments).map_err(Refusal::Tool) })
     }
 }

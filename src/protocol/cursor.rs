@@ -17,16 +17,10 @@ pub fn encode(offset: usize) -> String {
 
 /// Decode a cursor back into an offset no larger than `len`.
 pub fn decode(cursor: &str, len: usize) -> Result<usize, RpcError> {
-    let bad = || {
-        RpcError::invalid_params("Invalid cursor")
-            .with_data(serde_json::json!({ "cursor": cursor }))
-    };
+    let bad = || RpcError::invalid_params("Invalid cursor").with_data(serde_json::json!({ "cursor": cursor }));
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let offset: usize = text
-        .strip_prefix(PREFIX)
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(bad)?;
+    let offset: usize = text.strip_prefix(PREFIX).and_then(|n| n.parse().ok()).ok_or_else(bad)?;
     if offset == 0 || offset > len {
         return Err(bad());
     }
@@ -34,11 +28,7 @@ pub fn decode(cursor: &str, len: usize) -> Result<usize, RpcError> {
 }
 
 /// One page of `items` starting at `cursor`, and the cursor of the next page if any.
-pub fn page<T: Clone>(
-    items: &[T],
-    cursor: Option<&str>,
-    size: usize,
-) -> Result<(Vec<T>, Option<String>), RpcError> {
+pub fn page<T: Clone>(items: &[T], cursor: Option<&str>, size: usize) -> Result<(Vec<T>, Option<String>), RpcError> {
     let start = match cursor {
         None => 0,
         Some(c) => decode(c, items.len())?,
@@ -55,19 +45,8 @@ mod tests {
 
     #[test]
     fn foreign_and_out_of_range_cursors_are_invalid_params() {
-        for c in [
-            "",
-            "!!",
-            "dGcxOg",
-            &encode(0),
-            &encode(99),
-            "eyJvZmZzZXQiOjF9",
-        ] {
-            assert_eq!(
-                decode(c, 10).map_err(|e| e.code),
-                Err(crate::protocol::errors::INVALID_PARAMS),
-                "{c}"
-            );
+        for c in ["", "!!", "dGcxOg", &encode(0), &encode(99), "eyJvZmZzZXQiOjF9"] {
+            assert_eq!(decode(c, 10).map_err(|e| e.code), Err(crate::protocol::errors::INVALID_PARAMS), "{c}");
         }
     }
 
@@ -85,4 +64,15 @@ mod tests {
             prop_assert_eq!(seen, items);
         }
     }
+}
+
+/// Encode a key-based cursor (continue after `key`), for store-backed lists.
+pub fn encode_key(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("tgk1:{key}"))
+}
+
+/// Decode a key-based cursor; `None` if we did not issue it.
+pub fn decode_key(cursor: &str) -> Option<String> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(raw).ok()?.strip_prefix("tgk1:").map(str::to_owned)
 }

@@ -13,20 +13,15 @@ use super::errors::RpcError;
 use super::headers::{self, McpHeaders};
 use super::jsonrpc::Request;
 use super::{Era, META_SERVER_INFO, MODERN_VERSION, SERVER_INFO, meta};
-use crate::context::{CallContext, NotificationSink, TransportKind};
+use crate::context::{CallContext, NotificationSink, TransportKind, new_request_id};
+use crate::identity::Credential;
 use crate::session::LegacySession;
 
 /// Methods a 2026-07-28 client may call.
 pub const MODERN_METHODS: [&str; 3] = ["server/discover", "tools/list", "tools/call"];
 
 /// Methods a 2025 client may call.
-pub const LEGACY_METHODS: [&str; 5] = [
-    "initialize",
-    "ping",
-    "logging/setLevel",
-    "tools/list",
-    "tools/call",
-];
+pub const LEGACY_METHODS: [&str; 5] = ["initialize", "ping", "logging/setLevel", "tools/list", "tools/call"];
 
 /// How a transport has classified a request.
 #[derive(Debug, Clone)]
@@ -57,9 +52,7 @@ pub fn route_for_stdio(request: &Request, conversation: &Arc<LegacySession>) -> 
     if modern_meta || request.method == "server/discover" {
         Route::Modern { headers: None }
     } else {
-        Route::Legacy {
-            session: Arc::clone(conversation),
-        }
+        Route::Legacy { session: Arc::clone(conversation) }
     }
 }
 
@@ -69,11 +62,14 @@ pub fn admit(
     route: &Route,
     transport: TransportKind,
     sink: Option<NotificationSink>,
+    credential: Credential,
 ) -> Result<CallContext, RpcError> {
-    match route {
-        Route::Modern { headers } => admit_modern(request, headers.as_ref(), transport, sink),
-        Route::Legacy { session } => admit_legacy(request, session, transport, sink),
-    }
+    let mut cx = match route {
+        Route::Modern { headers } => admit_modern(request, headers.as_ref(), transport, sink)?,
+        Route::Legacy { session } => admit_legacy(request, session, transport, sink)?,
+    };
+    cx.credential = credential;
+    Ok(cx)
 }
 
 fn admit_modern(
@@ -101,6 +97,9 @@ fn admit_modern(
         log_level: meta.log_level,
         progress_token: meta.progress_token,
         sink,
+        request_id: new_request_id(),
+        credential: Credential::None,
+        session_principal: None,
     })
 }
 
@@ -128,6 +127,9 @@ fn admit_legacy(
         log_level: state.log_level,
         progress_token: meta::progress_token(&request.params),
         sink,
+        request_id: new_request_id(),
+        credential: Credential::None,
+        session_principal: state.principal,
     })
 }
 
@@ -175,21 +177,24 @@ pub fn finish(era: Era, result: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::errors::{
-        HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION,
-    };
+    use crate::protocol::errors::{HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
     use crate::protocol::headers::HeaderField;
 
     fn request(method: &str, params: Value) -> Request {
-        Request {
-            id: json!(1),
-            method: method.to_owned(),
-            params: params.as_object().cloned().unwrap_or_default(),
-        }
+        Request { id: json!(1), method: method.to_owned(), params: params.as_object().cloned().unwrap_or_default() }
     }
 
     fn modern_meta(version: &str) -> Value {
         json!({"_meta": {"io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {}}})
+    }
+
+    fn admit_t(
+        r: &Request,
+        route: &Route,
+        t: TransportKind,
+        sink: Option<NotificationSink>,
+    ) -> Result<CallContext, RpcError> {
+        admit(r, route, t, sink, Credential::None)
     }
 
     fn code(r: Result<CallContext, RpcError>) -> Option<i32> {
@@ -206,66 +211,26 @@ mod tests {
             }),
         };
         let t = TransportKind::Http;
-        assert_eq!(
-            code(admit(
-                &request("ping", json!({})),
-                &route("2026-07-28"),
-                t,
-                None
-            )),
-            Some(METHOD_NOT_FOUND)
-        );
+        assert_eq!(code(admit_t(&request("ping", json!({})), &route("2026-07-28"), t, None)), Some(METHOD_NOT_FOUND));
         // Bad _meta beats a header mismatch; a mismatch beats an unsupported version.
         assert_eq!(
-            code(admit(
-                &request("tools/list", json!({})),
-                &route("1999-01-01"),
-                t,
-                None
-            )),
+            code(admit_t(&request("tools/list", json!({})), &route("1999-01-01"), t, None)),
             Some(INVALID_PARAMS)
         );
         let mismatched = request("tools/list", modern_meta("1999-01-01"));
-        assert_eq!(
-            code(admit(&mismatched, &route("2026-07-28"), t, None)),
-            Some(HEADER_MISMATCH)
-        );
+        assert_eq!(code(admit_t(&mismatched, &route("2026-07-28"), t, None)), Some(HEADER_MISMATCH));
         let unsupported = request("tools/list", modern_meta("1999-01-01"));
-        assert_eq!(
-            code(admit(&unsupported, &route("1999-01-01"), t, None)),
-            Some(UNSUPPORTED_VERSION)
-        );
-        assert!(
-            admit(
-                &request("tools/list", modern_meta("2026-07-28")),
-                &route("2026-07-28"),
-                t,
-                None
-            )
-            .is_ok()
-        );
+        assert_eq!(code(admit_t(&unsupported, &route("1999-01-01"), t, None)), Some(UNSUPPORTED_VERSION));
+        assert!(admit_t(&request("tools/list", modern_meta("2026-07-28")), &route("2026-07-28"), t, None).is_ok());
     }
 
     #[test]
     fn legacy_requests_need_initialize_except_ping() {
-        let route = Route::Legacy {
-            session: Arc::new(LegacySession::new()),
-        };
+        let route = Route::Legacy { session: Arc::new(LegacySession::new()) };
         let t = TransportKind::Stdio;
-        assert_eq!(
-            code(admit(&request("tools/list", json!({})), &route, t, None)),
-            Some(-32600)
-        );
-        assert!(admit(&request("ping", json!({})), &route, t, None).is_ok());
-        assert_eq!(
-            code(admit(
-                &request("server/discover", json!({})),
-                &route,
-                t,
-                None
-            )),
-            Some(METHOD_NOT_FOUND)
-        );
+        assert_eq!(code(admit_t(&request("tools/list", json!({})), &route, t, None)), Some(-32600));
+        assert!(admit_t(&request("ping", json!({})), &route, t, None).is_ok());
+        assert_eq!(code(admit_t(&request("server/discover", json!({})), &route, t, None)), Some(METHOD_NOT_FOUND));
     }
 
     #[test]
@@ -276,25 +241,17 @@ mod tests {
             ("2024-11-05", "2025-11-25"),
             ("2026-07-28", "2025-11-25"),
         ] {
-            assert_eq!(
-                negotiate(&request("initialize", json!({"protocolVersion": asked})).params),
-                got
-            );
+            assert_eq!(negotiate(&request("initialize", json!({"protocolVersion": asked})).params), got);
         }
     }
 
     #[test]
     fn finish_adds_the_modern_envelope_and_strips_it_for_legacy() {
-        let modern = finish(
-            Era::Modern,
-            json!({"tools": [], "ttlMs": 0, "cacheScope": "public"}),
-        );
+        let modern = finish(Era::Modern, json!({"tools": [], "ttlMs": 0, "cacheScope": "public"}));
         assert_eq!(modern["resultType"], "complete");
         assert_eq!(modern["_meta"][META_SERVER_INFO]["name"], "tollgate");
-        let legacy = finish(
-            Era::Legacy,
-            json!({"tools": [], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"}),
-        );
+        let legacy =
+            finish(Era::Legacy, json!({"tools": [], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"}));
         assert_eq!(legacy, json!({"tools": []}));
     }
 }

@@ -48,11 +48,7 @@ pub struct RpcError {
 impl RpcError {
     /// An error with a code and message and no data.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            data: None,
-        }
+        Self { code, message: message.into(), data: None }
     }
 
     /// Attach machine-readable details.
@@ -70,8 +66,7 @@ impl RpcError {
     }
 
     pub fn method_not_found(method: &str) -> Self {
-        Self::new(METHOD_NOT_FOUND, format!("Method not found: {method}"))
-            .with_data(json!({ "method": method }))
+        Self::new(METHOD_NOT_FOUND, format!("Method not found: {method}")).with_data(json!({ "method": method }))
     }
 
     pub fn invalid_params(message: impl Into<String>) -> Self {
@@ -84,11 +79,7 @@ impl RpcError {
 
     /// -32020, naming the header that disagrees.
     pub fn header_mismatch(header: &str, detail: impl std::fmt::Display) -> Self {
-        Self::new(
-            HEADER_MISMATCH,
-            format!("Header mismatch: {header} {detail}"),
-        )
-        .with_data(json!({ "header": header }))
+        Self::new(HEADER_MISMATCH, format!("Header mismatch: {header} {detail}")).with_data(json!({ "header": header }))
     }
 
     /// -32022 with the versions we speak and the one asked for, echoed exactly.

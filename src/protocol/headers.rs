@@ -46,17 +46,11 @@ pub struct McpHeaders {
 }
 
 /// Check the headers against the body of a request.
-pub fn check(
-    headers: &McpHeaders,
-    body_version: &str,
-    method: &str,
-    tool_name: Option<&str>,
-) -> Result<(), RpcError> {
+pub fn check(headers: &McpHeaders, body_version: &str, method: &str, tool_name: Option<&str>) -> Result<(), RpcError> {
     expect(PROTOCOL_VERSION, &headers.protocol_version, body_version)?;
     expect(METHOD, &headers.method, method)?;
     if method == "tools/call" {
-        let body_name = tool_name
-            .ok_or_else(|| RpcError::invalid_params("tools/call needs a string \"name\""))?;
+        let body_name = tool_name.ok_or_else(|| RpcError::invalid_params("tools/call needs a string \"name\""))?;
         expect(NAME, &headers.name, body_name)?;
     }
     Ok(())
@@ -66,37 +60,25 @@ fn expect(header: &str, field: &HeaderField, body: &str) -> Result<(), RpcError>
     let value = match field {
         HeaderField::Absent => return Err(RpcError::header_mismatch(header, "is required")),
         HeaderField::Invalid => {
-            return Err(RpcError::header_mismatch(
-                header,
-                "contains illegal characters",
-            ));
+            return Err(RpcError::header_mismatch(header, "contains illegal characters"));
         }
         HeaderField::Value(v) => decode(header, v)?,
     };
     if value == body {
         Ok(())
     } else {
-        Err(RpcError::header_mismatch(
-            header,
-            format!("value {value:?} does not match the body value {body:?}"),
-        ))
+        Err(RpcError::header_mismatch(header, format!("value {value:?} does not match the body value {body:?}")))
     }
 }
 
 /// Trim the raw value, then decode the `=?base64?…?=` form if present.
 pub fn decode(header: &str, raw: &str) -> Result<String, RpcError> {
     let trimmed = raw.trim_matches(|c| c == ' ' || c == '\t');
-    let Some(encoded) = trimmed
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    else {
+    let Some(encoded) = trimmed.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else {
         return Ok(trimmed.to_owned());
     };
-    let bytes = STANDARD
-        .decode(encoded)
-        .map_err(|_| RpcError::header_mismatch(header, "has invalid base64"))?;
-    String::from_utf8(bytes)
-        .map_err(|_| RpcError::header_mismatch(header, "decodes to invalid UTF-8"))
+    let bytes = STANDARD.decode(encoded).map_err(|_| RpcError::header_mismatch(header, "has invalid base64"))?;
+    String::from_utf8(bytes).map_err(|_| RpcError::header_mismatch(header, "decodes to invalid UTF-8"))
 }
 
 #[cfg(test)]
@@ -109,33 +91,15 @@ mod tests {
     }
 
     fn headers(version: HeaderField, method: HeaderField, name: HeaderField) -> McpHeaders {
-        McpHeaders {
-            protocol_version: version,
-            method,
-            name,
-        }
+        McpHeaders { protocol_version: version, method, name }
     }
 
     #[test]
     fn matching_headers_pass_including_base64_and_surrounding_space() {
-        let h = headers(
-            v("2026-07-28"),
-            v(" tools/call "),
-            v("=?base64?SGVsbG8sIOS4lueVjA==?="),
-        );
-        assert_eq!(
-            check(&h, "2026-07-28", "tools/call", Some("Hello, 世界")),
-            Ok(())
-        );
-        let padded = headers(
-            v("2026-07-28"),
-            v("tools/call"),
-            v("=?base64?IHBhZGRlZCA=?="),
-        );
-        assert_eq!(
-            check(&padded, "2026-07-28", "tools/call", Some(" padded ")),
-            Ok(())
-        );
+        let h = headers(v("2026-07-28"), v(" tools/call "), v("=?base64?SGVsbG8sIOS4lueVjA==?="));
+        assert_eq!(check(&h, "2026-07-28", "tools/call", Some("Hello, 世界")), Ok(()));
+        let padded = headers(v("2026-07-28"), v("tools/call"), v("=?base64?IHBhZGRlZCA=?="));
+        assert_eq!(check(&padded, "2026-07-28", "tools/call", Some(" padded ")), Ok(()));
     }
 
     #[test]
@@ -147,19 +111,9 @@ mod tests {
             headers(v("2026-07-28"), HeaderField::Invalid, HeaderField::Absent),
         ];
         for h in cases {
-            assert_eq!(
-                check(&h, "2026-07-28", "tools/list", None).map_err(|e| e.code),
-                Err(HEADER_MISMATCH),
-                "{h:?}"
-            );
+            assert_eq!(check(&h, "2026-07-28", "tools/list", None).map_err(|e| e.code), Err(HEADER_MISMATCH), "{h:?}");
         }
-        for name in [
-            HeaderField::Absent,
-            v("other"),
-            v("=?base64?!!?="),
-            v("=?base64?/w==?="),
-            HeaderField::Invalid,
-        ] {
+        for name in [HeaderField::Absent, v("other"), v("=?base64?!!?="), v("=?base64?/w==?="), HeaderField::Invalid] {
             let h = headers(v("2026-07-28"), v("tools/call"), name.clone());
             assert_eq!(
                 check(&h, "2026-07-28", "tools/call", Some("whoami")).map_err(|e| e.code),

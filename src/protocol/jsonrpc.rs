@@ -18,10 +18,7 @@ pub enum Incoming {
     /// A message that expects none.
     Notification(Notification),
     /// The client's answer to a request the server sent.
-    Response {
-        id: Id,
-        outcome: Result<Value, Value>,
-    },
+    Response { id: Id, outcome: Result<Value, Value> },
     /// Several messages in one array (2025-03-26 only).
     Batch(Vec<Value>),
 }
@@ -51,10 +48,8 @@ pub struct Rejected {
 
 /// Parse raw bytes into a message.
 pub fn parse(bytes: &[u8]) -> Result<Incoming, Rejected> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| Rejected {
-        id: Value::Null,
-        error: RpcError::parse(e),
-    })?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| Rejected { id: Value::Null, error: RpcError::parse(e) })?;
     classify(value)
 }
 
@@ -89,35 +84,21 @@ pub fn classify(value: Value) -> Result<Incoming, Rejected> {
         };
         return match id {
             None => Ok(Incoming::Notification(Notification { method, params })),
-            Some(Value::String(_) | Value::Number(_)) => Ok(Incoming::Request(Request {
-                id: reply_id,
-                method,
-                params,
-            })),
+            Some(Value::String(_) | Value::Number(_)) => {
+                Ok(Incoming::Request(Request { id: reply_id, method, params }))
+            }
             Some(_) => Err(invalid(Value::Null, "\"id\" must be a string or a number")),
         };
     }
     match (id, obj.remove("result"), obj.remove("error")) {
-        (Some(id), Some(result), None) => Ok(Incoming::Response {
-            id,
-            outcome: Ok(result),
-        }),
-        (Some(id), None, Some(error)) => Ok(Incoming::Response {
-            id,
-            outcome: Err(error),
-        }),
-        _ => Err(invalid(
-            reply_id,
-            "a message needs a \"method\", or a \"result\" or \"error\" with an \"id\"",
-        )),
+        (Some(id), Some(result), None) => Ok(Incoming::Response { id, outcome: Ok(result) }),
+        (Some(id), None, Some(error)) => Ok(Incoming::Response { id, outcome: Err(error) }),
+        _ => Err(invalid(reply_id, "a message needs a \"method\", or a \"result\" or \"error\" with an \"id\"")),
     }
 }
 
 fn invalid(id: Id, message: &str) -> Rejected {
-    Rejected {
-        id,
-        error: RpcError::invalid_request(format!("Invalid request: {message}")),
-    }
+    Rejected { id, error: RpcError::invalid_request(format!("Invalid request: {message}")) }
 }
 
 /// A success response.
@@ -143,18 +124,13 @@ mod tests {
     #[test]
     fn invalid_json_is_a_parse_error_with_null_id() {
         let err = parse(b"{not json").err();
-        assert_eq!(
-            err.map(|r| (r.id, r.error.code)),
-            Some((Value::Null, PARSE_ERROR))
-        );
+        assert_eq!(err.map(|r| (r.id, r.error.code)), Some((Value::Null, PARSE_ERROR)));
     }
 
     #[test]
     fn request_notification_response_and_batch_are_told_apart() {
         let req = parse(br#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#);
-        assert!(
-            matches!(req, Ok(Incoming::Request(Request { ref method, .. })) if method == "tools/list")
-        );
+        assert!(matches!(req, Ok(Incoming::Request(Request { ref method, .. })) if method == "tools/list"));
         let note = parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
         assert!(matches!(note, Ok(Incoming::Notification(_))));
         let resp = parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#);
@@ -168,20 +144,13 @@ mod tests {
         for (raw, id) in [
             (r#"{"id":1,"method":"x"}"#, json!(1)),
             (r#"{"jsonrpc":"2.0","id":"k","method":5}"#, json!("k")),
-            (
-                r#"{"jsonrpc":"2.0","id":2,"method":"x","params":[1]}"#,
-                json!(2),
-            ),
+            (r#"{"jsonrpc":"2.0","id":2,"method":"x","params":[1]}"#, json!(2)),
             (r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#, Value::Null),
             (r#"[]"#, Value::Null),
             (r#"42"#, Value::Null),
         ] {
             let rejected = parse(raw.as_bytes()).err();
-            assert_eq!(
-                rejected.map(|r| (r.id, r.error.code)),
-                Some((id, INVALID_REQUEST)),
-                "{raw}"
-            );
+            assert_eq!(rejected.map(|r| (r.id, r.error.code)), Some((id, INVALID_REQUEST)), "{raw}");
         }
     }
 }

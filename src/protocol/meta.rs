@@ -7,9 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::errors::RpcError;
-use super::{
-    LogLevel, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION,
-};
+use super::{LogLevel, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION};
 
 /// What a modern request says about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,10 +26,7 @@ pub struct RequestMeta {
 
 /// Whether the params carry a modern protocol version at all (how stdio tells eras apart).
 pub fn has_modern_marker(params: &Map<String, Value>) -> bool {
-    params
-        .get("_meta")
-        .and_then(Value::as_object)
-        .is_some_and(|m| m.contains_key(META_PROTOCOL_VERSION))
+    params.get("_meta").and_then(Value::as_object).is_some_and(|m| m.contains_key(META_PROTOCOL_VERSION))
 }
 
 /// Read `params._meta`, checking its shape only (-32602 on any defect).
@@ -40,50 +35,37 @@ pub fn read(params: &Map<String, Value>) -> Result<RequestMeta, RpcError> {
         Some(Value::Object(m)) => m,
         Some(_) => return Err(shape("params._meta must be an object")),
         None => {
-            return Err(shape(
-                "params._meta is required by protocol version 2026-07-28",
-            ));
+            return Err(shape("params._meta is required by protocol version 2026-07-28"));
         }
     };
     let protocol_version = match meta.get(META_PROTOCOL_VERSION) {
         Some(Value::String(v)) => v.clone(),
         Some(_) => {
-            return Err(shape(&format!(
-                "_meta[\"{META_PROTOCOL_VERSION}\"] must be a string"
-            )));
+            return Err(shape(&format!("_meta[\"{META_PROTOCOL_VERSION}\"] must be a string")));
         }
         None => {
-            return Err(shape(&format!(
-                "_meta[\"{META_PROTOCOL_VERSION}\"] is required"
-            )));
+            return Err(shape(&format!("_meta[\"{META_PROTOCOL_VERSION}\"] is required")));
         }
     };
     let client_capabilities = match meta.get(META_CLIENT_CAPABILITIES) {
         Some(Value::Object(c)) => c.clone(),
         Some(_) => {
-            return Err(shape(&format!(
-                "_meta[\"{META_CLIENT_CAPABILITIES}\"] must be an object"
-            )));
+            return Err(shape(&format!("_meta[\"{META_CLIENT_CAPABILITIES}\"] must be an object")));
         }
         None => {
-            return Err(shape(&format!(
-                "_meta[\"{META_CLIENT_CAPABILITIES}\"] is required"
-            )));
+            return Err(shape(&format!("_meta[\"{META_CLIENT_CAPABILITIES}\"] is required")));
         }
     };
     let client_info = meta.get(META_CLIENT_INFO).cloned();
     if client_info.as_ref().is_some_and(|v| !v.is_object()) {
-        return Err(shape(&format!(
-            "_meta[\"{META_CLIENT_INFO}\"] must be an object"
-        )));
+        return Err(shape(&format!("_meta[\"{META_CLIENT_INFO}\"] must be an object")));
     }
     let log_level = match meta.get(META_LOG_LEVEL) {
         None => None,
-        Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| {
-            shape(&format!(
-                "_meta[\"{META_LOG_LEVEL}\"] must be a log level such as \"info\""
-            ))
-        })?),
+        Some(v) => Some(
+            serde_json::from_value(v.clone())
+                .map_err(|_| shape(&format!("_meta[\"{META_LOG_LEVEL}\"] must be a log level such as \"info\"")))?,
+        ),
     };
     Ok(RequestMeta {
         protocol_version,
@@ -96,11 +78,7 @@ pub fn read(params: &Map<String, Value>) -> Result<RequestMeta, RpcError> {
 
 /// The progress token of any request, in either era.
 pub fn progress_token(params: &Map<String, Value>) -> Option<Value> {
-    params
-        .get("_meta")
-        .and_then(|m| m.get("progressToken"))
-        .filter(|t| t.is_string() || t.is_number())
-        .cloned()
+    params.get("_meta").and_then(|m| m.get("progressToken")).filter(|t| t.is_string() || t.is_number()).cloned()
 }
 
 fn shape(message: &str) -> RpcError {
@@ -125,14 +103,8 @@ mod tests {
             "progressToken": 3
         }}));
         let meta = read(&p).map_err(|e| e.message);
-        assert_eq!(
-            meta.as_ref().map(|m| m.protocol_version.as_str()),
-            Ok("2026-07-28")
-        );
-        assert_eq!(
-            meta.as_ref().map(|m| m.log_level),
-            Ok(Some(LogLevel::Warning))
-        );
+        assert_eq!(meta.as_ref().map(|m| m.protocol_version.as_str()), Ok("2026-07-28"));
+        assert_eq!(meta.as_ref().map(|m| m.log_level), Ok(Some(LogLevel::Warning)));
         assert_eq!(meta.map(|m| m.progress_token), Ok(Some(json!(3))));
     }
 

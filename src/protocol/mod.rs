@@ -23,12 +23,7 @@ pub const LEGACY_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"
 pub const LEGACY_DEFAULT: &str = "2025-11-25";
 
 /// Every revision we speak, newest first (what `server/discover` lists).
-pub const SUPPORTED_VERSIONS: [&str; 4] = [
-    MODERN_VERSION,
-    LEGACY_VERSIONS[0],
-    LEGACY_VERSIONS[1],
-    LEGACY_VERSIONS[2],
-];
+pub const SUPPORTED_VERSIONS: [&str; 4] = [MODERN_VERSION, LEGACY_VERSIONS[0], LEGACY_VERSIONS[1], LEGACY_VERSIONS[2]];
 
 /// `_meta` key that carries server identity on every modern result.
 pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
@@ -64,10 +59,7 @@ pub struct ServerInfo {
 }
 
 /// This build's identity.
-pub const SERVER_INFO: ServerInfo = ServerInfo {
-    name: "tollgate",
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const SERVER_INFO: ServerInfo = ServerInfo { name: "tollgate", version: env!("CARGO_PKG_VERSION") };
 
 /// Text a client may show a model about how to use this server.
 pub const INSTRUCTIONS: &str = "tollgate is a multi-tenant tool server. Call `whoami` to see who you are \

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::registry::{Annotations, Handler, RegistryError, ToolSpec};
+use super::registry::{Handler, RegistryError, ToolSpec};
 use super::result::{ToolOutcome, text_block};
 use crate::protocol::LogLevel;
 use crate::tools::Registry;
@@ -20,14 +20,7 @@ const WAV: &str = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 const STEP: Duration = Duration::from_millis(50);
 
 fn spec(name: &'static str, description: &'static str) -> ToolSpec {
-    ToolSpec {
-        name,
-        version: 1,
-        title: name,
-        description,
-        annotations: Annotations::READ_ONLY,
-        requires: &[],
-    }
+    ToolSpec::open(name, 1, name, description)
 }
 
 fn no_args() -> Value {
@@ -35,14 +28,10 @@ fn no_args() -> Value {
 }
 
 fn fixed(content: Vec<Value>, is_error: bool) -> Handler {
-    Arc::new(move |_, _| {
-        let outcome = ToolOutcome {
-            content: content.clone(),
-            structured: None,
-            is_error,
-        };
+    Handler::Streaming(Arc::new(move |_, _| {
+        let outcome = ToolOutcome { content: content.clone(), structured: None, is_error };
         Box::pin(async move { outcome })
-    })
+    }))
 }
 
 fn image() -> Value {
@@ -52,22 +41,10 @@ fn image() -> Value {
 /// Register every fixture.
 pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
     let simple = vec![text_block("This is a simple text response for testing.")];
-    registry.add_raw(
-        spec("test_simple_text", "Returns a simple text response."),
-        no_args(),
-        fixed(simple, false),
-    )?;
-    registry.add_raw(
-        spec("test_image_content", "Returns an image."),
-        no_args(),
-        fixed(vec![image()], false),
-    )?;
+    registry.add_raw(spec("test_simple_text", "Returns a simple text response."), no_args(), fixed(simple, false))?;
+    registry.add_raw(spec("test_image_content", "Returns an image."), no_args(), fixed(vec![image()], false))?;
     let audio = json!({ "type": "audio", "data": WAV, "mimeType": "audio/wav" });
-    registry.add_raw(
-        spec("test_audio_content", "Returns audio."),
-        no_args(),
-        fixed(vec![audio], false),
-    )?;
+    registry.add_raw(spec("test_audio_content", "Returns audio."), no_args(), fixed(vec![audio], false))?;
     let resource = json!({ "type": "resource", "resource": {
         "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content." } });
     registry.add_raw(
@@ -82,73 +59,42 @@ pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
             "uri": "test://mixed-content-resource", "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}" } }),
     ];
     registry.add_raw(
-        spec(
-            "test_multiple_content_types",
-            "Returns text, image and resource.",
-        ),
+        spec("test_multiple_content_types", "Returns text, image and resource."),
         no_args(),
         fixed(mixed, false),
     )?;
-    let error = vec![text_block(
-        "This tool intentionally returns an error for testing",
-    )];
-    registry.add_raw(
-        spec("test_error_handling", "Always fails as a tool error."),
-        no_args(),
-        fixed(error, true),
-    )?;
+    let error = vec![text_block("This tool intentionally returns an error for testing")];
+    registry.add_raw(spec("test_error_handling", "Always fails as a tool error."), no_args(), fixed(error, true))?;
     for name in ["test_tool_with_logging", "test_logging_tool"] {
-        registry.add_raw(
-            spec(name, "Sends three log notifications, then answers."),
-            no_args(),
-            logging(),
-        )?;
+        registry.add_raw(spec(name, "Sends three log notifications, then answers."), no_args(), logging())?;
     }
-    registry.add_raw(
-        spec(
-            "test_tool_with_progress",
-            "Reports progress 0, 50, 100 of 100.",
-        ),
-        no_args(),
-        progress(),
-    )?;
-    let mut needs_sampling = spec(
-        "test_missing_capability",
-        "Needs the client's sampling capability.",
-    );
+    registry.add_raw(spec("test_tool_with_progress", "Reports progress 0, 50, 100 of 100."), no_args(), progress())?;
+    let mut needs_sampling = spec("test_missing_capability", "Needs the client's sampling capability.");
     needs_sampling.requires = &["sampling"];
-    registry.add_raw(
-        needs_sampling,
-        no_args(),
-        fixed(vec![text_block("sampling is available")], false),
-    )?;
+    registry.add_raw(needs_sampling, no_args(), fixed(vec![text_block("sampling is available")], false))?;
     Ok(())
 }
 
 fn logging() -> Handler {
-    Arc::new(|_, cx| {
+    Handler::Streaming(Arc::new(|_, cx: crate::tools::ToolCx| {
         Box::pin(async move {
-            for message in [
-                "Tool execution started",
-                "Tool processing data",
-                "Tool execution completed",
-            ] {
-                cx.log(LogLevel::Info, "conformance", json!(message));
+            for message in ["Tool execution started", "Tool processing data", "Tool execution completed"] {
+                cx.call.log(LogLevel::Info, "conformance", json!(message));
                 tokio::time::sleep(STEP).await;
             }
             ToolOutcome::content(vec![text_block("Logging completed")])
         })
-    })
+    }))
 }
 
 fn progress() -> Handler {
-    Arc::new(|_, cx| {
+    Handler::Streaming(Arc::new(|_, cx: crate::tools::ToolCx| {
         Box::pin(async move {
             for step in [0, 50, 100] {
-                cx.progress(step, Some(100), Some("working"));
+                cx.call.progress(step, Some(100), Some("working"));
                 tokio::time::sleep(STEP).await;
             }
             ToolOutcome::content(vec![text_block("Progress completed")])
         })
-    })
+    }))
 }

@@ -2,22 +2,52 @@
 //!
 //! A tool is declared once, as a type with typed input and output; its JSON
 //! Schemas are generated from those types (schemars, JSON Schema 2020-12) and
-//! published in `schemas/`. Tools compute effects; they never check
-//! permissions and never know which transport or era a call came from.
+//! published in `schemas/`. Tools compute effects inside the call's commit
+//! transaction; they never check permissions, never write audit records and
+//! never know which transport or era a call came from.
 
+pub mod audit_tools;
 pub mod conformance;
+pub mod keys;
 pub mod registry;
 pub mod result;
 pub mod server_info;
+pub mod tenants;
 pub mod whoami;
+
+use std::sync::Arc;
 
 pub use registry::{RegisteredTool, Registry, Tool, ToolSpec};
 pub use result::{ToolError, ToolErrorCode, ToolOutcome};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::context::SharedContext;
+use crate::identity::{Principal, TenantId};
+
+/// What an admitted call gives its tool.
+#[derive(Clone)]
+pub struct ToolCx {
+    pub call: SharedContext,
+    /// Who is calling (authenticated by the gate chain).
+    pub principal: Principal,
+    /// The effective tenant, bound by the gate chain from the principal (or,
+    /// for a platform admin, from an explicit `tenant_id`).
+    pub tenant: Option<TenantId>,
+    pub clock: Clock,
+    pub config: Arc<Config>,
+    /// The server's audit signing key (public half), for verification tools.
+    pub audit_key: crate::audit::PublicKey,
+}
 
 /// The registry of the tools every tollgate server offers.
 pub fn standard() -> Result<Registry, registry::RegistryError> {
     let mut r = Registry::default();
     r.add_typed(whoami::Whoami)?;
+    r.add_typed(whoami::WhoamiTenant)?;
     r.add_typed(server_info::ServerInfoTool)?;
+    tenants::register(&mut r)?;
+    keys::register(&mut r)?;
+    audit_tools::register(&mut r)?;
     Ok(r)
 }

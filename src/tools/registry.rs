@@ -5,7 +5,6 @@
 //! and are at most 64 characters, pinned form (`name.vN`) included.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -14,8 +13,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::ToolCx;
 use super::result::{ToolError, ToolOutcome};
-use crate::context::SharedContext;
+use crate::identity::Role;
+use crate::store::WriteCx;
 
 /// Hints a client may show about a tool (MCP `ToolAnnotations`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,12 +30,8 @@ pub struct Annotations {
 
 impl Annotations {
     /// A tool that only reads tollgate's own state.
-    pub const READ_ONLY: Self = Self {
-        read_only_hint: true,
-        destructive_hint: false,
-        idempotent_hint: true,
-        open_world_hint: false,
-    };
+    pub const READ_ONLY: Self =
+        Self { read_only_hint: true, destructive_hint: false, idempotent_hint: true, open_world_hint: false };
 }
 
 /// What a tool says about itself.
@@ -47,26 +44,73 @@ pub struct ToolSpec {
     pub annotations: Annotations,
     /// Client capabilities the tool cannot work without (e.g. `sampling`).
     pub requires: &'static [&'static str],
+    /// Roles that may call it; empty: anyone authenticated.
+    pub roles: &'static [Role],
+    /// Server modes the tool exists in.
+    pub modes: Modes,
+}
+
+/// In which server modes a tool version exists (the `multi_tenant` kill switch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modes {
+    Both,
+    /// Only when `multi_tenant = true` (tenant management and tenant wording).
+    MultiTenant,
+    /// Only when `multi_tenant = false` (a version without tenant wording).
+    SingleTenant,
+}
+
+impl Modes {
+    /// Whether the tool exists when `multi_tenant` has this value.
+    pub fn includes(self, multi_tenant: bool) -> bool {
+        match self {
+            Modes::Both => true,
+            Modes::MultiTenant => multi_tenant,
+            Modes::SingleTenant => !multi_tenant,
+        }
+    }
+}
+
+impl ToolSpec {
+    /// A spec with no role, capability or mode restrictions.
+    pub const fn open(name: &'static str, version: u32, title: &'static str, description: &'static str) -> Self {
+        Self {
+            name,
+            version,
+            title,
+            description,
+            annotations: Annotations::READ_ONLY,
+            requires: &[],
+            roles: &[],
+            modes: Modes::Both,
+        }
+    }
 }
 
 /// A tool with typed input and output; its schemas are generated from the types.
+///
+/// `run` executes inside the commit transaction of the call, together with the
+/// call's audit record: its effect and its record are durable together or not
+/// at all. It must not check permissions (the gate chain did) and must not
+/// write audit records (the commit does).
 pub trait Tool: Send + Sync + 'static {
     type Input: DeserializeOwned + JsonSchema + Send;
     type Output: Serialize + JsonSchema;
 
     fn spec(&self) -> ToolSpec;
 
-    /// Compute the tool's effect from validated input and the admitted context.
-    fn call(
-        &self,
-        input: Self::Input,
-        cx: SharedContext,
-    ) -> impl Future<Output = Result<Self::Output, ToolError>> + Send;
+    /// Compute and apply the tool's effect.
+    fn run(&self, input: Self::Input, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<Self::Output, ToolError>;
 }
 
-/// A type-erased handler: validated arguments in, outcome out.
-pub type Handler =
-    Arc<dyn Fn(Value, SharedContext) -> BoxFuture<'static, ToolOutcome> + Send + Sync>;
+/// How a tool runs.
+#[derive(Clone)]
+pub enum Handler {
+    /// Inside the commit transaction (every typed tool).
+    Transactional(Arc<dyn Fn(Value, &ToolCx, &mut WriteCx<'_>) -> ToolOutcome + Send + Sync>),
+    /// On the runtime, before the commit (fixtures that stream notifications; no store effect).
+    Streaming(Arc<dyn Fn(Value, ToolCx) -> BoxFuture<'static, ToolOutcome> + Send + Sync>),
+}
 
 /// A tool as the dispatcher sees it.
 pub struct RegisteredTool {
@@ -79,9 +123,7 @@ pub struct RegisteredTool {
 
 impl std::fmt::Debug for RegisteredTool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegisteredTool")
-            .field("spec", &self.spec)
-            .finish_non_exhaustive()
+        f.debug_struct("RegisteredTool").field("spec", &self.spec).finish_non_exhaustive()
     }
 }
 
@@ -97,19 +139,20 @@ impl RegisteredTool {
             None => Ok(()),
             Some(e) => {
                 let path = e.instance_path().to_string();
-                let field = if path.is_empty() {
-                    "/".to_owned()
-                } else {
-                    path
-                };
+                let field = if path.is_empty() { "/".to_owned() } else { path };
                 Err(ToolError::invalid_argument(field, e.to_string()))
             }
         }
     }
 
-    /// Run the handler on validated arguments.
-    pub fn invoke(&self, arguments: Value, cx: SharedContext) -> BoxFuture<'static, ToolOutcome> {
-        (self.handler)(arguments, cx)
+    /// How this tool runs.
+    pub fn handler(&self) -> &Handler {
+        &self.handler
+    }
+
+    /// Whether a principal with `role` may see and call this tool when `multi_tenant` is as given.
+    pub fn visible_to(&self, role: Role, multi_tenant: bool) -> bool {
+        self.spec.modes.includes(multi_tenant) && (self.spec.roles.is_empty() || self.spec.roles.contains(&role))
     }
 
     /// The MCP `Tool` object, listed under `listed_name`.
@@ -154,40 +197,27 @@ impl Registry {
         let input_schema = schema_of::<T::Input>();
         let output_schema = schema_of::<T::Output>();
         let tool = Arc::new(tool);
-        let handler: Handler = Arc::new(move |args, cx| {
-            let tool = Arc::clone(&tool);
-            Box::pin(async move {
-                let input: T::Input = match serde_json::from_value(args) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        return ToolOutcome::failure(&ToolError::invalid_argument(
-                            "/",
-                            e.to_string(),
-                        ));
-                    }
-                };
-                match tool.call(input, cx).await {
-                    Ok(out) => match serde_json::to_value(out) {
-                        Ok(v) => ToolOutcome::structured(v),
-                        Err(e) => ToolOutcome::failure(&ToolError::new(
-                            super::ToolErrorCode::Internal,
-                            format!("result could not be encoded: {e}"),
-                        )),
-                    },
-                    Err(e) => ToolOutcome::failure(&e),
-                }
-            })
-        });
+        let handler = Handler::Transactional(Arc::new(move |args, cx, tx| {
+            let input: T::Input = match serde_json::from_value(args) {
+                Ok(i) => i,
+                Err(e) => return ToolOutcome::failure(&ToolError::invalid_argument("/", e.to_string())),
+            };
+            match tool.run(input, cx, tx) {
+                Ok(out) => match serde_json::to_value(out) {
+                    Ok(v) => ToolOutcome::structured(v),
+                    Err(e) => ToolOutcome::failure(&ToolError::new(
+                        super::ToolErrorCode::Internal,
+                        format!("result could not be encoded: {e}"),
+                    )),
+                },
+                Err(e) => ToolOutcome::failure(&e),
+            }
+        }));
         self.insert(spec, input_schema, Some(output_schema), handler)
     }
 
     /// Register a tool whose result is free-form content (no output schema).
-    pub fn add_raw(
-        &mut self,
-        spec: ToolSpec,
-        input_schema: Value,
-        handler: Handler,
-    ) -> Result<(), RegistryError> {
+    pub fn add_raw(&mut self, spec: ToolSpec, input_schema: Value, handler: Handler) -> Result<(), RegistryError> {
         self.insert(spec, input_schema, None, handler)
     }
 
@@ -202,44 +232,28 @@ impl Registry {
         if !valid_name(spec.name) || !valid_name(&pinned) || split_pinned(spec.name).is_some() {
             return Err(RegistryError::BadName(spec.name.to_owned()));
         }
-        for (which, schema) in [
-            ("input", Some(&input_schema)),
-            ("output", output_schema.as_ref()),
-        ] {
+        for (which, schema) in [("input", Some(&input_schema)), ("output", output_schema.as_ref())] {
             if schema.is_some_and(|s| s.get("type") != Some(&json!("object"))) {
-                return Err(RegistryError::NotObjectRoot {
-                    name: pinned.clone(),
-                    which,
-                });
+                return Err(RegistryError::NotObjectRoot { name: pinned.clone(), which });
             }
         }
-        let validator =
-            jsonschema::validator_for(&input_schema).map_err(|e| RegistryError::BadSchema {
-                name: pinned.clone(),
-                detail: e.to_string(),
-            })?;
+        let validator = jsonschema::validator_for(&input_schema)
+            .map_err(|e| RegistryError::BadSchema { name: pinned.clone(), detail: e.to_string() })?;
         let key = (spec.name, spec.version);
         if self.tools.contains_key(&key) {
             return Err(RegistryError::Duplicate(pinned));
         }
-        self.tools.insert(
-            key,
-            Arc::new(RegisteredTool {
-                spec,
-                input_schema,
-                output_schema,
-                validator,
-                handler,
-            }),
-        );
+        self.tools.insert(key, Arc::new(RegisteredTool { spec, input_schema, output_schema, validator, handler }));
         Ok(())
     }
 
-    /// The latest version of each tool, in name order (what `tools/list` shows).
-    pub fn latest(&self) -> Vec<Arc<RegisteredTool>> {
+    /// The latest version of each tool that exists in this mode, in name order.
+    pub fn latest(&self, multi_tenant: bool) -> Vec<Arc<RegisteredTool>> {
         let mut out: BTreeMap<&str, Arc<RegisteredTool>> = BTreeMap::new();
         for ((name, _), tool) in &self.tools {
-            out.insert(name, Arc::clone(tool));
+            if tool.spec.modes.includes(multi_tenant) {
+                out.insert(name, Arc::clone(tool));
+            }
         }
         out.into_values().collect()
     }
@@ -249,21 +263,20 @@ impl Registry {
         self.tools.values()
     }
 
-    /// Resolve a called name: a plain name is its latest version, `name.vN` pins one.
-    pub fn resolve(&self, requested: &str) -> Option<Arc<RegisteredTool>> {
-        if let Some(tool) = self
-            .tools
-            .range((requested, 0)..=(requested, u32::MAX))
-            .next_back()
-            .map(|(_, t)| t)
-        {
+    /// Resolve a called name: a plain name is its latest version in this mode
+    /// (or, if it exists only in the other mode, its latest there, so the gate
+    /// can say why it is refused); `name.vN` pins a version in any mode.
+    pub fn resolve(&self, requested: &str, multi_tenant: bool) -> Option<Arc<RegisteredTool>> {
+        let mut versions = self.tools.range((requested, 0)..=(requested, u32::MAX)).map(|(_, t)| t).rev().peekable();
+        let newest = versions.peek().map(|t| Arc::clone(t));
+        if let Some(tool) = versions.find(|t| t.spec.modes.includes(multi_tenant)) {
             return Some(Arc::clone(tool));
         }
+        if newest.is_some() {
+            return newest;
+        }
         let (name, version) = split_pinned(requested)?;
-        self.tools
-            .iter()
-            .find(|((n, v), _)| *n == name && *v == version)
-            .map(|(_, t)| Arc::clone(t))
+        self.tools.iter().find(|((n, v), _)| *n == name && *v == version).map(|(_, t)| Arc::clone(t))
     }
 }
 
@@ -280,9 +293,7 @@ fn split_pinned(requested: &str) -> Option<(&str, u32)> {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// JSON Schema (2020-12) of a type, with the root's `$schema` and `title` removed.
@@ -300,18 +311,11 @@ mod tests {
     use super::*;
 
     fn spec(name: &'static str, version: u32) -> ToolSpec {
-        ToolSpec {
-            name,
-            version,
-            title: "t",
-            description: "d",
-            annotations: Annotations::READ_ONLY,
-            requires: &[],
-        }
+        ToolSpec { name, version, title: "t", description: "d", annotations: Annotations::READ_ONLY, requires: &[] }
     }
 
     fn noop() -> Handler {
-        Arc::new(|_, _| Box::pin(async { ToolOutcome::content(vec![]) }))
+        Handler::Streaming(Arc::new(|_, _| Box::pin(async { ToolOutcome::content(vec![]) })))
     }
 
     fn obj() -> Value {
@@ -324,34 +328,23 @@ mod tests {
         for v in [1, 2] {
             assert!(r.add_raw(spec("demo.tool", v), obj(), noop()).is_ok());
         }
-        assert_eq!(r.resolve("demo.tool").map(|t| t.spec.version), Some(2));
-        assert_eq!(r.resolve("demo.tool.v1").map(|t| t.spec.version), Some(1));
-        assert!(r.resolve("demo.tool.v3").is_none());
-        assert!(r.resolve("demo.tool.v01").is_none());
-        assert_eq!(r.latest().len(), 1);
+        assert_eq!(r.resolve("demo.tool", true).map(|t| t.spec.version), Some(2));
+        assert_eq!(r.resolve("demo.tool.v1", true).map(|t| t.spec.version), Some(1));
+        assert!(r.resolve("demo.tool.v3", true).is_none());
+        assert!(r.resolve("demo.tool.v01", true).is_none());
+        assert_eq!(r.latest(true).len(), 1);
     }
 
     #[test]
     fn bad_names_duplicates_and_non_object_schemas_are_refused() {
         let mut r = Registry::default();
-        assert!(matches!(
-            r.add_raw(spec("has space", 1), obj(), noop()),
-            Err(RegistryError::BadName(_))
-        ));
-        assert!(matches!(
-            r.add_raw(spec("x.v2", 1), obj(), noop()),
-            Err(RegistryError::BadName(_))
-        ));
+        assert!(matches!(r.add_raw(spec("has space", 1), obj(), noop()), Err(RegistryError::BadName(_))));
+        assert!(matches!(r.add_raw(spec("x.v2", 1), obj(), noop()), Err(RegistryError::BadName(_))));
         let long: &'static str = Box::leak("a".repeat(62).into_boxed_str());
-        assert!(matches!(
-            r.add_raw(spec(long, 1), obj(), noop()),
-            Err(RegistryError::BadName(_))
-        ));
+        assert!(matches!(r.add_raw(spec(long, 1), obj(), noop()), Err(RegistryError::BadName(_))));
         assert!(r.add_raw(spec("ok", 1), obj(), noop()).is_ok());
-        assert!(matches!(
-            r.add_raw(spec("ok", 1), obj(), noop()),
-            Err(RegistryError::Duplicate(_))
-        ));
+        assert!(r.add_raw(spec("ok", 2), obj(), noop()).is_ok());
+        assert!(matches!(r.add_raw(spec("ok", 1), obj(), noop()), Err(RegistryError::Duplicate(_))));
         assert!(matches!(
             r.add_raw(spec("arr", 1), json!({"type": "array"}), noop()),
             Err(RegistryError::NotObjectRoot { .. })

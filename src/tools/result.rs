@@ -32,19 +32,11 @@ pub struct ToolError {
 
 impl ToolError {
     pub fn new(code: ToolErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            field: None,
-        }
+        Self { code, message: message.into(), field: None }
     }
 
     pub fn invalid_argument(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code: ToolErrorCode::InvalidArguments,
-            message: message.into(),
-            field: Some(field.into()),
-        }
+        Self { code: ToolErrorCode::InvalidArguments, message: message.into(), field: Some(field.into()) }
     }
 }
 
@@ -61,31 +53,26 @@ pub struct ToolOutcome {
 impl ToolOutcome {
     /// A structured result with the same JSON as a text block, as the spec asks.
     pub fn structured(value: Value) -> Self {
-        Self {
-            content: vec![text_block(&value.to_string())],
-            structured: Some(value),
-            is_error: false,
-        }
+        Self { content: vec![text_block(&value.to_string())], structured: Some(value), is_error: false }
     }
 
     /// A tool failure: `{code, message}` as JSON text, no structured content
     /// (our output schemas describe successes only).
     pub fn failure(error: &ToolError) -> Self {
         let body = serde_json::to_value(error).unwrap_or_else(|_| json!({ "code": "internal" }));
-        Self {
-            content: vec![text_block(&body.to_string())],
-            structured: None,
-            is_error: true,
-        }
+        Self { content: vec![text_block(&body.to_string())], structured: None, is_error: true }
     }
 
     /// Content blocks only.
     pub fn content(content: Vec<Value>) -> Self {
-        Self {
-            content,
-            structured: None,
-            is_error: false,
-        }
+        Self { content, structured: None, is_error: false }
+    }
+
+    /// The stable code of a tool failure (`not_found`, …), read back from its JSON text.
+    pub fn error_code(&self) -> Option<String> {
+        let text = self.content.first()?.get("text")?.as_str()?;
+        let v: Value = serde_json::from_str(text).ok()?;
+        v.get("code")?.as_str().map(str::to_owned)
     }
 
     /// The `CallToolResult` body (without era decoration).

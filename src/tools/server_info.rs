@@ -5,10 +5,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::ToolCx;
 use super::registry::{Annotations, Tool, ToolSpec};
 use super::result::ToolError;
-use crate::context::SharedContext;
 use crate::protocol::{SERVER_INFO, SUPPORTED_VERSIONS};
+use crate::store::WriteCx;
 
 /// `server.info` takes no arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -27,12 +28,7 @@ pub struct ServerInfoOutput {
 }
 
 /// Features of this build, in a stable order.
-pub const FEATURES: [&str; 4] = [
-    "protocol_2026_07_28",
-    "protocol_2025_legacy",
-    "transport_stdio",
-    "transport_http",
-];
+pub const FEATURES: [&str; 4] = ["protocol_2026_07_28", "protocol_2025_legacy", "transport_stdio", "transport_http"];
 
 /// The `server.info` tool.
 pub struct ServerInfoTool;
@@ -49,14 +45,12 @@ impl Tool for ServerInfoTool {
             description: "Show the server's version, the protocol revisions it serves and its enabled features.",
             annotations: Annotations::READ_ONLY,
             requires: &[],
+            roles: &[],
+            modes: super::registry::Modes::Both,
         }
     }
 
-    async fn call(
-        &self,
-        _input: ServerInfoInput,
-        _cx: SharedContext,
-    ) -> Result<ServerInfoOutput, ToolError> {
+    fn run(&self, _input: ServerInfoInput, _cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<ServerInfoOutput, ToolError> {
         Ok(ServerInfoOutput {
             name: SERVER_INFO.name.to_owned(),
             version: SERVER_INFO.version.to_owned(),

@@ -1,14 +1,18 @@
-//! `whoami`: tells the caller how it reached the server.
+//! `whoami`: tells the caller who it is and how it reached the server.
 //!
-//! Reads only the admitted request context; it has no effect.
+//! v1 exists in both modes and carries no tenant wording; v2 (multi-tenant
+//! mode only) adds the tenant. Neither has an effect.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::registry::{Annotations, Tool, ToolSpec};
+use super::ToolCx;
+use super::registry::{Annotations, Modes, Tool, ToolSpec};
 use super::result::ToolError;
-use crate::context::{SharedContext, TransportKind};
+use crate::context::TransportKind;
+use crate::identity::{PrincipalKind, Role};
 use crate::protocol::{Era, SERVER_INFO};
+use crate::store::WriteCx;
 
 /// `whoami` takes no arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -26,6 +30,15 @@ pub struct WhoamiOutput {
     pub transport: TransportKind,
     /// Name and version of the server.
     pub server: ServerIdentity,
+    /// The caller: a key id, or `local` for the local admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// How the caller proved itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_kind: Option<PrincipalKind>,
+    /// The caller's role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 /// The server's name and version.
@@ -35,7 +48,19 @@ pub struct ServerIdentity {
     pub version: String,
 }
 
-/// The `whoami` tool.
+fn describe(cx: &ToolCx) -> WhoamiOutput {
+    WhoamiOutput {
+        era: cx.call.era,
+        protocol_version: cx.call.protocol_version.clone(),
+        transport: cx.call.transport,
+        server: ServerIdentity { name: SERVER_INFO.name.to_owned(), version: SERVER_INFO.version.to_owned() },
+        principal: Some(cx.principal.id.clone()),
+        principal_kind: Some(cx.principal.kind),
+        role: Some(cx.principal.role),
+    }
+}
+
+/// `whoami` v1.
 pub struct Whoami;
 
 impl Tool for Whoami {
@@ -44,28 +69,51 @@ impl Tool for Whoami {
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
-            name: "whoami",
-            version: 1,
-            title: "Who am I",
-            description: "Show how this call reached the server: protocol era and version, transport, and the server's identity.",
             annotations: Annotations::READ_ONLY,
-            requires: &[],
+            ..ToolSpec::open(
+                "whoami",
+                1,
+                "Who am I",
+                "Show who is calling (principal and role) and how the call reached the server: protocol era and version, transport, server identity.",
+            )
         }
     }
 
-    async fn call(
-        &self,
-        _input: WhoamiInput,
-        cx: SharedContext,
-    ) -> Result<WhoamiOutput, ToolError> {
-        Ok(WhoamiOutput {
-            era: cx.era,
-            protocol_version: cx.protocol_version.clone(),
-            transport: cx.transport,
-            server: ServerIdentity {
-                name: SERVER_INFO.name.to_owned(),
-                version: SERVER_INFO.version.to_owned(),
-            },
-        })
+    fn run(&self, _input: WhoamiInput, cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<WhoamiOutput, ToolError> {
+        Ok(describe(cx))
+    }
+}
+
+/// `whoami` v2 output: v1 plus the tenant.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WhoamiTenantOutput {
+    #[serde(flatten)]
+    pub base: WhoamiOutput,
+    /// The tenant the caller acts for; absent for platform principals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// `whoami` v2 (multi-tenant mode).
+pub struct WhoamiTenant;
+
+impl Tool for WhoamiTenant {
+    type Input = WhoamiInput;
+    type Output = WhoamiTenantOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            modes: Modes::MultiTenant,
+            ..ToolSpec::open(
+                "whoami",
+                2,
+                "Who am I",
+                "Show who is calling (principal, role and tenant) and how the call reached the server: protocol era and version, transport, server identity.",
+            )
+        }
+    }
+
+    fn run(&self, _input: WhoamiInput, cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<WhoamiTenantOutput, ToolError> {
+        Ok(WhoamiTenantOutput { base: describe(cx), tenant: cx.tenant.as_ref().map(|t| t.0.clone()) })
     }
 }

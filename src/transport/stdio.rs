@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::context::TransportKind;
+use crate::identity::Credential;
 use crate::protocol::era;
 use crate::protocol::errors::RpcError;
 use crate::protocol::jsonrpc::{self, Incoming};
@@ -27,7 +28,7 @@ pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 type InFlight = Arc<Mutex<HashMap<String, AbortHandle>>>;
 
 /// Serve until `input` ends.
-pub async fn serve<R, W>(server: Arc<McpServer>, mut input: R, output: W) -> std::io::Result<()>
+pub async fn serve<R, W>(server: Arc<McpServer>, mut input: R, output: W, credential: Credential) -> std::io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -41,9 +42,8 @@ where
         let line = match read_line(&mut input).await? {
             Line::Eof => break,
             Line::TooLong => {
-                let error = RpcError::invalid_request(format!(
-                    "Invalid request: line longer than {MAX_LINE_BYTES} bytes"
-                ));
+                let error =
+                    RpcError::invalid_request(format!("Invalid request: line longer than {MAX_LINE_BYTES} bytes"));
                 let _ = tx.send(jsonrpc::failure(&Value::Null, &error));
                 continue;
             }
@@ -59,39 +59,27 @@ where
             }
             Ok(Incoming::Request(request)) => {
                 let route = era::route_for_stdio(&request, &conversation);
-                let (server, tx) = (Arc::clone(&server), tx.clone());
+                let (server, tx, credential) = (Arc::clone(&server), tx.clone(), credential.clone());
                 let key = request.id.to_string();
                 let mut registered = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
                 let in_flight = Arc::clone(&in_flight);
                 let handle = tasks.spawn(async move {
-                    let outcome = server
-                        .request(&request, &route, TransportKind::Stdio, Some(tx.clone()))
-                        .await;
+                    let outcome =
+                        server.request(&request, &route, TransportKind::Stdio, Some(tx.clone()), credential).await;
                     let reply = match outcome {
                         Ok(result) => jsonrpc::success(&request.id, result),
                         Err(e) => jsonrpc::failure(&request.id, &e),
                     };
                     // Removing ourselves first means a late cancellation finds nothing to abort.
-                    in_flight
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&request.id.to_string());
+                    in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&request.id.to_string());
                     let _ = tx.send(reply);
                 });
                 registered.insert(key, handle);
             }
             Ok(Incoming::Notification(n)) => {
                 if n.method == "notifications/cancelled" {
-                    let id = n
-                        .params
-                        .get("requestId")
-                        .map(Value::to_string)
-                        .unwrap_or_default();
-                    if let Some(h) = in_flight
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&id)
-                    {
+                    let id = n.params.get("requestId").map(Value::to_string).unwrap_or_default();
+                    if let Some(h) = in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&id) {
                         h.abort();
                     }
                 }
@@ -100,7 +88,7 @@ where
             Ok(Incoming::Response { .. }) => {}
             Ok(Incoming::Batch(items)) => {
                 let session = Some(&conversation);
-                match server.batch(items, session, TransportKind::Stdio).await {
+                match server.batch(items, session, TransportKind::Stdio, &credential).await {
                     Ok(Some(replies)) => {
                         let _ = tx.send(replies);
                     }
@@ -151,19 +139,12 @@ async fn read_line<R: AsyncBufRead + Unpin>(input: &mut R) -> std::io::Result<Li
         let consumed = done.unwrap_or(buf.len());
         input.consume(consumed);
         if done.is_some() {
-            return Ok(if too_long {
-                Line::TooLong
-            } else {
-                Line::Text(line)
-            });
+            return Ok(if too_long { Line::TooLong } else { Line::Text(line) });
         }
     }
 }
 
-async fn write_lines<W: AsyncWrite + Unpin>(
-    mut rx: mpsc::UnboundedReceiver<Value>,
-    mut out: W,
-) -> std::io::Result<()> {
+async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::UnboundedReceiver<Value>, mut out: W) -> std::io::Result<()> {
     while let Some(message) = rx.recv().await {
         let mut line = serde_json::to_vec(&message).unwrap_or_else(|_| {
             json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32603, "message": "unencodable reply"}})

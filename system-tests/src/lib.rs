@@ -20,11 +20,7 @@ pub fn binary() -> PathBuf {
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().unwrap_or_default();
         // target/<profile>/deps/<test> -> target/<profile>/tollgate
-        let dir = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        let dir = exe.parent().and_then(|d| d.parent()).map(PathBuf::from).unwrap_or_default();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "-p", "tollgate", "--bin", "tollgate"]);
@@ -32,10 +28,7 @@ pub fn binary() -> PathBuf {
             build.arg("--release");
         }
         let status = build.status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "could not build tollgate"
-        );
+        assert!(status.is_ok_and(|s| s.success()), "could not build tollgate");
         dir.join("tollgate")
     })
     .clone()
@@ -59,10 +52,7 @@ impl HttpServer {
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let base = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .expect("read stderr");
+            let line = lines.next().expect("server exited before listening").expect("read stderr");
             if let Some(url) = line.strip_prefix("listening on ") {
                 break url.trim_end_matches("/mcp").to_owned();
             }
@@ -117,15 +107,10 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     let resp = req.body(body.to_owned()).send().await.expect("send");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let sse = headers
-        .get("content-type")
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let sse = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let text = resp.text().await.expect("body");
     let events: Vec<Value> = if sse {
-        text.lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str(d).ok())
-            .collect()
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect()
     } else {
         vec![]
     };
@@ -136,12 +121,7 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     } else {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
-    Answer {
-        status,
-        headers,
-        body,
-        events,
-    }
+    Answer { status, headers, body, events }
 }
 
 /// The `_meta` of a 2026-07-28 request.
@@ -161,11 +141,7 @@ pub fn request(id: i64, method: &str, params: Value) -> Value {
 /// A well-formed 2026-07-28 request over HTTP.
 pub async fn modern_call(url: &str, id: i64, method: &str, mut params: Value) -> Answer {
     params["_meta"] = modern_meta();
-    let name = params
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let name = params.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
     if method == "tools/call" {
         headers.push(("mcp-name", &name));
@@ -182,34 +158,15 @@ pub async fn legacy_session(url: &str, version: &str) -> String {
     );
     let answer = post(url, &[], &init.to_string()).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    let id = answer
-        .headers
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("session id")
-        .to_owned();
+    let id = answer.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("session id").to_owned();
     let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
-    assert_eq!(
-        post(
-            url,
-            &[("mcp-session-id", &id), ("mcp-protocol-version", version)],
-            &note
-        )
-        .await
-        .status,
-        202
-    );
+    assert_eq!(post(url, &[("mcp-session-id", &id), ("mcp-protocol-version", version)], &note).await.status, 202);
     id
 }
 
 /// A request on a legacy HTTP session.
 pub async fn legacy_call(url: &str, session: &str, id: i64, method: &str, params: Value) -> Answer {
-    post(
-        url,
-        &[("mcp-session-id", session)],
-        &request(id, method, params).to_string(),
-    )
-    .await
+    post(url, &[("mcp-session-id", session)], &request(id, method, params).to_string()).await
 }
 
 /// A `tollgate stdio` child speaking line by line.
@@ -231,11 +188,7 @@ impl StdioServer {
             .expect("start tollgate stdio");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Self {
-            child,
-            stdin,
-            stdout,
-        }
+        Self { child, stdin, stdout }
     }
 
     /// Write raw bytes (a line terminator is the caller's).
@@ -262,9 +215,7 @@ impl StdioServer {
         self.send(message);
         loop {
             let m = self.recv();
-            if m.get("id") == message.get("id")
-                && (m.get("result").is_some() || m.get("error").is_some())
-            {
+            if m.get("id") == message.get("id") && (m.get("result").is_some() || m.get("error").is_some()) {
                 return m;
             }
         }
@@ -279,10 +230,7 @@ impl StdioServer {
             rest.extend(serde_json::from_str::<Value>(&line).ok());
             line.clear();
         }
-        assert!(
-            self.child.wait().is_ok_and(|s| s.success()),
-            "stdio server did not exit cleanly"
-        );
+        assert!(self.child.wait().is_ok_and(|s| s.success()), "stdio server did not exit cleanly");
         rest
     }
 

@@ -30,13 +30,7 @@ fn core(reply: &Value, transport: &str) -> Value {
     }
     // whoami reports how it was reached; that is the one expected difference.
     let mut text = serde_json::to_string(&r).unwrap_or_default();
-    for (from, to) in [
-        (transport, "T"),
-        ("modern", "E"),
-        ("legacy", "E"),
-        (MODERN, "V"),
-        ("2025-11-25", "V"),
-    ] {
+    for (from, to) in [(transport, "T"), ("modern", "E"), ("legacy", "E"), (MODERN, "V"), ("2025-11-25", "V")] {
         text = text
             .replace(&format!("\\\"{from}\\\""), &format!("\\\"{to}\\\""))
             .replace(&format!("\"{from}\""), &format!("\"{to}\""));
@@ -64,41 +58,22 @@ async fn the_same_calls_give_identical_results_on_every_transport_and_era() {
     for (i, (name, args)) in calls().into_iter().enumerate() {
         let id = i64::try_from(i).unwrap_or(0) + 1;
         let params = json!({"name": name, "arguments": args});
-        let http_modern = modern_call(&url, id, "tools/call", params.clone())
-            .await
-            .body;
-        let http_legacy = legacy_call(&url, &session, id, "tools/call", params.clone())
-            .await
-            .body;
+        let http_modern = modern_call(&url, id, "tools/call", params.clone()).await.body;
+        let http_legacy = legacy_call(&url, &session, id, "tools/call", params.clone()).await.body;
         let mut modern_params = params.clone();
         modern_params["_meta"] = modern_meta();
         let stdio_modern = stdio.call(&request(id, "tools/call", modern_params));
         let stdio_legacy = stdio.call(&request(id, "tools/call", params));
 
         // Within an era, the whole reply is the same on both transports (but for whoami's transport).
-        assert_eq!(
-            core(&http_modern, "http"),
-            core(&stdio_modern, "stdio"),
-            "{name}: modern http vs stdio"
-        );
-        assert_eq!(
-            core(&http_legacy, "http"),
-            core(&stdio_legacy, "stdio"),
-            "{name}: legacy http vs stdio"
-        );
+        assert_eq!(core(&http_modern, "http"), core(&stdio_modern, "stdio"), "{name}: modern http vs stdio");
+        assert_eq!(core(&http_legacy, "http"), core(&stdio_legacy, "stdio"), "{name}: legacy http vs stdio");
         // Across eras, the tool result is the same; only the envelope differs.
-        assert_eq!(
-            core(&http_modern, "http"),
-            core(&http_legacy, "http"),
-            "{name}: modern vs legacy"
-        );
+        assert_eq!(core(&http_modern, "http"), core(&http_legacy, "http"), "{name}: modern vs legacy");
         if http_modern.get("result").is_some() {
             assert_eq!(http_modern["result"]["resultType"], "complete", "{name}");
             assert!(http_legacy["result"].get("resultType").is_none(), "{name}");
-            assert!(
-                stdio_modern["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"]
-                    == "tollgate"
-            );
+            assert!(stdio_modern["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "tollgate");
         }
     }
     assert!(stdio.finish().success());
@@ -111,29 +86,13 @@ async fn tools_list_is_identical_across_transports_and_eras() {
     let session = legacy_session(&url, "2025-06-18").await;
     let mut stdio = StdioServer::start(&[]);
     let modern_http = modern_call(&url, 1, "tools/list", json!({})).await.body;
-    let legacy_http = legacy_call(&url, &session, 2, "tools/list", json!({}))
-        .await
-        .body;
+    let legacy_http = legacy_call(&url, &session, 2, "tools/list", json!({})).await.body;
     let modern_stdio = stdio.call(&request(3, "tools/list", json!({"_meta": modern_meta()})));
-    assert_eq!(
-        modern_http["result"]["tools"],
-        modern_stdio["result"]["tools"]
-    );
-    assert_eq!(
-        modern_http["result"]["tools"],
-        legacy_http["result"]["tools"]
-    );
+    assert_eq!(modern_http["result"]["tools"], modern_stdio["result"]["tools"]);
+    assert_eq!(modern_http["result"]["tools"], legacy_http["result"]["tools"]);
     assert_eq!(modern_http["result"]["cacheScope"], "public");
     assert!(modern_http["result"]["ttlMs"].as_u64().is_some());
-    let names: Vec<&str> = modern_http["result"]["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
-    assert_eq!(
-        names,
-        ["server.info", "whoami"],
-        "plain names, latest versions, name order; no fixtures"
-    );
+    let names: Vec<&str> =
+        modern_http["result"]["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["server.info", "whoami"], "plain names, latest versions, name order; no fixtures");
 }

@@ -17,15 +17,8 @@ fn copy_schemas(to: &Path) {
 }
 
 fn check(dir: &Path) -> (bool, String) {
-    let out = Command::new(binary())
-        .args(["schemas", "--check", "--dir"])
-        .arg(dir)
-        .output()
-        .expect("run");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = Command::new(binary()).args(["schemas", "--check", "--dir"]).arg(dir).output().expect("run");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -38,8 +31,7 @@ fn scratch(name: &str) -> PathBuf {
 type Edit = fn(&mut Value);
 
 fn edit(file: &Path, f: impl FnOnce(&mut Value)) {
-    let mut doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(file).expect("read")).expect("json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("read")).expect("json");
     f(&mut doc);
     std::fs::write(file, serde_json::to_string_pretty(&doc).expect("encode")).expect("write");
 }
@@ -63,12 +55,8 @@ fn an_incompatible_change_to_a_published_version_fails_naming_the_rule() {
                 p.insert("retired".into(), serde_json::json!({"type": "string"}));
             }
         }),
-        ("output_field_changed", |d| {
-            d["outputSchema"]["properties"]["era"] = serde_json::json!({"type": "integer"})
-        }),
-        ("output_schema_changed", |d| {
-            d["outputSchema"]["additionalProperties"] = serde_json::json!(false)
-        }),
+        ("output_field_changed", |d| d["outputSchema"]["properties"]["era"] = serde_json::json!({"type": "integer"})),
+        ("output_schema_changed", |d| d["outputSchema"]["additionalProperties"] = serde_json::json!(false)),
     ];
     for (rule, change) in cases {
         let dir = scratch(rule);
@@ -81,11 +69,7 @@ fn an_incompatible_change_to_a_published_version_fails_naming_the_rule() {
     // Removing a published version is incompatible too.
     let dir = scratch("removed");
     copy_schemas(&dir);
-    std::fs::write(
-        dir.join("retired.v1.json"),
-        "{\"name\":\"retired\",\"inputSchema\":{}}",
-    )
-    .expect("write");
+    std::fs::write(dir.join("retired.v1.json"), "{\"name\":\"retired\",\"inputSchema\":{}}").expect("write");
     let (ok, stderr) = check(&dir);
     assert!(!ok && stderr.contains("version_removed"), "{stderr}");
 }
@@ -94,9 +78,7 @@ fn an_incompatible_change_to_a_published_version_fails_naming_the_rule() {
 fn a_changed_description_is_drift_but_not_incompatible() {
     let dir = scratch("drift");
     copy_schemas(&dir);
-    edit(&dir.join("server.info.v1.json"), |d| {
-        d["description"] = serde_json::json!("older words")
-    });
+    edit(&dir.join("server.info.v1.json"), |d| d["description"] = serde_json::json!("older words"));
     let (ok, stderr) = check(&dir);
     assert!(!ok && stderr.contains("differs from the code"), "{stderr}");
     assert!(!stderr.contains("incompatible"), "{stderr}");

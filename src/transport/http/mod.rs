@@ -21,6 +21,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::context::TransportKind;
+use crate::identity::Credential;
 use crate::protocol::era::Route;
 use crate::protocol::errors::RpcError;
 use crate::protocol::headers::{self, HeaderField, McpHeaders};
@@ -44,6 +45,8 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     pub allowed_hosts: AllowedHosts,
     pub transport: TransportKind,
+    /// Conformance mode: a request without credentials acts as the local admin.
+    pub local_admin_fallback: bool,
 }
 
 #[derive(Clone)]
@@ -55,10 +58,7 @@ struct AppState {
 /// The HTTP application (routes and limits), transport-agnostic below TCP/TLS.
 pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
     let limit = options.max_body_bytes;
-    let state = AppState {
-        server,
-        options: Arc::new(options),
-    };
+    let state = AppState { server, options: Arc::new(options) };
     Router::new()
         .route("/mcp", axum::routing::any(mcp))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -69,11 +69,7 @@ pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
 }
 
 /// Bind, print the address on stderr, and serve until the process ends.
-pub async fn serve(
-    server: Arc<McpServer>,
-    listen: SocketAddr,
-    mut options: HttpOptions,
-) -> std::io::Result<()> {
+pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: HttpOptions) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     let local = listener.local_addr()?;
     options.allowed_hosts.add_bound(local);
@@ -81,17 +77,9 @@ pub async fn serve(
     axum::serve(listener, router(server, options)).await
 }
 
-async fn mcp(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn mcp(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Response {
     if let Err(status) = state.options.allowed_hosts.check(&headers) {
-        return rpc_error_reply(
-            status,
-            &RpcError::invalid_request("Forbidden: Origin or Host is not allowed"),
-        );
+        return rpc_error_reply(status, &RpcError::invalid_request("Forbidden: Origin or Host is not allowed"));
     }
     let modern = match headers.get(headers::PROTOCOL_VERSION) {
         None => false,
@@ -115,10 +103,20 @@ async fn mcp(
             return rpc_error_reply(StatusCode::PAYLOAD_TOO_LARGE, &e);
         }
     };
-    if modern {
-        modern_post(&state, &headers, &bytes).await
-    } else {
-        legacy_post(&state, &headers, &bytes).await
+    if modern { modern_post(&state, &headers, &bytes).await } else { legacy_post(&state, &headers, &bytes).await }
+}
+
+/// The credential a request presents; the transport decides nothing with it.
+fn credential(state: &AppState, headers: &HeaderMap) -> Credential {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| Credential::Bearer(t.trim().to_owned()));
+    match bearer {
+        Some(c) => c,
+        None if state.options.local_admin_fallback => Credential::LocalAdmin,
+        None => Credential::None,
     }
 }
 
@@ -133,22 +131,16 @@ fn mcp_headers(headers: &HeaderMap) -> McpHeaders {
 
 async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Response {
     match jsonrpc::parse(bytes) {
-        Err(rejected) => json_reply(
-            StatusCode::BAD_REQUEST,
-            &jsonrpc::failure(&rejected.id, &rejected.error),
-            &[],
-        ),
+        Err(rejected) => json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&rejected.id, &rejected.error), &[]),
         Ok(Incoming::Request(request)) => {
-            let route = Route::Modern {
-                headers: Some(mcp_headers(headers)),
-            };
+            let route = Route::Modern { headers: Some(mcp_headers(headers)) };
             reply::serve_request(
                 Arc::clone(&state.server),
                 request,
                 route,
                 state.options.transport,
                 true,
-                vec![],
+                credential(state, headers),
             )
             .await
         }
@@ -159,9 +151,7 @@ async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
         Ok(Incoming::Response { .. }) => status_only(StatusCode::ACCEPTED, &[]),
         Ok(Incoming::Batch(_)) => rpc_error_reply(
             StatusCode::BAD_REQUEST,
-            &RpcError::invalid_request(
-                "Invalid request: JSON-RPC batches are not part of protocol version 2026-07-28",
-            ),
+            &RpcError::invalid_request("Invalid request: JSON-RPC batches are not part of protocol version 2026-07-28"),
         ),
     }
 }
@@ -170,30 +160,18 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
     let incoming = match jsonrpc::parse(bytes) {
         Ok(i) => i,
         Err(rejected) => {
-            return json_reply(
-                StatusCode::BAD_REQUEST,
-                &jsonrpc::failure(&rejected.id, &rejected.error),
-                &[],
-            );
+            return json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&rejected.id, &rejected.error), &[]);
         }
     };
     let transport = state.options.transport;
     if let Incoming::Request(request) = &incoming {
-        if headers.get(headers::PROTOCOL_VERSION).is_none()
-            && meta::has_modern_marker(&request.params)
-        {
-            let e = RpcError::header_mismatch(
-                headers::PROTOCOL_VERSION,
-                "is required when _meta names a protocol version",
-            );
-            return json_reply(
-                StatusCode::BAD_REQUEST,
-                &jsonrpc::failure(&request.id, &e),
-                &[],
-            );
+        if headers.get(headers::PROTOCOL_VERSION).is_none() && meta::has_modern_marker(&request.params) {
+            let e =
+                RpcError::header_mismatch(headers::PROTOCOL_VERSION, "is required when _meta names a protocol version");
+            return json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&request.id, &e), &[]);
         }
         if request.method == "initialize" {
-            return initialize(state, request.clone()).await;
+            return initialize(state, request.clone(), credential(state, headers)).await;
         }
     }
     let session = match find_session(state, headers) {
@@ -209,7 +187,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
                 route,
                 transport,
                 false,
-                vec![],
+                credential(state, headers),
             )
             .await
         }
@@ -219,7 +197,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
         }
         Incoming::Response { .. } => status_only(StatusCode::ACCEPTED, &[]),
         Incoming::Batch(items) => {
-            match state.server.batch(items, Some(&session), transport).await {
+            match state.server.batch(items, Some(&session), transport, &credential(state, headers)).await {
                 Ok(Some(replies)) => json_reply(StatusCode::OK, &replies, &[]),
                 Ok(None) => status_only(StatusCode::ACCEPTED, &[]),
                 Err(e) => rpc_error_reply(StatusCode::BAD_REQUEST, &e),
@@ -228,55 +206,33 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
     }
 }
 
-async fn initialize(state: &AppState, request: jsonrpc::Request) -> Response {
+async fn initialize(state: &AppState, request: jsonrpc::Request, credential: Credential) -> Response {
     let session = Arc::new(LegacySession::new());
-    let route = Route::Legacy {
-        session: Arc::clone(&session),
-    };
-    let outcome = state
-        .server
-        .request(&request, &route, state.options.transport, None)
-        .await;
+    let route = Route::Legacy { session: Arc::clone(&session) };
+    let outcome = state.server.request(&request, &route, state.options.transport, None, credential).await;
     match outcome {
         Ok(result) => {
             if let Err(e) = state.server.sessions.insert(Arc::clone(&session)) {
                 let error = RpcError::new(crate::protocol::errors::UNAVAILABLE, e.to_string())
                     .with_data(serde_json::json!({ "reason": "sessions_full" }));
-                return json_reply(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &jsonrpc::failure(&request.id, &error),
-                    &[],
-                );
+                return json_reply(StatusCode::SERVICE_UNAVAILABLE, &jsonrpc::failure(&request.id, &error), &[]);
             }
             let id = session.id().to_owned();
-            json_reply(
-                StatusCode::OK,
-                &jsonrpc::success(&request.id, result),
-                &[(SESSION_HEADER, id)],
-            )
+            json_reply(StatusCode::OK, &jsonrpc::success(&request.id, result), &[(SESSION_HEADER, id)])
         }
-        Err(e) => json_reply(
-            reply::legacy_status(&e),
-            &jsonrpc::failure(&request.id, &e),
-            &[],
-        ),
+        Err(e) => json_reply(reply::legacy_status(&e), &jsonrpc::failure(&request.id, &e), &[]),
     }
 }
 
 fn find_session(state: &AppState, headers: &HeaderMap) -> Result<Arc<LegacySession>, Response> {
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
-        let e = RpcError::invalid_request(
-            "Bad Request: Mcp-Session-Id header is required; send initialize first",
-        )
-        .with_data(serde_json::json!({ "reason": "session_required" }));
+        let e = RpcError::invalid_request("Bad Request: Mcp-Session-Id header is required; send initialize first")
+            .with_data(serde_json::json!({ "reason": "session_required" }));
         return Err(rpc_error_reply(StatusCode::BAD_REQUEST, &e));
     };
     state.server.sessions.get(id).ok_or_else(|| {
-        let e = RpcError::new(
-            -32001,
-            "Session not found: it expired or was closed; initialize a new one",
-        )
-        .with_data(serde_json::json!({ "reason": "session_not_found" }));
+        let e = RpcError::new(-32001, "Session not found: it expired or was closed; initialize a new one")
+            .with_data(serde_json::json!({ "reason": "session_not_found" }));
         rpc_error_reply(StatusCode::NOT_FOUND, &e)
     })
 }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::context::TransportKind;
+use crate::identity::Credential;
 use crate::protocol::era::Route;
 use crate::protocol::errors::{INVALID_REQUEST, PARSE_ERROR, RpcError};
 use crate::protocol::jsonrpc::{self, Request};
@@ -43,35 +44,24 @@ pub async fn serve_request(
     route: Route,
     transport: TransportKind,
     modern: bool,
-    extra: Vec<(&'static str, String)>,
+    credential: Credential,
 ) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
     let id = request.id.clone();
-    let mut task = Some(tokio::spawn(async move {
-        server.request(&request, &route, transport, Some(tx)).await
-    }));
-    let mut guard = TaskGuard {
-        task: task.take(),
-        abort_on_drop: modern,
-    };
+    let mut task =
+        Some(tokio::spawn(async move { server.request(&request, &route, transport, Some(tx), credential).await }));
+    let mut guard = TaskGuard { task: task.take(), abort_on_drop: modern };
     let first = rx.recv().await;
     match first {
         None => {
             let outcome = guard.finish().await;
             let (status, body) = match outcome {
                 Ok(result) => (StatusCode::OK, jsonrpc::success(&id, result)),
-                Err(e) => (
-                    if modern {
-                        modern_status(&e)
-                    } else {
-                        legacy_status(&e)
-                    },
-                    jsonrpc::failure(&id, &e),
-                ),
+                Err(e) => (if modern { modern_status(&e) } else { legacy_status(&e) }, jsonrpc::failure(&id, &e)),
             };
-            json_reply(status, &body, &extra)
+            json_reply(status, &body, &[])
         }
-        Some(note) => sse_reply(id, note, rx, guard, &extra),
+        Some(note) => sse_reply(id, note, rx, guard, &[]),
     }
 }
 
@@ -84,9 +74,7 @@ struct TaskGuard {
 impl TaskGuard {
     async fn finish(&mut self) -> Result<Value, RpcError> {
         match self.task.take() {
-            Some(t) => t
-                .await
-                .unwrap_or_else(|e| Err(RpcError::internal(format!("request task failed: {e}")))),
+            Some(t) => t.await.unwrap_or_else(|e| Err(RpcError::internal(format!("request task failed: {e}")))),
             None => Err(RpcError::internal("request task already finished")),
         }
     }
@@ -135,20 +123,11 @@ fn sse_reply(
             }
         }
     });
-    let body = Body::from_stream(futures::StreamExt::map(
-        stream,
-        Ok::<_, std::convert::Infallible>,
-    ));
+    let body = Body::from_stream(futures::StreamExt::map(stream, Ok::<_, std::convert::Infallible>));
     let mut response = Response::new(body);
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(
-        HeaderName::from_static("x-accel-buffering"),
-        HeaderValue::from_static("no"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
     add_headers(&mut response, extra);
     response
 }
@@ -157,10 +136,7 @@ fn sse_reply(
 pub fn json_reply(status: StatusCode, body: &Value, extra: &[(&'static str, String)]) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     add_headers(&mut response, extra);
     response
 }
@@ -175,9 +151,7 @@ pub fn status_only(status: StatusCode, extra: &[(&'static str, &'static str)]) -
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
     for (k, v) in extra {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        response.headers_mut().insert(HeaderName::from_static(k), HeaderValue::from_static(v));
     }
     response
 }
@@ -185,20 +159,19 @@ pub fn status_only(status: StatusCode, extra: &[(&'static str, &'static str)]) -
 fn add_headers(response: &mut Response, extra: &[(&'static str, String)]) {
     for (k, v) in extra {
         if let Ok(value) = HeaderValue::from_str(v) {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(k), value);
+            response.headers_mut().insert(HeaderName::from_static(k), value);
         }
     }
 }
 
-/// Headers every answer carries.
+/// Headers every answer carries (and the challenge every 401 carries).
 pub async fn security_headers(mut response: Response) -> Response {
+    let unauthorized = response.status() == StatusCode::UNAUTHORIZED;
     let h = response.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    if unauthorized {
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

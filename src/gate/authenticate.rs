@@ -1,0 +1,60 @@
+//! Gate step 1: authenticate the request's credential.
+//!
+//! Fail closed: no credential, a bad one, or a store that cannot answer all
+//! refuse the call (-31401 with a reason, or -31503).
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::json;
+
+use super::{Admission, Refusal, Step};
+use crate::identity::authenticate::{AuthError, Authenticator};
+use crate::protocol::errors::{RpcError, UNAUTHENTICATED, UNAVAILABLE};
+
+/// Authenticates the caller.
+pub struct Authenticate {
+    authenticator: Arc<Authenticator>,
+}
+
+impl Authenticate {
+    pub fn new(authenticator: Arc<Authenticator>) -> Self {
+        Self { authenticator }
+    }
+}
+
+/// The wire error for an authentication failure.
+pub fn auth_error(e: &AuthError) -> RpcError {
+    match e {
+        AuthError::Refused(f) => {
+            RpcError::new(UNAUTHENTICATED, "Unauthenticated: present a valid API key (Authorization: Bearer tg_…)")
+                .with_data(json!({ "reason": f.reason() }))
+        }
+        AuthError::Unavailable(s) => {
+            RpcError::new(UNAVAILABLE, format!("Unavailable: {s}")).with_data(json!({ "reason": "store_unavailable" }))
+        }
+    }
+}
+
+impl Step for Authenticate {
+    fn name(&self) -> &'static str {
+        "authenticate"
+    }
+
+    fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
+        Box::pin(async move {
+            let principal =
+                self.authenticator.authenticate(&call.context.credential).map_err(|e| Refusal::Deny(auth_error(&e)))?;
+            if let Some(bound) = &call.context.session_principal {
+                if *bound != principal.id {
+                    return Err(Refusal::Deny(
+                        RpcError::new(UNAUTHENTICATED, "Unauthenticated: this session belongs to another principal")
+                            .with_data(json!({ "reason": "session_principal_mismatch" })),
+                    ));
+                }
+            }
+            call.principal = Some(principal);
+            Ok(())
+        })
+    }
+}

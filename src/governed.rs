@@ -1,0 +1,207 @@
+//! A governed `tools/call`: gate chain, tool, and one commit.
+//!
+//! Invariants: every decision, allowed or denied, leaves an audit record;
+//! an admitted call's effect and its record are committed in ONE transaction
+//! (a tool failure rolls back the effect, never the record); the reply is
+//! built only after that commit is durable; if the store cannot commit, the
+//! caller gets -31503 and nothing is acknowledged (fail closed).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::context::{CallContext, SharedContext};
+use crate::gate::{Admission, Chain, Refusal, auth_error};
+use crate::identity::authenticate::{AuthError, AuthFailure, Authenticator};
+use crate::identity::{Principal, TenantId};
+use crate::protocol::errors::{RpcError, UNAVAILABLE};
+use crate::store::denials::DenialKey;
+use crate::store::{Store, StoreError, audit_log};
+use crate::tools::registry::Handler;
+use crate::tools::{RegisteredTool, Registry, ToolCx, ToolOutcome};
+
+/// Everything a governed call needs.
+pub struct Governance {
+    pub store: Arc<Store>,
+    pub clock: Clock,
+    pub config: Arc<Config>,
+    pub registry: Arc<Registry>,
+    pub authenticator: Arc<Authenticator>,
+    pub chain: Chain,
+}
+
+fn unavailable(e: &StoreError) -> RpcError {
+    RpcError::new(UNAVAILABLE, format!("Unavailable: {e}; nothing was done"))
+        .with_data(json!({ "reason": "store_unavailable" }))
+}
+
+/// The chain a decision is recorded in: the effective tenant's, else the
+/// principal's own tenant's, else `_system`.
+fn chain_of(principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
+    tenant
+        .or_else(|| principal.and_then(|p| p.tenant.as_ref()))
+        .map(|t| t.0.clone())
+        .unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
+}
+
+impl Governance {
+    pub fn new(store: Arc<Store>, clock: Clock, config: Config, registry: Arc<Registry>) -> Self {
+        let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
+        let chain = Chain::standard(Arc::clone(&registry), Arc::clone(&authenticator), config.multi_tenant);
+        Self { store, clock, config: Arc::new(config), registry, authenticator, chain }
+    }
+
+    /// Authenticate a request that is not a `tools/call` (`tools/list`,
+    /// `initialize`); a refusal is counted in the flood-denial windows.
+    pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
+        match self.authenticator.authenticate(&cx.credential) {
+            Ok(p) => {
+                if cx.session_principal.as_ref().is_some_and(|s| *s != p.id) {
+                    let e = AuthError::Refused(AuthFailure::InvalidKey);
+                    self.note_flood(cx, "session_principal_mismatch", Some(method));
+                    return Err(auth_error(&e).with_data(json!({ "reason": "session_principal_mismatch" })));
+                }
+                Ok(p)
+            }
+            Err(e) => {
+                if let AuthError::Refused(f) = &e {
+                    self.note_flood(cx, f.reason(), Some(method));
+                }
+                Err(auth_error(&e))
+            }
+        }
+    }
+
+    fn note_flood(&self, cx: &CallContext, reason: &str, tool: Option<&str>) {
+        let key = DenialKey {
+            chain: SYSTEM_CHAIN.to_owned(),
+            principal: "anonymous".to_owned(),
+            reason: reason.to_owned(),
+            tool: tool.map(str::to_owned),
+            transport: cx.transport.as_str().to_owned(),
+        };
+        self.store.denials.note(key, self.clock.now(), &cx.request_id);
+    }
+
+    /// The tools a principal may see, latest version of each, in name order.
+    pub fn visible_tools(&self, principal: &Principal) -> Vec<Arc<RegisteredTool>> {
+        self.registry
+            .latest(self.config.multi_tenant)
+            .into_iter()
+            .filter(|t| t.visible_to(principal.role, self.config.multi_tenant))
+            .collect()
+    }
+
+    fn draft(
+        &self,
+        cx: &CallContext,
+        principal: Option<&Principal>,
+        chain: &str,
+        tool: Option<&RegisteredTool>,
+    ) -> RecordDraft {
+        RecordDraft {
+            ts: self.clock.now_rfc3339(),
+            request_id: cx.request_id.clone(),
+            principal: principal.map(|p| p.id.clone()).unwrap_or_else(|| "anonymous".to_owned()),
+            tenant: chain.to_owned(),
+            tool: tool.map(|t| t.spec.name.to_owned()),
+            version: tool.map(|t| t.spec.version),
+            decision: Decision::Allow,
+            reason: None,
+            args_digest: None,
+            result_digest: None,
+            usage: Map::new(),
+            transport: cx.transport.as_str().to_owned(),
+            aggregate: None,
+        }
+    }
+
+    /// Run one `tools/call` end to end; the result is era-neutral.
+    pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
+        let args_digest = digest_json(&arguments).ok();
+        let mut admission = Admission::new(name.clone(), arguments, Arc::clone(&cx));
+        if let Err(refusal) = self.chain.admit(&mut admission).await {
+            return self.deny(&cx, &admission, refusal, args_digest).await;
+        }
+        let (Some(tool), Some(principal)) = (admission.tool.clone(), admission.principal.clone()) else {
+            return Err(RpcError::internal("the gate chain admitted an incomplete call"));
+        };
+        let chain = chain_of(Some(&principal), admission.tenant.as_ref());
+        let mut draft = self.draft(&cx, Some(&principal), &chain, Some(&tool));
+        draft.args_digest = args_digest;
+        let tcx = ToolCx {
+            call: Arc::clone(&cx),
+            principal,
+            tenant: admission.tenant.clone(),
+            clock: self.clock.clone(),
+            config: Arc::clone(&self.config),
+            audit_key: self.store.signing_public.clone(),
+        };
+        let arguments = admission.arguments;
+        let outcome = match tool.handler().clone() {
+            Handler::Transactional(run) => {
+                self.store
+                    .write(move |w| {
+                        w.conn.execute_batch("SAVEPOINT effect")?;
+                        let outcome = run(arguments, &tcx, w);
+                        let close =
+                            if outcome.is_error { "ROLLBACK TO effect; RELEASE effect" } else { "RELEASE effect" };
+                        w.conn.execute_batch(close)?;
+                        record_outcome(&mut draft, &outcome);
+                        audit_log::append(w, &chain, draft)?;
+                        Ok(outcome)
+                    })
+                    .await
+            }
+            Handler::Streaming(run) => {
+                let outcome = run(arguments, tcx).await;
+                record_outcome(&mut draft, &outcome);
+                self.store.write(move |w| audit_log::append(w, &chain, draft).map(|_| outcome)).await
+            }
+        };
+        outcome.map(ToolOutcome::into_result).map_err(|e| unavailable(&e))
+    }
+
+    async fn deny(
+        &self,
+        cx: &CallContext,
+        admission: &Admission,
+        refusal: Refusal,
+        args_digest: Option<String>,
+    ) -> Result<Value, RpcError> {
+        let reason = refusal.reason();
+        let principal = admission.principal.as_ref();
+        if principal.is_none() {
+            // Unauthenticated: aggregated per window so that floods cost nothing.
+            self.note_flood(cx, &reason, None);
+            return match refusal {
+                Refusal::Deny(e) => Err(e),
+                Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
+            };
+        }
+        let chain = chain_of(principal, admission.tenant.as_ref());
+        let mut draft = self.draft(cx, principal, &chain, admission.tool.as_deref());
+        draft.decision = Decision::Deny;
+        draft.reason = Some(reason);
+        draft.args_digest = args_digest;
+        self.store
+            .write(move |w| audit_log::append(w, &chain, draft).map(|_| ()))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match refusal {
+            Refusal::Deny(e) => Err(e),
+            Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
+        }
+    }
+}
+
+/// Fill the result digest and, for a tool failure, its code as the reason.
+fn record_outcome(draft: &mut RecordDraft, outcome: &ToolOutcome) {
+    draft.result_digest = digest_json(&outcome.clone().into_result()).ok();
+    if outcome.is_error {
+        draft.reason = outcome.error_code();
+    }
+}

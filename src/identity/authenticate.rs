@@ -1,0 +1,112 @@
+//! Authentication: a credential in, a principal or a stable reason out.
+//!
+//! Invariants: fail closed (any doubt is a refusal); a wrong secret and an
+//! unknown key id answer the same; expiry and tenant status are read at every
+//! request, so a revocation, an expiry or a suspension applies to the very
+//! next call.
+
+use std::sync::Arc;
+
+use super::{Credential, Principal, PrincipalKind, Role, TenantId, keys as key_format};
+use crate::clock::Clock;
+use crate::store::{Store, StoreError, keys, tenants};
+
+/// Why a credential was refused (the `data.reason` of -31401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No credential was presented.
+    MissingCredential,
+    /// Not of the form `tg_<key_id>_<secret>`.
+    MalformedKey,
+    /// Unknown key id or wrong secret (told apart by nobody).
+    InvalidKey,
+    Revoked,
+    Expired,
+    /// The key's tenant is suspended.
+    TenantInactive,
+    /// Single-tenant mode: keys of other tenants are refused.
+    TenantDisabled,
+}
+
+impl AuthFailure {
+    /// Stable machine-readable reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AuthFailure::MissingCredential => "missing_credential",
+            AuthFailure::MalformedKey => "malformed_key",
+            AuthFailure::InvalidKey => "invalid_key",
+            AuthFailure::Revoked => "key_revoked",
+            AuthFailure::Expired => "key_expired",
+            AuthFailure::TenantInactive => "tenant_inactive",
+            AuthFailure::TenantDisabled => "tenant_disabled",
+        }
+    }
+}
+
+/// Authentication outcome; `Unavailable` when the store cannot answer (fail closed).
+#[derive(Debug, Clone)]
+pub enum AuthError {
+    Refused(AuthFailure),
+    Unavailable(StoreError),
+}
+
+/// Resolves credentials to principals.
+pub struct Authenticator {
+    store: Arc<Store>,
+    clock: Clock,
+    multi_tenant: bool,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<Store>, clock: Clock, multi_tenant: bool) -> Self {
+        Self { store, clock, multi_tenant }
+    }
+
+    /// Who presents this credential.
+    pub fn authenticate(&self, credential: &Credential) -> Result<Principal, AuthError> {
+        let token = match credential {
+            Credential::None => return Err(AuthError::Refused(AuthFailure::MissingCredential)),
+            Credential::LocalAdmin => return Ok(Principal::local_admin()),
+            Credential::Bearer(t) => t,
+        };
+        let (key_id, secret) = key_format::parse(token).ok_or(AuthError::Refused(AuthFailure::MalformedKey))?;
+        let (row, tenant) = self
+            .store
+            .read(|conn| {
+                let row = keys::get(conn, &key_id.0)?;
+                let tenant = match row.as_ref().and_then(|r| r.tenant_id.as_deref()) {
+                    Some(t) => tenants::get(conn, t)?,
+                    None => None,
+                };
+                Ok((row, tenant))
+            })
+            .map_err(AuthError::Unavailable)?;
+        let row = row.ok_or(AuthError::Refused(AuthFailure::InvalidKey))?;
+        if !key_format::matches(secret, &row.secret_digest) {
+            return Err(AuthError::Refused(AuthFailure::InvalidKey));
+        }
+        if row.status != "active" {
+            return Err(AuthError::Refused(AuthFailure::Revoked));
+        }
+        let now = self.clock.now_rfc3339();
+        if row.expires_at.as_deref().is_some_and(|e| e <= now.as_str()) {
+            return Err(AuthError::Refused(AuthFailure::Expired));
+        }
+        let role = Role::parse(&row.role).ok_or(AuthError::Refused(AuthFailure::InvalidKey))?;
+        let tenant_id = match (&row.tenant_id, tenant) {
+            (None, _) if role == Role::PlatformAdmin => None,
+            (Some(_), Some(t)) => {
+                if t.status != "active" {
+                    return Err(AuthError::Refused(AuthFailure::TenantInactive));
+                }
+                if !self.multi_tenant && t.id != TenantId::default_tenant().0 {
+                    return Err(AuthError::Refused(AuthFailure::TenantDisabled));
+                }
+                Some(TenantId(t.id))
+            }
+            // A tenant key whose tenant is gone, or a platform row with a tenant role: refuse.
+            _ => return Err(AuthError::Refused(AuthFailure::InvalidKey)),
+        };
+        Ok(Principal { id: row.key_id, kind: PrincipalKind::ApiKey, role, tenant: tenant_id })
+    }
+}

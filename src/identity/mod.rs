@@ -1,0 +1,136 @@
+//! Who is calling: API keys, principals and roles.
+//!
+//! Invariants: a key's secret is never stored or logged, only its SHA-256
+//! digest, compared in constant time; the effective tenant comes from the
+//! principal, never from the request.
+
+pub mod authenticate;
+pub mod keys;
+
+use serde::{Deserialize, Serialize};
+
+/// Roles a principal can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the service; may act on any tenant.
+    PlatformAdmin,
+    /// Manages one tenant: keys, data, exports.
+    TenantAdmin,
+    /// Operates a tenant's tools.
+    Operator,
+    /// Reads a tenant's state.
+    Viewer,
+    /// Reads a tenant's audit trail and usage.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::PlatformAdmin => "platform_admin",
+            Role::TenantAdmin => "tenant_admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Role::PlatformAdmin, Role::TenantAdmin, Role::Operator, Role::Viewer, Role::Auditor]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// A tenant id (`tn_<16 hex>`, deterministic from the slug).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TenantId(pub String);
+
+impl TenantId {
+    /// The tenant `init` creates and single-tenant mode acts on.
+    pub fn default_tenant() -> Self {
+        Self::for_slug("default")
+    }
+
+    /// The id a slug gets: the same slug always gives the same id.
+    pub fn for_slug(slug: &str) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("tollgate-tenant:{slug}").as_bytes());
+        Self(format!("tn_{}", &hex::encode(digest)[..16]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An API key id (`k` + 16 hex); public: it names a key in lists and audit records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KeyId(pub String);
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// What audit records name: a key id, or `local` for the person at a stdio terminal.
+    pub id: String,
+    pub kind: PrincipalKind,
+    pub role: Role,
+    /// The principal's own tenant; `None` for platform principals.
+    pub tenant: Option<TenantId>,
+}
+
+/// How the principal proved itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    ApiKey,
+    /// The local admin of a stdio process (or of conformance mode).
+    Local,
+}
+
+impl Principal {
+    /// The local platform admin (stdio `--local-admin`, conformance mode).
+    pub fn local_admin() -> Self {
+        Self { id: "local".into(), kind: PrincipalKind::Local, role: Role::PlatformAdmin, tenant: None }
+    }
+
+    pub fn is_platform(&self) -> bool {
+        self.role == Role::PlatformAdmin
+    }
+}
+
+/// The credential a transport extracted; transports never decide anything with it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Credential {
+    /// No credential was presented.
+    #[default]
+    None,
+    /// `Authorization: Bearer …` or `TOLLGATE_API_KEY`.
+    Bearer(String),
+    /// The local admin of this process.
+    LocalAdmin,
+}
+
+impl std::fmt::Debug for Credential {
+    /// Never prints a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::None => f.write_str("None"),
+            Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Credential::LocalAdmin => f.write_str("LocalAdmin"),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Versioned schema migrations, run at start.
+//!
+//! Invariants: migration N runs once, in order, inside one transaction with
+//! the version bump (`PRAGMA user_version`); a database newer than this binary
+//! is refused, never written. Audit, checkpoint and usage tables are
+//! append-only, enforced by triggers in the database itself.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry is one schema version; never edit a published one, append.
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants, namespaces, keys, the audit log, checkpoints, usage ledger.
+    r#"
+    CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE namespaces (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    );
+    CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        tenant_id TEXT REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        label TEXT NOT NULL,
+        secret_digest BLOB NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        replaced_by TEXT
+    );
+    CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id, created_at);
+    CREATE TABLE audit_records (
+        chain TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (chain, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE checkpoints (
+        id INTEGER PRIMARY KEY,
+        chain TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        checkpoint TEXT NOT NULL
+    );
+    CREATE INDEX checkpoints_by_chain ON checkpoints(chain, seq);
+    CREATE TABLE usage_events (
+        id INTEGER PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        idempotency_key TEXT,
+        request_id TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
+        BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+    CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+        BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+    CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints is append-only'); END;
+    CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints is append-only'); END;
+    CREATE TRIGGER usage_events_no_update BEFORE UPDATE ON usage_events
+        BEGIN SELECT RAISE(ABORT, 'usage_events is append-only'); END;
+    CREATE TRIGGER usage_events_no_delete BEFORE DELETE ON usage_events
+        BEGIN SELECT RAISE(ABORT, 'usage_events is append-only'); END;
+    "#,
+];
+
+/// The schema version this binary writes.
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Bring the database to the latest version, or refuse a newer one.
+pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > latest() {
+        return Err(StoreError::TooNew { found: current, supported: latest() });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_only_tables_refuse_update_and_delete() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        run(&mut conn).expect("migrate");
+        conn.execute("INSERT INTO audit_records VALUES ('c', 1, 'h', '{}')", []).expect("insert");
+        assert!(conn.execute("UPDATE audit_records SET hash = 'x'", []).is_err());
+        assert!(conn.execute("DELETE FROM audit_records", []).is_err());
+        conn.execute("INSERT INTO usage_events (tenant_id, counter, quantity, request_id, tool, at) VALUES ('t','c',1,'r','x','now')", [])
+            .expect("insert");
+        assert!(conn.execute("DELETE FROM usage_events", []).is_err());
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("PRAGMA user_version = 99").expect("set");
+        assert!(matches!(run(&mut conn), Err(StoreError::TooNew { found: 99, .. })));
+    }
+}

@@ -1,0 +1,158 @@
+//! The single writer: one thread owns the write connection and commits
+//! concurrent jobs together (group commit).
+//!
+//! Invariants: every job runs inside its own savepoint of one batch
+//! transaction, so a failing job never takes others with it; a job's caller
+//! hears "done" only after the batch COMMIT returned (durable: WAL with
+//! synchronous=FULL); if COMMIT fails, every job of the batch hears the error.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Largest number of jobs committed in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// What a job sees: the connection inside its savepoint, and what it appended.
+pub struct WriteCx<'a> {
+    pub conn: &'a Connection,
+    /// Audit records appended by this job: (chain, seq, hash).
+    pub appended: Vec<(String, u64, String)>,
+}
+
+/// Called after a batch: `Ok` if it committed.
+pub type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A unit of work: runs in the writer thread; returns whether to keep its
+/// changes and what to do once the batch is (or is not) durable.
+pub type Job = Box<dyn FnOnce(&mut WriteCx<'_>) -> (bool, Finish) + Send>;
+
+/// Work the writer does besides jobs (checkpoints, flushing aggregated denials).
+pub trait Housekeeping: Send {
+    /// After a committed batch, with the records it appended.
+    fn after_commit(&mut self, conn: &Connection, appended: &[(String, u64, String)]);
+    /// When the writer has been idle for a tick, and at shutdown (`last = true`).
+    fn on_tick(&mut self, conn: &Connection, last: bool);
+}
+
+pub(super) enum Message {
+    Job(Job),
+    /// Flush and stop; the sender is told when done.
+    Shutdown(std::sync::mpsc::Sender<()>),
+}
+
+/// Statistics for benchmarks and metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriterStats {
+    pub batches: u64,
+    pub jobs: u64,
+}
+
+pub(super) fn spawn(
+    conn: Connection,
+    mut housekeeping: Box<dyn Housekeeping>,
+    tick: Duration,
+    stats: std::sync::Arc<std::sync::Mutex<WriterStats>>,
+) -> std::io::Result<(SyncSender<Message>, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(4 * MAX_BATCH);
+    let handle = std::thread::Builder::new()
+        .name("tollgate-writer".into())
+        .spawn(move || run(conn, rx, housekeeping.as_mut(), tick, &stats))?;
+    Ok((tx, handle))
+}
+
+fn run(
+    conn: Connection,
+    rx: Receiver<Message>,
+    housekeeping: &mut dyn Housekeeping,
+    tick: Duration,
+    stats: &std::sync::Mutex<WriterStats>,
+) {
+    let mut last_tick = Instant::now();
+    loop {
+        let first = match rx.recv_timeout(tick) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => {
+                housekeeping.on_tick(&conn, false);
+                last_tick = Instant::now();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                housekeeping.on_tick(&conn, true);
+                return;
+            }
+        };
+        let mut jobs = Vec::new();
+        let mut shutdown = None;
+        match first {
+            Message::Job(j) => jobs.push(j),
+            Message::Shutdown(done) => shutdown = Some(done),
+        }
+        while shutdown.is_none() && jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Message::Job(j)) => jobs.push(j),
+                Ok(Message::Shutdown(done)) => shutdown = Some(done),
+                Err(_) => break,
+            }
+        }
+        if !jobs.is_empty() {
+            let n = jobs.len() as u64;
+            let appended = commit_batch(&conn, jobs);
+            housekeeping.after_commit(&conn, &appended);
+            if let Ok(mut s) = stats.lock() {
+                s.batches += 1;
+                s.jobs += n;
+            }
+        }
+        if last_tick.elapsed() >= tick {
+            housekeeping.on_tick(&conn, false);
+            last_tick = Instant::now();
+        }
+        if let Some(done) = shutdown {
+            housekeeping.on_tick(&conn, true);
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Run a batch in one transaction. A job that cannot start is dropped, which
+/// its caller hears as `Unavailable` (its reply channel closes unanswered).
+fn commit_batch(conn: &Connection, jobs: Vec<Job>) -> Vec<(String, u64, String)> {
+    let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
+    let mut appended = Vec::new();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "cannot begin a write transaction");
+        return appended;
+    }
+    for job in jobs {
+        if conn.execute_batch("SAVEPOINT job").is_err() {
+            continue;
+        }
+        let mut cx = WriteCx { conn, appended: Vec::new() };
+        let (keep, finish) = job(&mut cx);
+        let closed = if keep {
+            appended.extend(cx.appended);
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = closed {
+            tracing::error!(error = %e, "savepoint could not be closed");
+        }
+        finishers.push(finish);
+    }
+    let outcome = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, "commit failed; the batch is rolled back and every caller hears it");
+        let _ = conn.execute_batch("ROLLBACK");
+        appended.clear();
+    }
+    for finish in finishers {
+        finish(outcome.clone());
+    }
+    appended
+}

@@ -1,0 +1,146 @@
+//! `audit.verify`: verify the caller's audit chain against the server's
+//! signing key.
+//!
+//! v1 (multi-tenant mode) takes an advisory `tenant_id`; v2 (single-tenant
+//! mode) takes nothing and carries no tenant wording. Both only read.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::ToolCx;
+use super::registry::{Modes, Registry, RegistryError, Tool, ToolSpec};
+use super::result::{ToolError, ToolErrorCode};
+use crate::audit::SYSTEM_CHAIN;
+use crate::identity::Role;
+use crate::store::{WriteCx, audit_log};
+
+/// Register the audit tools.
+pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
+    r.add_typed(Verify)?;
+    r.add_typed(VerifySingle)?;
+    Ok(())
+}
+
+const READERS: &[Role] = &[Role::PlatformAdmin, Role::TenantAdmin, Role::Auditor];
+
+/// What verification found.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VerifyOutput {
+    /// The chain verified.
+    pub chain: String,
+    pub valid: bool,
+    /// Records checked (up to the first problem).
+    pub records_checked: u64,
+    /// Signed checkpoints checked.
+    pub checkpoints_checked: u64,
+    /// The highest seq covered by a verified checkpoint.
+    pub covered_seq: u64,
+    /// The first problem, if any: a stable code, the seq it concerns, and a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_problem: Option<ProblemView>,
+}
+
+/// A verification problem.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProblemView {
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub message: String,
+}
+
+fn verify(cx: &ToolCx, tx: &WriteCx<'_>, chain: String) -> Result<VerifyOutput, ToolError> {
+    let trusted = [cx.audit_key.clone()];
+    let outcome = audit_log::verify_stored(tx.conn, &chain, &trusted)
+        .map_err(|e| ToolError::new(ToolErrorCode::Internal, e.to_string()))?;
+    Ok(match outcome {
+        Ok(report) => VerifyOutput {
+            chain,
+            valid: true,
+            records_checked: report.records,
+            checkpoints_checked: report.checkpoints,
+            covered_seq: report.covered_seq,
+            first_problem: None,
+        },
+        Err(problem) => VerifyOutput {
+            chain,
+            valid: false,
+            records_checked: problem.seq().map(|s| s.saturating_sub(1)).unwrap_or(0),
+            checkpoints_checked: 0,
+            covered_seq: 0,
+            first_problem: Some(ProblemView {
+                code: problem.code().to_owned(),
+                seq: problem.seq(),
+                message: problem.to_string(),
+            }),
+        },
+    })
+}
+
+/// The chain of the effective tenant (or `_system` for a platform admin naming none).
+fn chain_for(cx: &ToolCx) -> String {
+    cx.tenant.as_ref().map(|t| t.0.clone()).unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
+}
+
+/// `audit.verify` v1 input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyInput {
+    /// The tenant whose chain to verify; yours by default (only a platform admin may name another).
+    pub tenant_id: Option<String>,
+}
+
+/// `audit.verify` v1 (multi-tenant mode).
+pub struct Verify;
+
+impl Tool for Verify {
+    type Input = VerifyInput;
+    type Output = VerifyOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            roles: READERS,
+            modes: Modes::MultiTenant,
+            ..ToolSpec::open(
+                "audit.verify",
+                1,
+                "Verify the audit chain",
+                "Verify your tenant's hash-chained audit log and its signed checkpoints; report the records checked and the first bad one.",
+            )
+        }
+    }
+
+    fn run(&self, _input: VerifyInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<VerifyOutput, ToolError> {
+        verify(cx, tx, chain_for(cx))
+    }
+}
+
+/// `audit.verify` v2 input (no arguments).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySingleInput {}
+
+/// `audit.verify` v2 (single-tenant mode).
+pub struct VerifySingle;
+
+impl Tool for VerifySingle {
+    type Input = VerifySingleInput;
+    type Output = VerifyOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            roles: READERS,
+            modes: Modes::SingleTenant,
+            ..ToolSpec::open(
+                "audit.verify",
+                2,
+                "Verify the audit chain",
+                "Verify the hash-chained audit log and its signed checkpoints; report the records checked and the first bad one.",
+            )
+        }
+    }
+
+    fn run(&self, _input: VerifySingleInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<VerifyOutput, ToolError> {
+        verify(cx, tx, chain_for(cx))
+    }
+}

@@ -1,0 +1,317 @@
+//! Key tools: `key.issue`, `key.rotate`, `key.revoke`, `key.list`.
+//!
+//! Invariants: a caller manages only the keys of its own scope (its tenant,
+//! or the platform for a platform admin); another scope's key id answers
+//! exactly like a missing one; a secret appears only in the result of the
+//! call that created it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::ToolCx;
+use super::registry::{Annotations, Registry, RegistryError, Tool, ToolSpec};
+use super::result::{ToolError, ToolErrorCode};
+use crate::clock;
+use crate::identity::{Role, keys as key_format};
+use crate::store::{WriteCx, keys};
+
+/// Register the key tools.
+pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
+    r.add_typed(Issue)?;
+    r.add_typed(Rotate)?;
+    r.add_typed(Revoke)?;
+    r.add_typed(List)?;
+    Ok(())
+}
+
+const ADMINS: &[Role] = &[Role::PlatformAdmin, Role::TenantAdmin];
+const WRITE: Annotations =
+    Annotations { read_only_hint: false, destructive_hint: false, idempotent_hint: false, open_world_hint: false };
+/// Longest rotation grace period.
+pub const MAX_GRACE_SECONDS: u64 = 30 * 24 * 3600;
+
+fn internal(e: crate::store::StoreError) -> ToolError {
+    ToolError::new(ToolErrorCode::Internal, e.to_string())
+}
+
+fn not_found() -> ToolError {
+    ToolError::new(ToolErrorCode::NotFound, "no such key")
+}
+
+/// The caller's key scope: its tenant id, or `None` for the platform.
+fn scope(cx: &ToolCx) -> Option<String> {
+    if cx.principal.is_platform() { None } else { cx.principal.tenant.as_ref().map(|t| t.0.clone()) }
+}
+
+/// A key of the caller's scope, or `not_found` (also for other scopes' keys).
+fn own_key(cx: &ToolCx, tx: &WriteCx<'_>, key_id: &str) -> Result<keys::KeyRow, ToolError> {
+    let row = keys::get(tx.conn, key_id).map_err(internal)?.ok_or_else(not_found)?;
+    if row.tenant_id != scope(cx) { Err(not_found()) } else { Ok(row) }
+}
+
+/// A key as `key.list` shows it: metadata only.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KeyView {
+    pub key_id: String,
+    pub role: Role,
+    pub label: String,
+    /// `active`, `revoked` or `expired`.
+    pub status: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// The key that replaced this one in a rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+}
+
+fn view(row: keys::KeyRow, now: &str) -> KeyView {
+    let expired = row.expires_at.as_deref().is_some_and(|e| e <= now);
+    let status = if row.status == "active" && expired { "expired".to_owned() } else { row.status };
+    KeyView {
+        key_id: row.key_id,
+        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        label: row.label,
+        status,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+        replaced_by: row.replaced_by,
+    }
+}
+
+/// `key.issue` input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueInput {
+    /// The new key's role (within the caller's scope).
+    pub role: Role,
+    /// What the key is for (1-200 characters).
+    #[schemars(length(min = 1, max = 200))]
+    pub label: String,
+    /// When the key stops working (RFC 3339, in the future); never when absent.
+    pub expires_at: Option<String>,
+}
+
+/// A new key: the secret is shown here once.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IssuedOutput {
+    pub key_id: String,
+    /// `tg_…`: shown once, never stored.
+    pub api_key: String,
+    pub role: Role,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+fn issue(
+    cx: &ToolCx,
+    tx: &WriteCx<'_>,
+    role: Role,
+    label: String,
+    expires_at: Option<String>,
+) -> Result<IssuedOutput, ToolError> {
+    let allowed = if cx.principal.is_platform() { role == Role::PlatformAdmin } else { role != Role::PlatformAdmin };
+    if !allowed {
+        return Err(ToolError::invalid_argument("/role", "this role cannot be issued in your scope"));
+    }
+    let now = cx.clock.now();
+    let expires_at = match expires_at {
+        None => None,
+        Some(e) => {
+            let t = clock::parse(&e)
+                .ok_or_else(|| ToolError::invalid_argument("/expires_at", "expires_at must be RFC 3339"))?;
+            if t <= now {
+                return Err(ToolError::invalid_argument("/expires_at", "expires_at must be in the future"));
+            }
+            Some(clock::rfc3339(t))
+        }
+    };
+    let issued = key_format::generate();
+    keys::insert(
+        tx.conn,
+        &keys::KeyRow {
+            key_id: issued.key_id.0.clone(),
+            tenant_id: scope(cx),
+            role: role.as_str().into(),
+            label: label.clone(),
+            secret_digest: issued.secret_digest.clone(),
+            status: "active".into(),
+            created_at: clock::rfc3339(now),
+            expires_at: expires_at.clone(),
+            revoked_at: None,
+            replaced_by: None,
+        },
+    )
+    .map_err(internal)?;
+    Ok(IssuedOutput { key_id: issued.key_id.0, api_key: issued.token, role, label, expires_at })
+}
+
+/// Issues a key.
+pub struct Issue;
+
+impl Tool for Issue {
+    type Input = IssueInput;
+    type Output = IssuedOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            annotations: WRITE,
+            roles: ADMINS,
+            ..ToolSpec::open(
+                "key.issue",
+                1,
+                "Issue an API key",
+                "Issue an API key with a role, a label and an optional expiry. The secret is shown once.",
+            )
+        }
+    }
+
+    fn run(&self, input: IssueInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<IssuedOutput, ToolError> {
+        issue(cx, tx, input.role, input.label, input.expires_at)
+    }
+}
+
+/// `key.rotate` input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateInput {
+    pub key_id: String,
+    /// How long the old key keeps working (0 .. 2592000 seconds).
+    #[schemars(range(max = 2_592_000))]
+    pub grace_seconds: u64,
+}
+
+/// The replacement key and when the old one stops.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RotateOutput {
+    #[serde(flatten)]
+    pub new_key: IssuedOutput,
+    pub old_key_id: String,
+    /// The old key works until then.
+    pub old_key_expires_at: String,
+}
+
+/// Rotates a key.
+pub struct Rotate;
+
+impl Tool for Rotate {
+    type Input = RotateInput;
+    type Output = RotateOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            annotations: WRITE,
+            roles: ADMINS,
+            ..ToolSpec::open(
+                "key.rotate",
+                1,
+                "Rotate an API key",
+                "Issue a replacement for a key (same role and label); the old key keeps working for grace_seconds, then stops.",
+            )
+        }
+    }
+
+    fn run(&self, input: RotateInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RotateOutput, ToolError> {
+        if input.grace_seconds > MAX_GRACE_SECONDS {
+            return Err(ToolError::invalid_argument("/grace_seconds", "grace_seconds is at most 2592000 (30 days)"));
+        }
+        let old = own_key(cx, tx, &input.key_id)?;
+        if old.status != "active" {
+            return Err(ToolError::new(ToolErrorCode::FailedPrecondition, "only an active key can be rotated"));
+        }
+        let role =
+            Role::parse(&old.role).ok_or_else(|| ToolError::new(ToolErrorCode::Internal, "stored role unknown"))?;
+        let new_key = issue(cx, tx, role, old.label.clone(), old.expires_at.clone())?;
+        let grace = time::Duration::seconds(i64::try_from(input.grace_seconds).unwrap_or(0));
+        let old_end = clock::rfc3339(cx.clock.now() + grace);
+        keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id).map_err(internal)?;
+        let effective =
+            keys::get(tx.conn, &old.key_id).map_err(internal)?.and_then(|k| k.expires_at).unwrap_or(old_end);
+        Ok(RotateOutput { new_key, old_key_id: old.key_id, old_key_expires_at: effective })
+    }
+}
+
+/// `key.revoke` input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeInput {
+    pub key_id: String,
+}
+
+/// The revoked key.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RevokeOutput {
+    pub key_id: String,
+    pub status: String,
+    pub revoked_at: String,
+}
+
+/// Revokes a key (effective on the next request).
+pub struct Revoke;
+
+impl Tool for Revoke {
+    type Input = RevokeInput;
+    type Output = RevokeOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            annotations: Annotations { destructive_hint: true, idempotent_hint: true, ..WRITE },
+            roles: ADMINS,
+            ..ToolSpec::open(
+                "key.revoke",
+                1,
+                "Revoke an API key",
+                "Revoke a key at once; requests with it are refused from then on.",
+            )
+        }
+    }
+
+    fn run(&self, input: RevokeInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RevokeOutput, ToolError> {
+        let key = own_key(cx, tx, &input.key_id)?;
+        let now = cx.clock.now_rfc3339();
+        keys::revoke(tx.conn, &key.key_id, &now).map_err(internal)?;
+        let revoked_at = keys::get(tx.conn, &key.key_id).map_err(internal)?.and_then(|k| k.revoked_at).unwrap_or(now);
+        Ok(RevokeOutput { key_id: key.key_id, status: "revoked".into(), revoked_at })
+    }
+}
+
+/// `key.list` takes no arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListInput {}
+
+/// Every key of the caller's scope, oldest first (metadata only, never secrets).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListOutput {
+    pub keys: Vec<KeyView>,
+}
+
+/// Lists keys.
+pub struct List;
+
+impl Tool for List {
+    type Input = ListInput;
+    type Output = ListOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            roles: ADMINS,
+            ..ToolSpec::open(
+                "key.list",
+                1,
+                "List API keys",
+                "List the keys you manage: ids, roles, labels, status and dates. Never secrets.",
+            )
+        }
+    }
+
+    fn run(&self, _input: ListInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<ListOutput, ToolError> {
+        let now = cx.clock.now_rfc3339();
+        let rows = keys::list(tx.conn, scope(cx).as_deref()).map_err(internal)?;
+        Ok(ListOutput { keys: rows.into_iter().map(|r| view(r, &now)).collect() })
+    }
+}
