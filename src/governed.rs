@@ -138,7 +138,7 @@ impl Governance {
             tenant: admission.tenant.clone(),
             clock: self.clock.clone(),
             config: Arc::clone(&self.config),
-            audit_key: self.store.signing_public.clone(),
+            audit_key: self.store.signing_public,
         };
         let arguments = admission.arguments;
         let outcome = match tool.handler().clone() {

@@ -151,11 +151,20 @@ fn output_rules(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<(&'st
             broken.push(("output_required_field_added", format!("new output field {name:?} is required")));
         }
     }
-    // Everything but the fields themselves (and new optional fields' absence from `required`) must stay.
+    // Definitions may be added (new optional fields bring their types), never changed or removed.
+    let defs = |s: &Map<String, Value>| s.get("$defs").and_then(Value::as_object).cloned().unwrap_or_default();
+    let new_defs = defs(new);
+    for (name, def) in defs(old) {
+        if new_defs.get(&name) != Some(&def) {
+            broken.push(("output_definition_changed", format!("output definition {name:?} changed or was removed")));
+        }
+    }
+    // Everything else must stay (new optional fields are absent from `required`).
     let old_names: Vec<&String> = old_props.keys().collect();
     let strip = |s: &Map<String, Value>| {
         let mut s = s.clone();
         s.remove("properties");
+        s.remove("$defs");
         if let Some(Value::Array(req)) = s.get_mut("required") {
             req.retain(|v| v.as_str().is_some_and(|n| old_names.iter().any(|k| *k == n)));
         }
@@ -189,6 +198,21 @@ mod tests {
         let old = tool(input.clone(), out(json!({"a": {"type": "string"}}), json!(["a"])));
         let new = tool(input, out(json!({"a": {"type": "string"}, "b": {"type": "integer"}}), json!(["a"])));
         assert_eq!(rules(&old, &new), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_new_optional_field_may_bring_a_new_definition_but_not_change_one() {
+        let input = json!({"type": "object"});
+        let mut old_out = out(json!({"a": {"$ref": "#/$defs/A"}}), json!(["a"]));
+        old_out["$defs"] = json!({"A": {"type": "string"}});
+        let mut new_out = out(json!({"a": {"$ref": "#/$defs/A"}, "b": {"$ref": "#/$defs/B"}}), json!(["a"]));
+        new_out["$defs"] = json!({"A": {"type": "string"}, "B": {"type": "integer"}});
+        assert_eq!(
+            rules(&tool(input.clone(), old_out.clone()), &tool(input.clone(), new_out.clone())),
+            Vec::<&str>::new()
+        );
+        new_out["$defs"]["A"] = json!({"type": "integer"});
+        assert_eq!(rules(&tool(input.clone(), old_out), &tool(input, new_out)), ["output_definition_changed"]);
     }
 
     #[test]

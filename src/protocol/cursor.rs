@@ -38,6 +38,17 @@ pub fn page<T: Clone>(items: &[T], cursor: Option<&str>, size: usize) -> Result<
     Ok((items[start..end].to_vec(), next))
 }
 
+/// Encode a key-based cursor (continue after `key`), for store-backed lists.
+pub fn encode_key(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("tgk1:{key}"))
+}
+
+/// Decode a key-based cursor; `None` if we did not issue it.
+pub fn decode_key(cursor: &str) -> Option<String> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(raw).ok()?.strip_prefix("tgk1:").map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,15 +75,4 @@ mod tests {
             prop_assert_eq!(seen, items);
         }
     }
-}
-
-/// Encode a key-based cursor (continue after `key`), for store-backed lists.
-pub fn encode_key(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("tgk1:{key}"))
-}
-
-/// Decode a key-based cursor; `None` if we did not issue it.
-pub fn decode_key(cursor: &str) -> Option<String> {
-    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(raw).ok()?.strip_prefix("tgk1:").map(str::to_owned)
 }

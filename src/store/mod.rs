@@ -116,7 +116,7 @@ impl Store {
     pub fn open(dir: &Path, clock: Clock, options: StoreOptions) -> Result<Arc<Self>, StoreError> {
         let files = datadir::DataDir::new(dir);
         files.require_initialized()?;
-        let mut conn = Connection::open_with_flags(&files.db(), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let mut conn = Connection::open_with_flags(files.db(), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         configure(&conn)?;
         migrations::run(&mut conn)?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;

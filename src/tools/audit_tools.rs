@@ -50,7 +50,7 @@ pub struct ProblemView {
 }
 
 fn verify(cx: &ToolCx, tx: &WriteCx<'_>, chain: String) -> Result<VerifyOutput, ToolError> {
-    let trusted = [cx.audit_key.clone()];
+    let trusted = [cx.audit_key];
     let outcome = audit_log::verify_stored(tx.conn, &chain, &trusted)
         .map_err(|e| ToolError::new(ToolErrorCode::Internal, e.to_string()))?;
     Ok(match outcome {

@@ -103,13 +103,19 @@ pub trait Tool: Send + Sync + 'static {
     fn run(&self, input: Self::Input, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<Self::Output, ToolError>;
 }
 
+/// A handler that runs inside the commit transaction.
+pub type TransactionalFn = dyn Fn(Value, &ToolCx, &mut WriteCx<'_>) -> ToolOutcome + Send + Sync;
+
+/// A handler that runs on the runtime before the commit.
+pub type StreamingFn = dyn Fn(Value, ToolCx) -> BoxFuture<'static, ToolOutcome> + Send + Sync;
+
 /// How a tool runs.
 #[derive(Clone)]
 pub enum Handler {
     /// Inside the commit transaction (every typed tool).
-    Transactional(Arc<dyn Fn(Value, &ToolCx, &mut WriteCx<'_>) -> ToolOutcome + Send + Sync>),
+    Transactional(Arc<TransactionalFn>),
     /// On the runtime, before the commit (fixtures that stream notifications; no store effect).
-    Streaming(Arc<dyn Fn(Value, ToolCx) -> BoxFuture<'static, ToolOutcome> + Send + Sync>),
+    Streaming(Arc<StreamingFn>),
 }
 
 /// A tool as the dispatcher sees it.
@@ -311,7 +317,7 @@ mod tests {
     use super::*;
 
     fn spec(name: &'static str, version: u32) -> ToolSpec {
-        ToolSpec { name, version, title: "t", description: "d", annotations: Annotations::READ_ONLY, requires: &[] }
+        ToolSpec::open(name, version, "t", "d")
     }
 
     fn noop() -> Handler {
@@ -336,6 +342,22 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_name_resolves_within_the_mode_and_pinned_names_in_any() {
+        let mut r = Registry::default();
+        let both = spec("t", 1);
+        let multi = ToolSpec { modes: Modes::MultiTenant, ..spec("t", 2) };
+        let single = ToolSpec { modes: Modes::SingleTenant, ..spec("t", 3) };
+        for s in [both, multi, single] {
+            assert!(r.add_raw(s, obj(), noop()).is_ok());
+        }
+        assert_eq!(r.resolve("t", true).map(|t| t.spec.version), Some(2));
+        assert_eq!(r.resolve("t", false).map(|t| t.spec.version), Some(3));
+        assert_eq!(r.resolve("t.v3", true).map(|t| t.spec.version), Some(3), "pinned: the gate refuses it");
+        assert_eq!(r.latest(true).iter().map(|t| t.spec.version).collect::<Vec<_>>(), [2]);
+        assert_eq!(r.latest(false).iter().map(|t| t.spec.version).collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
     fn bad_names_duplicates_and_non_object_schemas_are_refused() {
         let mut r = Registry::default();
         assert!(matches!(r.add_raw(spec("has space", 1), obj(), noop()), Err(RegistryError::BadName(_))));
@@ -343,7 +365,6 @@ mod tests {
         let long: &'static str = Box::leak("a".repeat(62).into_boxed_str());
         assert!(matches!(r.add_raw(spec(long, 1), obj(), noop()), Err(RegistryError::BadName(_))));
         assert!(r.add_raw(spec("ok", 1), obj(), noop()).is_ok());
-        assert!(r.add_raw(spec("ok", 2), obj(), noop()).is_ok());
         assert!(matches!(r.add_raw(spec("ok", 1), obj(), noop()), Err(RegistryError::Duplicate(_))));
         assert!(matches!(
             r.add_raw(spec("arr", 1), json!({"type": "array"}), noop()),

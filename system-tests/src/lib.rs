@@ -34,16 +34,68 @@ pub fn binary() -> PathBuf {
     .clone()
 }
 
+/// A fresh data dir made by `tollgate init`, removed on drop.
+pub struct DataDir {
+    pub path: PathBuf,
+    /// The first platform-admin key.
+    pub admin_key: String,
+}
+
+impl DataDir {
+    pub fn init() -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("tollgate-st-{}-{n}-{}", std::process::id(), nanos()));
+        let out = Command::new(binary()).args(["init", "--json", "--data-dir"]).arg(&path).output().expect("run init");
+        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("init --json prints JSON");
+        let admin_key = v["api_key"].as_str().expect("api_key").to_owned();
+        Self { path, admin_key }
+    }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Where to send requests, and with which key (None: no Authorization header).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub key: Option<String>,
+}
+
+impl Endpoint {
+    /// The same endpoint with another key (or none).
+    pub fn with_key(&self, key: Option<&str>) -> Self {
+        Self { url: self.url.clone(), key: key.map(str::to_owned) }
+    }
+}
+
 /// A `tollgate serve` process on a free loopback port; killed on drop.
 pub struct HttpServer {
     child: Child,
     pub base: String,
+    pub dir: DataDir,
 }
 
 impl HttpServer {
+    /// A server on a fresh data dir.
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_in(DataDir::init(), extra)
+    }
+
+    /// A server on a given data dir.
+    pub fn start_in(dir: DataDir, extra: &[&str]) -> Self {
         let mut child = Command::new(binary())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir.path)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -59,11 +111,21 @@ impl HttpServer {
         };
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, base }
+        Self { child, base, dir }
     }
 
-    pub fn url(&self) -> String {
-        format!("{}/mcp", self.base)
+    /// `/mcp` with the platform admin's key.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint { url: format!("{}/mcp", self.base), key: Some(self.dir.admin_key.clone()) }
+    }
+
+    /// Stop the server with SIGKILL (no cleanup), keeping the data dir.
+    pub fn kill(mut self) -> DataDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, DataDir { path: PathBuf::new(), admin_key: String::new() });
+        std::mem::forget(self);
+        dir
     }
 
     /// The process is still running.
@@ -90,11 +152,15 @@ pub struct Answer {
     pub events: Vec<Value>,
 }
 
-/// A raw POST with the given headers (Accept and Content-Type default to valid values).
-pub async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+/// A raw POST with the given headers (Accept and Content-Type default to
+/// valid values; the endpoint's key is sent unless `authorization` is given).
+pub async fn post(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> Answer {
     let client = reqwest::Client::new();
-    let mut req = client.post(url);
+    let mut req = client.post(&to.url);
     let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    if let (false, Some(key)) = (has("authorization"), &to.key) {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
     if !has("accept") {
         req = req.header("accept", "application/json, text/event-stream");
     }
@@ -139,7 +205,7 @@ pub fn request(id: i64, method: &str, params: Value) -> Value {
 }
 
 /// A well-formed 2026-07-28 request over HTTP.
-pub async fn modern_call(url: &str, id: i64, method: &str, mut params: Value) -> Answer {
+pub async fn modern_call(url: &Endpoint, id: i64, method: &str, mut params: Value) -> Answer {
     params["_meta"] = modern_meta();
     let name = params.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
@@ -150,7 +216,7 @@ pub async fn modern_call(url: &str, id: i64, method: &str, mut params: Value) ->
 }
 
 /// Open a legacy HTTP session; returns its id.
-pub async fn legacy_session(url: &str, version: &str) -> String {
+pub async fn legacy_session(url: &Endpoint, version: &str) -> String {
     let init = request(
         0,
         "initialize",
@@ -165,7 +231,7 @@ pub async fn legacy_session(url: &str, version: &str) -> String {
 }
 
 /// A request on a legacy HTTP session.
-pub async fn legacy_call(url: &str, session: &str, id: i64, method: &str, params: Value) -> Answer {
+pub async fn legacy_call(url: &Endpoint, session: &str, id: i64, method: &str, params: Value) -> Answer {
     post(url, &[("mcp-session-id", session)], &request(id, method, params).to_string()).await
 }
 
@@ -174,12 +240,27 @@ pub struct StdioServer {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
+    _dir: Option<DataDir>,
 }
 
 impl StdioServer {
+    /// A stdio server on a fresh data dir, acting with its platform admin key.
     pub fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(binary())
-            .arg("stdio")
+        let dir = DataDir::init();
+        let key = dir.admin_key.clone();
+        let mut s = Self::start_with(&dir.path, Some(&key), extra);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A stdio server on an existing data dir with `key` (None: no TOLLGATE_API_KEY).
+    pub fn start_with(dir: &std::path::Path, key: Option<&str>, extra: &[&str]) -> Self {
+        let mut cmd = Command::new(binary());
+        cmd.arg("stdio").arg("--data-dir").arg(dir).env_remove("TOLLGATE_API_KEY");
+        if let Some(k) = key {
+            cmd.env("TOLLGATE_API_KEY", k);
+        }
+        let mut child = cmd
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -188,7 +269,7 @@ impl StdioServer {
             .expect("start tollgate stdio");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Self { child, stdin, stdout }
+        Self { child, stdin, stdout, _dir: None }
     }
 
     /// Write raw bytes (a line terminator is the caller's).

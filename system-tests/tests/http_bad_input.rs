@@ -13,7 +13,7 @@ const MH: &[(&str, &str)] = &[("mcp-protocol-version", MODERN), ("mcp-method", "
 #[tokio::test]
 async fn modern_bad_input_gets_documented_codes_and_statuses() {
     let server = HttpServer::start(&[]);
-    let url = server.url();
+    let url = server.endpoint();
     let list = |meta: Value| request(1, "tools/list", json!({"_meta": meta})).to_string();
 
     // Invalid JSON and batches.
@@ -97,8 +97,8 @@ async fn modern_bad_input_gets_documented_codes_and_statuses() {
     assert_eq!(post(&url, &[("accept", "application/json")], &list(modern_meta())).await.status, 406);
     assert_eq!(post(&url, &[("content-type", "text/plain")], &list(modern_meta())).await.status, 415);
     let c = reqwest::Client::new();
-    assert_eq!(c.get(&url).send().await.map(|r| r.status().as_u16()).ok(), Some(405));
-    let del = c.delete(&url).header("mcp-protocol-version", MODERN).send().await;
+    assert_eq!(c.get(&url.url).send().await.map(|r| r.status().as_u16()).ok(), Some(405));
+    let del = c.delete(&url.url).header("mcp-protocol-version", MODERN).send().await;
     assert_eq!(del.map(|r| r.status().as_u16()).ok(), Some(405));
 
     // A notification is 202 with no body.
@@ -120,7 +120,7 @@ async fn modern_bad_input_gets_documented_codes_and_statuses() {
 #[tokio::test]
 async fn legacy_bad_input_gets_documented_codes_and_statuses() {
     let mut server = HttpServer::start(&[]);
-    let url = server.url();
+    let url = server.endpoint();
     let list = request(1, "tools/list", json!({})).to_string();
 
     // No session, unknown session.
@@ -169,7 +169,7 @@ async fn legacy_bad_input_gets_documented_codes_and_statuses() {
     let resp = json!({"jsonrpc": "2.0", "id": 99, "result": {}}).to_string();
     assert_eq!(post(&url, &[("mcp-session-id", &s)], &resp).await.status, 202);
     let c = reqwest::Client::new();
-    let del = c.delete(&url).header("mcp-session-id", &s).send().await.map(|r| r.status().as_u16()).ok();
+    let del = c.delete(&url.url).header("mcp-session-id", &s).send().await.map(|r| r.status().as_u16()).ok();
     assert_eq!(del, Some(200));
     assert_eq!(post(&url, &[("mcp-session-id", &s)], &list).await.status, 404);
 

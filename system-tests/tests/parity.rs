@@ -49,9 +49,10 @@ fn legacy_init(id: i64) -> Value {
 #[tokio::test]
 async fn the_same_calls_give_identical_results_on_every_transport_and_era() {
     let server = HttpServer::start(&["--conformance"]);
-    let url = server.url();
+    let url = server.endpoint();
     let session = legacy_session(&url, "2025-11-25").await;
-    let mut stdio = StdioServer::start(&["--conformance"]);
+    // The same data dir and key on both transports, so the principal is the same too.
+    let mut stdio = StdioServer::start_with(&server.dir.path, Some(&server.dir.admin_key), &["--conformance"]);
     stdio.call(&legacy_init(0));
     stdio.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
 
@@ -82,17 +83,31 @@ async fn the_same_calls_give_identical_results_on_every_transport_and_era() {
 #[tokio::test]
 async fn tools_list_is_identical_across_transports_and_eras() {
     let server = HttpServer::start(&[]);
-    let url = server.url();
+    let url = server.endpoint();
     let session = legacy_session(&url, "2025-06-18").await;
-    let mut stdio = StdioServer::start(&[]);
+    let mut stdio = StdioServer::start_with(&server.dir.path, Some(&server.dir.admin_key), &[]);
     let modern_http = modern_call(&url, 1, "tools/list", json!({})).await.body;
     let legacy_http = legacy_call(&url, &session, 2, "tools/list", json!({})).await.body;
     let modern_stdio = stdio.call(&request(3, "tools/list", json!({"_meta": modern_meta()})));
     assert_eq!(modern_http["result"]["tools"], modern_stdio["result"]["tools"]);
     assert_eq!(modern_http["result"]["tools"], legacy_http["result"]["tools"]);
-    assert_eq!(modern_http["result"]["cacheScope"], "public");
+    assert_eq!(modern_http["result"]["cacheScope"], "private", "the list depends on the caller");
     assert!(modern_http["result"]["ttlMs"].as_u64().is_some());
     let names: Vec<&str> =
         modern_http["result"]["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names, ["server.info", "whoami"], "plain names, latest versions, name order; no fixtures");
+    let expected = [
+        "audit.verify",
+        "key.issue",
+        "key.list",
+        "key.revoke",
+        "key.rotate",
+        "server.info",
+        "tenant.bootstrap",
+        "tenant.get",
+        "tenant.list",
+        "tenant.resume",
+        "tenant.suspend",
+        "whoami",
+    ];
+    assert_eq!(names, expected, "plain names, latest versions, name order; no fixtures");
 }
