@@ -30,12 +30,16 @@ suite() {
   return $status
 }
 
+# One data dir per server process (conformance mode acts as the local admin without a key).
+"$BIN" init --data-dir "$OUT/http-data" --json >/dev/null
+"$BIN" init --data-dir "$OUT/stdio-data" --json >/dev/null
+
 P1=$(free_port)
-"$BIN" serve --conformance --listen "127.0.0.1:$P1" 2>"$OUT/serve.log" & PIDS+=($!)
+"$BIN" serve --conformance --data-dir "$OUT/http-data" --listen "127.0.0.1:$P1" 2>"$OUT/serve.log" & PIDS+=($!)
 wait_http "http://127.0.0.1:$P1/healthz"
 
 P2=$(free_port)
-"$NODE" "$SUPERGATEWAY" --stdio "$BIN stdio --conformance" --outputTransport streamableHttp --stateful \
+"$NODE" "$SUPERGATEWAY" --stdio "$BIN stdio --conformance --data-dir $OUT/stdio-data" --outputTransport streamableHttp --stateful \
   --port "$P2" --logLevel none --healthEndpoint /healthz >"$OUT/supergateway.log" 2>&1 & PIDS+=($!)
 wait_http "http://127.0.0.1:$P2/healthz"
 
@@ -43,4 +47,8 @@ rc=0
 suite legacy-http "$CONF_LEGACY" "$ROOT/.ci/conformance/legacy-http.yml" "http://127.0.0.1:$P1/mcp" || rc=1
 suite legacy-stdio "$CONF_LEGACY" "$ROOT/.ci/conformance/legacy-stdio.yml" "http://127.0.0.1:$P2/mcp" || rc=1
 suite modern-http "$CONF_MODERN" "$ROOT/.ci/conformance/modern-http.yml" "http://127.0.0.1:$P1/mcp" --requirements 2026-07-28 || rc=1
+
+echo "=== audit chains after the suites ==="
+kill -TERM "${PIDS[0]}" 2>/dev/null && wait "${PIDS[0]}" 2>/dev/null || true
+"$BIN" audit verify --data-dir "$OUT/http-data" || rc=1
 exit $rc

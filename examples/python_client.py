@@ -31,8 +31,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +48,7 @@ from typing import Any
 import mcp.types as types
 from mcp.client import Client, ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types.version import LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
@@ -128,8 +132,11 @@ class HttpServer:
 def _transport(transport: str, binary: Path, url: str, errlog: Any) -> Any:
     """A fresh SDK transport context manager for one connection."""
     if transport == "stdio":
-        return stdio_client(StdioServerParameters(command=str(binary), args=["stdio"]), errlog=errlog)
-    return streamable_http_client(url)
+        # tollgate stdio reads TOLLGATE_DATA_DIR and TOLLGATE_API_KEY (set by main()).
+        params = StdioServerParameters(command=str(binary), args=["stdio"], env=dict(os.environ))
+        return stdio_client(params, errlog=errlog)
+    headers = {"Authorization": f"Bearer {os.environ['TOLLGATE_API_KEY']}"}
+    return streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
 
 
 async def diagnose_discover(transport: str, binary: Path, url: str, errlog: Any) -> str:
@@ -269,6 +276,15 @@ def main() -> int:
         print(f"FAIL tollgate binary not found at {binary} (run `cargo build`)", file=sys.stderr)
         return 2
 
+    # A fresh data dir and its platform-admin key; both servers use them through the environment.
+    data_dir = Path(tempfile.mkdtemp(prefix="tollgate-pyclient-")) / "data"
+    init = subprocess.run([str(binary), "init", "--json", "--data-dir", str(data_dir)], capture_output=True, text=True)
+    if init.returncode != 0:
+        print(f"FAIL tollgate init: {init.stderr.strip()}", file=sys.stderr)
+        return 1
+    os.environ["TOLLGATE_DATA_DIR"] = str(data_dir)
+    os.environ["TOLLGATE_API_KEY"] = json.loads(init.stdout)["api_key"]
+
     server = HttpServer(binary)
     with tempfile.TemporaryFile("w+") as stdio_errlog:
         try:
@@ -289,6 +305,7 @@ def main() -> int:
                 print("--- stderr of `tollgate serve` ---\n" + "\n".join(server.stderr_lines), file=sys.stderr)
             print(f"FAIL {failures} of 4 combinations failed", file=sys.stderr)
             return 1
+    shutil.rmtree(data_dir.parent, ignore_errors=True)
     print("all 4 combinations OK")
     return 0
 

@@ -68,13 +68,38 @@ pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
         .with_state(state)
 }
 
-/// Bind, print the address on stderr, and serve until the process ends.
+/// Bind, print the address on stderr, and serve until SIGTERM or Ctrl-C;
+/// then stop accepting and let in-flight requests finish.
 pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: HttpOptions) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     let local = listener.local_addr()?;
     options.allowed_hosts.add_bound(local);
     eprintln!("listening on http://{local}/mcp");
-    axum::serve(listener, router(server, options)).await
+    axum::serve(listener, router(server, options)).with_graceful_shutdown(shutdown_signal()).await?;
+    eprintln!("shutting down: in-flight requests finished");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
 async fn mcp(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Response {
