@@ -33,8 +33,8 @@ pub enum CliError {
     Schemas(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("demo failed: {0}")]
-    Demo(String),
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {
@@ -206,7 +206,17 @@ pub fn schemas_print() -> Result<(), CliError> {
 
 /// `tollgate demo`.
 pub fn demo() -> Result<(), CliError> {
-    runtime()?.block_on(crate::demo::run(&mut std::io::stdout())).map_err(CliError::Demo)
+    runtime()?
+        .block_on(crate::demo::run(&mut std::io::stdout()))
+        .map_err(|e| CliError::Failed(format!("demo failed: {e}")))
+}
+
+/// `tollgate bench`.
+pub fn bench(calls: usize, clients: &[usize]) -> Result<(), CliError> {
+    if calls == 0 || clients.is_empty() || clients.contains(&0) {
+        return Err(CliError::Usage("--calls and every --clients value must be at least 1".into()));
+    }
+    runtime()?.block_on(crate::bench::run(&mut std::io::stdout(), calls, clients)).map(|_| ()).map_err(CliError::Failed)
 }
 
 pub use crate::offline::{audit_pubkey, audit_verify};

@@ -27,6 +27,11 @@ checkpoint_every = 100
 # ... or after this many seconds with unsigned records (1 .. 3600), and at shutdown.
 checkpoint_interval_secs = 10
 
+# Requests per second each client address may send before authentication (1 .. 1000000),
+# and the burst it may send at once (1 .. 1000000). Beyond it: HTTP 429.
+per_address_rps = 500
+per_address_burst = 1000
+
 # Legacy (2025) HTTP sessions: most held at once (1 .. 100000) and idle lifetime in seconds (10 .. 86400).
 session_capacity = 1024
 session_idle_secs = 1800
@@ -43,6 +48,8 @@ pub struct Config {
     pub checkpoint_interval_secs: u64,
     pub session_capacity: usize,
     pub session_idle_secs: u64,
+    pub per_address_rps: u32,
+    pub per_address_burst: u32,
 }
 
 impl Default for Config {
@@ -55,6 +62,8 @@ impl Default for Config {
             checkpoint_interval_secs: 10,
             session_capacity: 1024,
             session_idle_secs: 1800,
+            per_address_rps: 500,
+            per_address_burst: 1000,
         }
     }
 }
@@ -112,6 +121,8 @@ impl Config {
         within("checkpoint_interval_secs", self.checkpoint_interval_secs, 1, 3600, "between 1 and 3600")?;
         within("session_capacity", us(self.session_capacity), 1, 100_000, "between 1 and 100000")?;
         within("session_idle_secs", self.session_idle_secs, 10, 86_400, "between 10 and 86400")?;
+        within("per_address_rps", u64::from(self.per_address_rps), 1, 1_000_000, "between 1 and 1000000")?;
+        within("per_address_burst", u64::from(self.per_address_burst), 1, 1_000_000, "between 1 and 1000000")?;
         Ok(())
     }
 }
@@ -135,6 +146,7 @@ mod tests {
             ("checkpoint_interval_secs = 99999", "checkpoint_interval_secs"),
             ("session_capacity = 0", "session_capacity"),
             ("session_idle_secs = 1", "session_idle_secs"),
+            ("per_address_rps = 0", "per_address_rps"),
         ] {
             let c: Config = toml::from_str(text).expect("parses");
             let err = c.validate().expect_err("invalid");

@@ -54,7 +54,7 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         transport: TransportKind::Http,
         local_admin_fallback: false,
     };
-    let app = crate::transport::http::router(server, options);
+    let app = crate::transport::http::router(server, options).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(async move {
         axum::serve(listener, app)

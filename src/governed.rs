@@ -6,6 +6,8 @@
 //! built only after that commit is durable; if the store cannot commit, the
 //! caller gets -31503 and nothing is acknowledged (fail closed).
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -13,7 +15,8 @@ use serde_json::{Map, Value, json};
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::context::{CallContext, SharedContext};
+use crate::context::{CallContext, SharedContext, TransportKind};
+use crate::gate::address_limit::AddressLimit;
 use crate::gate::{Admission, Chain, Refusal, auth_error};
 use crate::identity::authenticate::{AuthError, AuthFailure, Authenticator};
 use crate::identity::{Principal, TenantId};
@@ -31,6 +34,7 @@ pub struct Governance {
     pub registry: Arc<Registry>,
     pub authenticator: Arc<Authenticator>,
     pub chain: Chain,
+    address_limit: AddressLimit,
 }
 
 fn unavailable(e: &StoreError) -> RpcError {
@@ -51,7 +55,30 @@ impl Governance {
     pub fn new(store: Arc<Store>, clock: Clock, config: Config, registry: Arc<Registry>) -> Self {
         let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
         let chain = Chain::standard(Arc::clone(&registry), Arc::clone(&authenticator), config.multi_tenant);
-        Self { store, clock, config: Arc::new(config), registry, authenticator, chain }
+        let rate = NonZeroU32::new(config.per_address_rps).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
+        let address_limit = AddressLimit::new(rate, burst);
+        Self { store, clock, config: Arc::new(config), registry, authenticator, chain, address_limit }
+    }
+
+    /// The per-client-address limit, before anything else is read; a refusal
+    /// is counted in the `_system` chain's flood windows.
+    pub fn admit_address(&self, addr: IpAddr, transport: TransportKind) -> Result<(), RpcError> {
+        self.address_limit.check(addr).inspect_err(|_| {
+            let key = DenialKey {
+                chain: SYSTEM_CHAIN.to_owned(),
+                principal: "anonymous".to_owned(),
+                reason: "address_rate_limited".to_owned(),
+                tool: None,
+                transport: transport.as_str().to_owned(),
+            };
+            self.store.denials.note(key, self.clock.now(), "address-limit");
+        })
+    }
+
+    /// Forget idle per-address buckets.
+    pub fn sweep(&self) {
+        self.address_limit.sweep();
     }
 
     /// Authenticate a request that is not a `tools/call` (`tools/list`,

@@ -4,6 +4,7 @@
 //! chain → tool → reply. Each module owns one step of it.
 
 pub mod audit;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;

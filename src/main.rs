@@ -85,6 +85,15 @@ enum Command {
     },
     /// Run the main job end to end on a temporary data dir and print a summary.
     Demo,
+    /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
+    Bench {
+        /// Calls per measurement.
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+        /// Concurrent clients to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,32")]
+        clients: Vec<usize>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +149,7 @@ fn main() -> ExitCode {
         Command::Schemas { check: true, dir, .. } => cli::schemas_check(&dir),
         Command::Schemas { .. } => cli::schemas_print(),
         Command::Demo => cli::demo(),
+        Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

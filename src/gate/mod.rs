@@ -4,6 +4,7 @@
 //! first refusal ends the call (and is audited by the commit); steps never
 //! call each other; anything a step cannot decide is a refusal (fail closed).
 
+pub mod address_limit;
 mod authenticate;
 mod bind_tenant;
 mod capabilities;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -75,7 +75,16 @@ pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: Http
     let local = listener.local_addr()?;
     options.allowed_hosts.add_bound(local);
     eprintln!("listening on http://{local}/mcp");
-    axum::serve(listener, router(server, options)).with_graceful_shutdown(shutdown_signal()).await?;
+    let sweeper = Arc::clone(&server);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            sweeper.governance().sweep();
+        }
+    });
+    let app = router(server, options).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     eprintln!("shutting down: in-flight requests finished");
     Ok(())
 }
@@ -102,7 +111,16 @@ pub async fn shutdown_signal() {
     }
 }
 
-async fn mcp(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Response {
+async fn mcp(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(e) = state.server.governance().admit_address(peer.ip(), state.options.transport) {
+        return reply::rate_limited(&e);
+    }
     if let Err(status) = state.options.allowed_hosts.check(&headers) {
         return rpc_error_reply(status, &RpcError::invalid_request("Forbidden: Origin or Host is not allowed"));
     }

@@ -146,6 +146,17 @@ pub fn rpc_error_reply(status: StatusCode, error: &RpcError) -> Response {
     json_reply(status, &jsonrpc::failure(&Value::Null, error), &[])
 }
 
+/// -31429 as HTTP 429 with `Retry-After` in whole seconds, rounded up.
+pub fn rate_limited(error: &RpcError) -> Response {
+    let ms = error.data.as_ref().and_then(|d| d.get("retry_after_ms")).and_then(Value::as_u64).unwrap_or(1000);
+    let secs = ms.div_ceil(1000).max(1);
+    json_reply(
+        StatusCode::TOO_MANY_REQUESTS,
+        &jsonrpc::failure(&Value::Null, error),
+        &[("retry-after", secs.to_string())],
+    )
+}
+
 /// A status with no body.
 pub fn status_only(status: StatusCode, extra: &[(&'static str, &'static str)]) -> Response {
     let mut response = Response::new(Body::empty());
