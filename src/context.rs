@@ -58,6 +58,8 @@ pub struct CallContext {
     pub credential: Credential,
     /// A legacy session is bound to the principal that opened it.
     pub session_principal: Option<String>,
+    /// `_meta["dev.tollgate/idempotencyKey"]` as sent (checked by the gate).
+    pub idempotency_key: Option<Value>,
 }
 
 /// A fresh request id (16 random bytes, hex).

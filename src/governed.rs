@@ -13,7 +13,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
+use crate::billing::period;
 use crate::clock::Clock;
+use crate::commit::{CommitPlan, Committed};
 use crate::config::Config;
 use crate::context::{CallContext, SharedContext, TransportKind};
 use crate::gate::address_limit::AddressLimit;
@@ -21,6 +23,7 @@ use crate::gate::{Admission, Chain, Refusal, auth_error};
 use crate::identity::authenticate::{AuthError, AuthFailure, Authenticator};
 use crate::identity::{Principal, TenantId};
 use crate::protocol::errors::{RpcError, UNAVAILABLE};
+use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
 use crate::store::{Store, StoreError, audit_log};
 use crate::tools::registry::Handler;
@@ -36,6 +39,9 @@ pub struct Governance {
     pub chain: Chain,
     address_limit: AddressLimit,
 }
+
+/// The ledger platform principals' calls are metered to.
+pub const PLATFORM_LEDGER: &str = "_platform";
 
 fn unavailable(e: &StoreError) -> RpcError {
     RpcError::new(UNAVAILABLE, format!("Unavailable: {e}; nothing was done"))
@@ -54,7 +60,13 @@ fn chain_of(principal: Option<&Principal>, tenant: Option<&TenantId>) -> String 
 impl Governance {
     pub fn new(store: Arc<Store>, clock: Clock, config: Config, registry: Arc<Registry>) -> Self {
         let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
-        let chain = Chain::standard(Arc::clone(&registry), Arc::clone(&authenticator), config.multi_tenant);
+        let chain = Chain::standard(
+            Arc::clone(&registry),
+            Arc::clone(&authenticator),
+            Arc::clone(&store),
+            clock.clone(),
+            config.multi_tenant,
+        );
         let rate = NonZeroU32::new(config.per_address_rps).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
         let address_limit = AddressLimit::new(rate, burst);
@@ -148,17 +160,37 @@ impl Governance {
 
     /// Run one `tools/call` end to end; the result is era-neutral.
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
-        let args_digest = digest_json(&arguments).ok();
-        let mut admission = Admission::new(name.clone(), arguments, Arc::clone(&cx));
+        let args_digest = digest_json(&arguments).unwrap_or_default();
+        let mut admission = Admission::new(name, arguments, Arc::clone(&cx));
         if let Err(refusal) = self.chain.admit(&mut admission).await {
-            return self.deny(&cx, &admission, refusal, args_digest).await;
+            return self.deny(&cx, &admission, refusal, Some(args_digest)).await;
         }
         let (Some(tool), Some(principal)) = (admission.tool.clone(), admission.principal.clone()) else {
             return Err(RpcError::internal("the gate chain admitted an incomplete call"));
         };
         let chain = chain_of(Some(&principal), admission.tenant.as_ref());
         let mut draft = self.draft(&cx, Some(&principal), &chain, Some(&tool));
-        draft.args_digest = args_digest;
+        draft.args_digest = Some(args_digest.clone());
+        let ledger_tenant = principal.tenant.as_ref().map_or_else(|| PLATFORM_LEDGER.to_owned(), |t| t.0.clone());
+        let idempotency = admission.idempotency_key.clone().map(|key| {
+            let scope = IdempotencyScope {
+                tenant: ledger_tenant.clone(),
+                principal: principal.id.clone(),
+                tool: tool.pinned_name(),
+                key,
+            };
+            (scope, !tool.spec.returns_secret)
+        });
+        let mut plan = CommitPlan {
+            chain,
+            draft,
+            ledger_tenant,
+            limits: admission.billing.as_ref().map(|b| b.limits),
+            charges: admission.charges.clone(),
+            period: period::containing(self.clock.now()),
+            idempotency,
+            args_digest,
+        };
         let tcx = ToolCx {
             call: Arc::clone(&cx),
             principal,
@@ -166,30 +198,40 @@ impl Governance {
             clock: self.clock.clone(),
             config: Arc::clone(&self.config),
             audit_key: self.store.signing_public,
+            billing: admission.billing.clone(),
         };
         let arguments = admission.arguments;
-        let outcome = match tool.handler().clone() {
+        let committed = match tool.handler().clone() {
             Handler::Transactional(run) => {
                 self.store
                     .write(move |w| {
+                        if let Some(done) = plan.precheck(w)? {
+                            return Ok(done);
+                        }
                         w.conn.execute_batch("SAVEPOINT effect")?;
                         let outcome = run(arguments, &tcx, w);
                         let close =
                             if outcome.is_error { "ROLLBACK TO effect; RELEASE effect" } else { "RELEASE effect" };
                         w.conn.execute_batch(close)?;
-                        record_outcome(&mut draft, &outcome);
-                        audit_log::append(w, &chain, draft)?;
-                        Ok(outcome)
+                        plan.finish(w, outcome)
                     })
                     .await
             }
             Handler::Streaming(run) => {
+                // Streaming fixtures have no store effect; their quota is checked after they ran.
                 let outcome = run(arguments, tcx).await;
-                record_outcome(&mut draft, &outcome);
-                self.store.write(move |w| audit_log::append(w, &chain, draft).map(|_| outcome)).await
+                self.store
+                    .write(move |w| match plan.precheck(w)? {
+                        Some(done) => Ok(done),
+                        None => plan.finish(w, outcome),
+                    })
+                    .await
             }
         };
-        outcome.map(ToolOutcome::into_result).map_err(|e| unavailable(&e))
+        match committed.map_err(|e| unavailable(&e))? {
+            Committed::Result(result) => Ok(result),
+            Committed::Denied(e) => Err(e),
+        }
     }
 
     async fn deny(
@@ -201,9 +243,12 @@ impl Governance {
     ) -> Result<Value, RpcError> {
         let reason = refusal.reason();
         let principal = admission.principal.as_ref();
-        if principal.is_none() {
+        // Rate-limited calls were counted in an aggregated record by the rate-limit step.
+        if principal.is_none() || reason == "rate_limited" {
             // Unauthenticated: aggregated per window so that floods cost nothing.
-            self.note_flood(cx, &reason, None);
+            if principal.is_none() {
+                self.note_flood(cx, &reason, None);
+            }
             return match refusal {
                 Refusal::Deny(e) => Err(e),
                 Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
@@ -222,13 +267,5 @@ impl Governance {
             Refusal::Deny(e) => Err(e),
             Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
         }
-    }
-}
-
-/// Fill the result digest and, for a tool failure, its code as the reason.
-fn record_outcome(draft: &mut RecordDraft, outcome: &ToolOutcome) {
-    draft.result_digest = digest_json(&outcome.clone().into_result()).ok();
-    if outcome.is_error {
-        draft.reason = outcome.error_code();
     }
 }

@@ -5,9 +5,11 @@
 
 pub mod audit;
 pub mod bench;
+pub mod billing;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod commit;
 pub mod config;
 pub mod context;
 pub mod demo;

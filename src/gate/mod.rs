@@ -6,12 +6,16 @@
 
 pub mod address_limit;
 mod authenticate;
+mod billing_status;
 mod bind_tenant;
 mod capabilities;
+mod entitlement;
 mod feature_flag;
+pub mod idempotency;
+mod quota;
+mod rate_limit;
 mod resolve;
 mod role;
-mod stubs;
 mod validate;
 
 use std::sync::Arc;
@@ -19,10 +23,13 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+use crate::billing::{BillingView, Counter};
+use crate::clock::Clock;
 use crate::context::SharedContext;
 use crate::identity::authenticate::Authenticator;
 use crate::identity::{Principal, TenantId};
 use crate::protocol::errors::{FORBIDDEN, RpcError};
+use crate::store::Store;
 use crate::tools::{RegisteredTool, Registry, ToolError};
 
 pub use authenticate::{Authenticate, auth_error};
@@ -40,11 +47,27 @@ pub struct Admission {
     pub tool: Option<Arc<RegisteredTool>>,
     /// The effective tenant, set by the bind-tenant step.
     pub tenant: Option<TenantId>,
+    /// The caller's tenant's billing state (tenant principals), set by the rate-limit step.
+    pub billing: Option<BillingView>,
+    /// Set by the idempotency step.
+    pub idempotency_key: Option<String>,
+    /// Counters the call consumes, set by the quota step.
+    pub charges: Vec<(Counter, u64)>,
 }
 
 impl Admission {
     pub fn new(requested_name: String, arguments: Value, context: SharedContext) -> Self {
-        Self { requested_name, arguments, context, principal: None, tool: None, tenant: None }
+        Self {
+            requested_name,
+            arguments,
+            context,
+            principal: None,
+            tool: None,
+            tenant: None,
+            billing: None,
+            idempotency_key: None,
+            charges: Vec::new(),
+        }
     }
 
     fn principal(&self) -> Result<&Principal, Refusal> {
@@ -110,20 +133,27 @@ pub struct Chain {
 
 impl Chain {
     /// The policy, top to bottom.
-    pub fn standard(registry: Arc<Registry>, authenticator: Arc<Authenticator>, multi_tenant: bool) -> Self {
+    pub fn standard(
+        registry: Arc<Registry>,
+        authenticator: Arc<Authenticator>,
+        store: Arc<Store>,
+        clock: Clock,
+        multi_tenant: bool,
+    ) -> Self {
         Self {
             steps: vec![
                 Box::new(Authenticate::new(authenticator)),
-                Box::new(stubs::RateLimit),
+                Box::new(rate_limit::RateLimit::new(store, clock.clone())),
                 Box::new(resolve::ResolveTool::new(registry, multi_tenant)),
                 Box::new(validate::ValidateArguments),
                 Box::new(bind_tenant::BindTenant),
                 Box::new(role::RequireRole),
                 Box::new(feature_flag::FeatureFlag::new(multi_tenant)),
                 Box::new(capabilities::ClientCapabilities),
-                Box::new(stubs::Entitlement),
-                Box::new(stubs::IdempotencyReplay),
-                Box::new(stubs::QuotaReserve),
+                Box::new(billing_status::BillingStatus::new(clock)),
+                Box::new(entitlement::Entitlement),
+                Box::new(idempotency::IdempotencyReplay),
+                Box::new(quota::QuotaReserve),
             ],
         }
     }

@@ -100,6 +100,7 @@ fn admit_modern(
         request_id: new_request_id(),
         credential: Credential::None,
         session_principal: None,
+        idempotency_key: idempotency_key(&request.params),
     })
 }
 
@@ -130,7 +131,13 @@ fn admit_legacy(
         request_id: new_request_id(),
         credential: Credential::None,
         session_principal: state.principal,
+        idempotency_key: idempotency_key(&request.params),
     })
+}
+
+/// The idempotency key in `_meta`, as sent (either era).
+fn idempotency_key(params: &Map<String, Value>) -> Option<Value> {
+    params.get("_meta").and_then(|m| m.get(super::META_IDEMPOTENCY_KEY)).cloned()
 }
 
 /// The legacy version an `initialize` gets: the one asked for if we speak it, else the newest.

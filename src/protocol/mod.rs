@@ -33,6 +33,8 @@ pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion
 pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// `_meta` key of the optional client identity.
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+/// `_meta` key of a `tools/call`'s idempotency key (tollgate's own, vendor-prefixed).
+pub const META_IDEMPOTENCY_KEY: &str = "dev.tollgate/idempotencyKey";
 /// `_meta` key that opts a modern request into log notifications.
 pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 

@@ -77,6 +77,43 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER usage_events_no_delete BEFORE DELETE ON usage_events
         BEGIN SELECT RAISE(ABORT, 'usage_events is append-only'); END;
     "#,
+    // 2: billing state and history, idempotency, ledger index.
+    r#"
+    CREATE TABLE billing (
+        tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+        status TEXT NOT NULL CHECK (status IN ('active', 'trialing', 'past_due', 'canceled')),
+        trial_ends_at TEXT,
+        version INTEGER NOT NULL,
+        overrides TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE billing_history (
+        id INTEGER PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        plan TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trial_ends_at TEXT,
+        overrides TEXT NOT NULL,
+        at TEXT NOT NULL,
+        principal TEXT NOT NULL
+    );
+    CREATE TRIGGER billing_history_no_update BEFORE UPDATE ON billing_history
+        BEGIN SELECT RAISE(ABORT, 'billing_history is append-only'); END;
+    CREATE TRIGGER billing_history_no_delete BEFORE DELETE ON billing_history
+        BEGIN SELECT RAISE(ABORT, 'billing_history is append-only'); END;
+    CREATE INDEX usage_by_tenant ON usage_events(tenant_id, counter, at);
+    CREATE TABLE idempotency (
+        tenant_id TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        key TEXT NOT NULL,
+        args_digest TEXT NOT NULL,
+        result TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, principal, tool, key)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

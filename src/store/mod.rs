@@ -6,6 +6,7 @@
 //! newer than this binary is refused.
 
 pub mod audit_log;
+pub mod billing;
 pub mod checkpointing;
 pub mod datadir;
 pub mod denials;

@@ -9,8 +9,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, Registry, RegistryError, Tool, ToolSpec};
+use super::registry::{Annotations, BillingClass, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
+use crate::billing::{Counter, Feature};
 use crate::clock;
 use crate::identity::{Role, keys as key_format};
 use crate::store::{WriteCx, keys};
@@ -119,6 +120,15 @@ fn issue(
         return Err(ToolError::invalid_argument("/role", "this role cannot be issued in your scope"));
     }
     let now = cx.clock.now();
+    if let (Some(b), Some(tenant)) = (&cx.billing, scope(cx)) {
+        let active = crate::store::billing::active_keys(tx.conn, &tenant, &clock::rfc3339(now)).map_err(internal)?;
+        if active >= u64::from(b.limits.max_active_keys) {
+            return Err(ToolError::new(
+                ToolErrorCode::FailedPrecondition,
+                format!("the plan allows {} active keys; revoke one first", b.limits.max_active_keys),
+            ));
+        }
+    }
     let expires_at = match expires_at {
         None => None,
         Some(e) => {
@@ -161,6 +171,8 @@ impl Tool for Issue {
         ToolSpec {
             annotations: WRITE,
             roles: ADMINS,
+            charges: &[(Counter::KeysIssued, 1)],
+            returns_secret: true,
             ..ToolSpec::open(
                 "key.issue",
                 1,
@@ -206,6 +218,9 @@ impl Tool for Rotate {
         ToolSpec {
             annotations: WRITE,
             roles: ADMINS,
+            feature: Some(Feature::KeyRotation),
+            charges: &[(Counter::KeysIssued, 1)],
+            returns_secret: true,
             ..ToolSpec::open(
                 "key.rotate",
                 1,
@@ -261,6 +276,7 @@ impl Tool for Revoke {
         ToolSpec {
             annotations: Annotations { destructive_hint: true, idempotent_hint: true, ..WRITE },
             roles: ADMINS,
+            billing: BillingClass::Safety,
             ..ToolSpec::open(
                 "key.revoke",
                 1,
@@ -300,6 +316,7 @@ impl Tool for List {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: ADMINS,
+            billing: BillingClass::Safety,
             ..ToolSpec::open(
                 "key.list",
                 1,

@@ -7,6 +7,7 @@
 //! never know which transport or era a call came from.
 
 pub mod audit_tools;
+pub mod billing_tools;
 pub mod conformance;
 pub mod keys;
 pub mod registry;
@@ -38,6 +39,8 @@ pub struct ToolCx {
     pub config: Arc<Config>,
     /// The server's audit signing key (public half), for verification tools.
     pub audit_key: crate::audit::PublicKey,
+    /// The caller's tenant's plan and limits (absent for platform principals).
+    pub billing: Option<crate::billing::BillingView>,
 }
 
 /// The registry of the tools every tollgate server offers.
@@ -49,5 +52,6 @@ pub fn standard() -> Result<Registry, registry::RegistryError> {
     tenants::register(&mut r)?;
     keys::register(&mut r)?;
     audit_tools::register(&mut r)?;
+    billing_tools::register(&mut r)?;
     Ok(r)
 }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::ToolCx;
 use super::result::{ToolError, ToolOutcome};
+use crate::billing::{Counter, Feature};
 use crate::identity::Role;
 use crate::store::WriteCx;
 
@@ -48,6 +49,25 @@ pub struct ToolSpec {
     pub roles: &'static [Role],
     /// Server modes the tool exists in.
     pub modes: Modes,
+    /// The plan feature the tool needs, if any.
+    pub feature: Option<Feature>,
+    /// Counters a successful call consumes besides `tool_calls`.
+    pub charges: &'static [(Counter, u64)],
+    /// The result carries a secret: never stored for idempotent replay.
+    pub returns_secret: bool,
+    /// What the tool may still do when the tenant's billing is not in good standing.
+    pub billing: BillingClass,
+}
+
+/// How a tool behaves under `past_due` and `canceled` billing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingClass {
+    /// Under `past_due` only if read-only; never under `canceled`.
+    Regular,
+    /// Account tools (whoami, plan.get, usage.report): work under both.
+    Account,
+    /// Safety tools (key.revoke, key.list, audit export): always work.
+    Safety,
 }
 
 /// In which server modes a tool version exists (the `multi_tenant` kill switch).
@@ -83,6 +103,10 @@ impl ToolSpec {
             requires: &[],
             roles: &[],
             modes: Modes::Both,
+            feature: None,
+            charges: &[],
+            returns_secret: false,
+            billing: BillingClass::Regular,
         }
     }
 }

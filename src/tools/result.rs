@@ -18,6 +18,10 @@ pub enum ToolErrorCode {
     FailedPrecondition,
     /// The tool failed in a way the caller cannot fix.
     Internal,
+    /// An idempotency key was reused with other arguments.
+    IdempotencyKeyReused,
+    /// The first result carried a secret, so it cannot be replayed.
+    NotReplayable,
 }
 
 /// A tool's own failure, reported inside the result.

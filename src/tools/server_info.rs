@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, Tool, ToolSpec};
+use super::registry::{Tool, ToolSpec};
 use super::result::ToolError;
 use crate::protocol::{SERVER_INFO, SUPPORTED_VERSIONS};
 use crate::store::WriteCx;
@@ -38,16 +38,12 @@ impl Tool for ServerInfoTool {
     type Output = ServerInfoOutput;
 
     fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "server.info",
-            version: 1,
-            title: "Server information",
-            description: "Show the server's version, the protocol revisions it serves and its enabled features.",
-            annotations: Annotations::READ_ONLY,
-            requires: &[],
-            roles: &[],
-            modes: super::registry::Modes::Both,
-        }
+        ToolSpec::open(
+            "server.info",
+            1,
+            "Server information",
+            "Show the server's version, the protocol revisions it serves and its enabled features.",
+        )
     }
 
     fn run(&self, _input: ServerInfoInput, _cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<ServerInfoOutput, ToolError> {

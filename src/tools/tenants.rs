@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::ToolCx;
 use super::registry::{Annotations, Modes, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
+use crate::billing::PlanName;
 use crate::identity::{Role, TenantId, keys as key_format};
 use crate::protocol::cursor;
 use crate::store::{WriteCx, keys, tenants};
@@ -27,25 +28,6 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
 const PLATFORM: &[Role] = &[Role::PlatformAdmin];
 const WRITE: Annotations =
     Annotations { read_only_hint: false, destructive_hint: false, idempotent_hint: false, open_world_hint: false };
-
-/// A plan name.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum PlanName {
-    Free,
-    Pro,
-    Enterprise,
-}
-
-impl PlanName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlanName::Free => "free",
-            PlanName::Pro => "pro",
-            PlanName::Enterprise => "enterprise",
-        }
-    }
-}
 
 fn not_found() -> ToolError {
     ToolError::new(ToolErrorCode::NotFound, "no such tenant")
@@ -94,6 +76,7 @@ impl Tool for Bootstrap {
             annotations: WRITE,
             roles: PLATFORM,
             modes: Modes::MultiTenant,
+            returns_secret: true,
             ..ToolSpec::open(
                 "tenant.bootstrap",
                 1,
@@ -123,6 +106,20 @@ impl Tool for Bootstrap {
         if !tenants::insert(tx.conn, &row).map_err(store_error)? {
             return Err(ToolError::new(ToolErrorCode::Conflict, format!("the slug {:?} is taken", input.slug)));
         }
+        crate::store::billing::set(
+            tx.conn,
+            &id.0,
+            &crate::store::billing::BillingRow {
+                plan: plan.as_str().into(),
+                status: "active".into(),
+                trial_ends_at: None,
+                version: 1,
+                overrides: "{}".into(),
+            },
+            &now,
+            &cx.principal.id,
+        )
+        .map_err(store_error)?;
         let issued = key_format::generate();
         keys::insert(
             tx.conn,

@@ -7,8 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, Modes, Tool, ToolSpec};
+use super::registry::{Annotations, BillingClass, Modes, Tool, ToolSpec};
 use super::result::ToolError;
+use crate::billing::{Counter, PlanName, Status};
 use crate::context::TransportKind;
 use crate::identity::{PrincipalKind, Role};
 use crate::protocol::{Era, SERVER_INFO};
@@ -39,6 +40,15 @@ pub struct WhoamiOutput {
     /// The caller's role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// The plan the caller's account is on (absent for platform principals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanName>,
+    /// The account's billing status as it applies now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_status: Option<Status>,
+    /// `tool_calls` left this month, this call included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_tool_calls: Option<u64>,
 }
 
 /// The server's name and version.
@@ -48,8 +58,21 @@ pub struct ServerIdentity {
     pub version: String,
 }
 
-fn describe(cx: &ToolCx) -> WhoamiOutput {
+fn describe(cx: &ToolCx, tx: &WriteCx<'_>) -> WhoamiOutput {
+    let billing = cx.billing.as_ref();
+    let remaining = match (billing, cx.principal.tenant.as_ref()) {
+        (Some(b), Some(t)) => {
+            let period = crate::billing::period::containing(cx.clock.now());
+            crate::store::billing::used(tx.conn, &t.0, Counter::ToolCalls.as_str(), &period.start, &period.end)
+                .ok()
+                .map(|used| b.limits.tool_calls.saturating_sub(used))
+        }
+        _ => None,
+    };
     WhoamiOutput {
+        plan: billing.map(|b| b.plan),
+        billing_status: billing.map(|b| b.effective_status(cx.clock.now())),
+        remaining_tool_calls: remaining,
         era: cx.call.era,
         protocol_version: cx.call.protocol_version.clone(),
         transport: cx.call.transport,
@@ -70,6 +93,7 @@ impl Tool for Whoami {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             annotations: Annotations::READ_ONLY,
+            billing: BillingClass::Account,
             ..ToolSpec::open(
                 "whoami",
                 1,
@@ -79,8 +103,8 @@ impl Tool for Whoami {
         }
     }
 
-    fn run(&self, _input: WhoamiInput, cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<WhoamiOutput, ToolError> {
-        Ok(describe(cx))
+    fn run(&self, _input: WhoamiInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<WhoamiOutput, ToolError> {
+        Ok(describe(cx, tx))
     }
 }
 
@@ -104,6 +128,7 @@ impl Tool for WhoamiTenant {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             modes: Modes::MultiTenant,
+            billing: BillingClass::Account,
             ..ToolSpec::open(
                 "whoami",
                 2,
@@ -113,7 +138,7 @@ impl Tool for WhoamiTenant {
         }
     }
 
-    fn run(&self, _input: WhoamiInput, cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<WhoamiTenantOutput, ToolError> {
-        Ok(WhoamiTenantOutput { base: describe(cx), tenant: cx.tenant.as_ref().map(|t| t.0.clone()) })
+    fn run(&self, _input: WhoamiInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<WhoamiTenantOutput, ToolError> {
+        Ok(WhoamiTenantOutput { base: describe(cx, tx), tenant: cx.tenant.as_ref().map(|t| t.0.clone()) })
     }
 }

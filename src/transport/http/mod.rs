@@ -163,6 +163,16 @@ fn credential(state: &AppState, headers: &HeaderMap) -> Credential {
     }
 }
 
+/// Carry an HTTP `Idempotency-Key` into `_meta` (the body's own key wins).
+fn with_idempotency_header(mut request: jsonrpc::Request, headers: &HeaderMap) -> jsonrpc::Request {
+    let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) else { return request };
+    let meta = request.params.entry("_meta").or_insert_with(|| serde_json::json!({}));
+    if let Some(m) = meta.as_object_mut() {
+        m.entry(crate::protocol::META_IDEMPOTENCY_KEY).or_insert_with(|| serde_json::json!(key));
+    }
+    request
+}
+
 fn mcp_headers(headers: &HeaderMap) -> McpHeaders {
     let field = |name: &str| HeaderField::from_bytes(headers.get(name).map(|v| v.as_bytes()));
     McpHeaders {
@@ -179,7 +189,7 @@ async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
             let route = Route::Modern { headers: Some(mcp_headers(headers)) };
             reply::serve_request(
                 Arc::clone(&state.server),
-                request,
+                with_idempotency_header(request, headers),
                 route,
                 state.options.transport,
                 true,
@@ -226,7 +236,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
             let route = Route::Legacy { session };
             reply::serve_request(
                 Arc::clone(&state.server),
-                request,
+                with_idempotency_header(request, headers),
                 route,
                 transport,
                 false,

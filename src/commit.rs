@@ -1,0 +1,144 @@
+//! The commit of one admitted call, inside the writer's transaction:
+//! idempotent replay, quota check, ledger, idempotency record, audit record.
+//!
+//! Invariants: everything here runs in ONE transaction with the tool's
+//! effect; the quota check reads the ledger in that transaction, so
+//! concurrent calls never admit more than a limit; a replay neither runs the
+//! tool nor charges; a result carrying a secret is never stored.
+
+use serde_json::{Map, Value, json};
+
+use crate::audit::{Decision, RecordDraft, canonical_json, digest_json};
+use crate::billing::period::Period;
+use crate::billing::{Counter, Limits};
+use crate::protocol::errors::{QUOTA_EXCEEDED, RpcError};
+use crate::store::billing::{self as ledger, IdempotencyScope, UsageEvent};
+use crate::store::{StoreError, WriteCx, audit_log};
+use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
+
+/// What a committed call answers.
+#[derive(Debug)]
+pub enum Committed {
+    /// An era-neutral `CallToolResult` (a tool failure included).
+    Result(Value),
+    /// A denial decided at commit (quota).
+    Denied(RpcError),
+}
+
+/// Everything the commit needs, decided before it.
+pub struct CommitPlan {
+    pub chain: String,
+    pub draft: RecordDraft,
+    /// Whose ledger is charged: the tenant, or `_platform` for platform principals.
+    pub ledger_tenant: String,
+    /// The tenant's limits; `None` for platform principals (never quota-denied).
+    pub limits: Option<Limits>,
+    pub charges: Vec<(Counter, u64)>,
+    pub period: Period,
+    /// The idempotency scope and whether the result may be stored.
+    pub idempotency: Option<(IdempotencyScope, bool)>,
+    pub args_digest: String,
+}
+
+impl CommitPlan {
+    fn record(
+        &mut self,
+        w: &mut WriteCx<'_>,
+        decision: Decision,
+        reason: Option<&str>,
+        result: Option<&Value>,
+    ) -> Result<(), StoreError> {
+        let mut draft = self.draft.clone();
+        draft.decision = decision;
+        draft.reason = reason.map(str::to_owned);
+        draft.result_digest = result.and_then(|r| digest_json(r).ok());
+        audit_log::append(w, &self.chain, draft).map(|_| ())
+    }
+
+    /// Before the effect: replay a stored result, refuse a reused key, or
+    /// refuse a call over quota. `None`: go on and run the tool.
+    pub fn precheck(&mut self, w: &mut WriteCx<'_>) -> Result<Option<Committed>, StoreError> {
+        if let Some((scope, _)) = &self.idempotency {
+            if let Some((digest, stored)) = ledger::idempotency_get(w.conn, scope)? {
+                let failure = |code, message: &str| ToolOutcome::failure(&ToolError::new(code, message)).into_result();
+                let (decision, reason, result) = if digest != self.args_digest {
+                    let r = failure(
+                        ToolErrorCode::IdempotencyKeyReused,
+                        "this idempotency key was used with other arguments",
+                    );
+                    (Decision::Deny, "idempotency_key_reused", r)
+                } else if let Some(text) = stored {
+                    let r =
+                        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored result: {e}")))?;
+                    (Decision::Allow, "idempotent_replay", r)
+                } else {
+                    let r = failure(
+                        ToolErrorCode::NotReplayable,
+                        "the first result carried a secret and was not kept; call again without the key",
+                    );
+                    (Decision::Deny, "not_replayable", r)
+                };
+                self.record(w, decision, Some(reason), Some(&result))?;
+                return Ok(Some(Committed::Result(result)));
+            }
+        }
+        let Some(limits) = self.limits else { return Ok(None) };
+        for (counter, quantity) in self.charges.clone() {
+            let used =
+                ledger::used(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.start, &self.period.end)?;
+            let limit = limits.of(counter);
+            if used.saturating_add(quantity) > limit {
+                self.record(w, Decision::Deny, Some("quota_exceeded"), None)?;
+                let error = RpcError::new(
+                    QUOTA_EXCEEDED,
+                    format!("Quota exceeded: {} is used up for this period", counter.as_str()),
+                )
+                .with_data(json!({
+                    "reason": "quota_exceeded",
+                    "counter": counter.as_str(),
+                    "limit": limit,
+                    "used": used,
+                    "resets_at": self.period.end,
+                }));
+                return Ok(Some(Committed::Denied(error)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// After the effect: charge the ledger (`tool_calls` always, the tool's own
+    /// counters only on success), keep the result for replay, write the record.
+    pub fn finish(mut self, w: &mut WriteCx<'_>, outcome: ToolOutcome) -> Result<Committed, StoreError> {
+        let failed = outcome.is_error;
+        let reason = outcome.error_code();
+        let result = outcome.into_result();
+        let at = self.draft.ts.clone();
+        let mut usage = Map::new();
+        for (counter, quantity) in &self.charges {
+            if failed && *counter != Counter::ToolCalls {
+                continue;
+            }
+            let key = self.idempotency.as_ref().map(|(s, _)| s.key.as_str());
+            ledger::record_usage(
+                w.conn,
+                &UsageEvent {
+                    tenant: &self.ledger_tenant,
+                    counter: counter.as_str(),
+                    quantity: *quantity,
+                    idempotency_key: key,
+                    request_id: &self.draft.request_id,
+                    tool: self.draft.tool.as_deref().unwrap_or_default(),
+                    at: &at,
+                },
+            )?;
+            usage.insert(counter.as_str().to_owned(), json!(quantity));
+        }
+        if let Some((scope, storable)) = &self.idempotency {
+            let text = if *storable { Some(canonical_json(&result)?) } else { None };
+            ledger::idempotency_put(w.conn, scope, &self.args_digest, text.as_deref(), &at)?;
+        }
+        self.draft.usage = usage;
+        self.record(w, Decision::Allow, reason.as_deref(), Some(&result))?;
+        Ok(Committed::Result(result))
+    }
+}

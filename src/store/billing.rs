@@ -1,0 +1,169 @@
+//! Billing state, its history, the usage ledger and idempotency records.
+//!
+//! Invariants: the ledger and the history are append-only (triggers); quota
+//! usage is always a sum over the ledger, read inside the writer's
+//! transaction, so concurrent calls can never admit more than a limit.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+/// A tenant's billing row (the plan itself lives on the tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingRow {
+    pub plan: String,
+    pub status: String,
+    pub trial_ends_at: Option<String>,
+    pub version: u64,
+    /// Contract overrides as a JSON object (e.g. {"tool_calls": 100}).
+    pub overrides: String,
+}
+
+/// The tenant's plan and billing state (a tenant without a billing row is `active`, version 0).
+pub fn get(conn: &Connection, tenant: &str) -> Result<Option<BillingRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT t.plan, COALESCE(b.status, 'active'), b.trial_ends_at, COALESCE(b.version, 0), COALESCE(b.overrides, '{}') \
+             FROM tenants t LEFT JOIN billing b ON b.tenant_id = t.id WHERE t.id = ?1",
+            [tenant],
+            |r| {
+                Ok(BillingRow {
+                    plan: r.get(0)?,
+                    status: r.get(1)?,
+                    trial_ends_at: r.get(2)?,
+                    version: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                    overrides: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Write a new billing state (version bumped by the caller) and its history row.
+pub fn set(conn: &Connection, tenant: &str, row: &BillingRow, at: &str, principal: &str) -> Result<(), StoreError> {
+    let version = i64::try_from(row.version).unwrap_or(i64::MAX);
+    conn.execute("UPDATE tenants SET plan = ?2 WHERE id = ?1", params![tenant, row.plan])?;
+    conn.execute(
+        "INSERT INTO billing (tenant_id, status, trial_ends_at, version, overrides, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT(tenant_id) DO UPDATE SET status = ?2, trial_ends_at = ?3, version = ?4, overrides = ?5, updated_at = ?6",
+        params![tenant, row.status, row.trial_ends_at, version, row.overrides, at],
+    )?;
+    conn.execute(
+        "INSERT INTO billing_history (tenant_id, version, plan, status, trial_ends_at, overrides, at, principal) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![tenant, version, row.plan, row.status, row.trial_ends_at, row.overrides, at, principal],
+    )?;
+    Ok(())
+}
+
+/// One history entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct HistoryRow {
+    pub version: u64,
+    pub plan: String,
+    pub status: String,
+    pub trial_ends_at: Option<String>,
+    pub overrides: serde_json::Value,
+    pub at: String,
+    pub principal: String,
+}
+
+/// A tenant's billing history, oldest first.
+pub fn history(conn: &Connection, tenant: &str) -> Result<Vec<HistoryRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT version, plan, status, trial_ends_at, overrides, at, principal FROM billing_history WHERE tenant_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([tenant], |r| {
+        let overrides: String = r.get(4)?;
+        Ok(HistoryRow {
+            version: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+            plan: r.get(1)?,
+            status: r.get(2)?,
+            trial_ends_at: r.get(3)?,
+            overrides: serde_json::from_str(&overrides).unwrap_or_default(),
+            at: r.get(5)?,
+            principal: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One usage event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent<'a> {
+    pub tenant: &'a str,
+    pub counter: &'a str,
+    pub quantity: u64,
+    pub idempotency_key: Option<&'a str>,
+    pub request_id: &'a str,
+    pub tool: &'a str,
+    pub at: &'a str,
+}
+
+/// Append to the ledger.
+pub fn record_usage(conn: &Connection, e: &UsageEvent<'_>) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO usage_events (tenant_id, counter, quantity, idempotency_key, request_id, tool, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![e.tenant, e.counter, i64::try_from(e.quantity).unwrap_or(i64::MAX), e.idempotency_key, e.request_id, e.tool, e.at],
+    )?;
+    Ok(())
+}
+
+/// Sum of a counter in `[from, until)` (RFC 3339 strings of one format compare in time order).
+pub fn used(conn: &Connection, tenant: &str, counter: &str, from: &str, until: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(quantity), 0) FROM usage_events WHERE tenant_id = ?1 AND counter = ?2 AND at >= ?3 AND at < ?4",
+        params![tenant, counter, from, until],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Active keys of a tenant (not revoked, not expired at `now`).
+pub fn active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)",
+        params![tenant, now],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Scope of an idempotency key: (tenant or `_platform`, principal, tool@version, key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyScope {
+    pub tenant: String,
+    pub principal: String,
+    pub tool: String,
+    pub key: String,
+}
+
+/// What an earlier call with the same key left: its arguments' digest and,
+/// unless it carried a secret, its result.
+pub fn idempotency_get(
+    conn: &Connection,
+    s: &IdempotencyScope,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT args_digest, result FROM idempotency WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
+            params![s.tenant, s.principal, s.tool, s.key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Remember a call's outcome under its key (`result` None: not replayable).
+pub fn idempotency_put(
+    conn: &Connection,
+    s: &IdempotencyScope,
+    args_digest: &str,
+    result: Option<&str>,
+    at: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO idempotency (tenant_id, principal, tool, key, args_digest, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![s.tenant, s.principal, s.tool, s.key, args_digest, result, at],
+    )?;
+    Ok(())
+}
