@@ -59,7 +59,10 @@ pub async fn serve_request(
                 Ok(result) => (StatusCode::OK, jsonrpc::success(&id, result)),
                 Err(e) => (if modern { modern_status(&e) } else { legacy_status(&e) }, jsonrpc::failure(&id, &e)),
             };
-            json_reply(status, &body, &[])
+            let retry = body["error"].get("data").and_then(|d| d.get("retry_after_ms")).and_then(Value::as_u64);
+            let extra: Vec<(&'static str, String)> =
+                retry.map(|ms| ("retry-after", retry_after(ms))).into_iter().collect();
+            json_reply(status, &body, &extra)
         }
         Some(note) => sse_reply(id, note, rx, guard, &[]),
     }
@@ -149,12 +152,12 @@ pub fn rpc_error_reply(status: StatusCode, error: &RpcError) -> Response {
 /// -31429 as HTTP 429 with `Retry-After` in whole seconds, rounded up.
 pub fn rate_limited(error: &RpcError) -> Response {
     let ms = error.data.as_ref().and_then(|d| d.get("retry_after_ms")).and_then(Value::as_u64).unwrap_or(1000);
-    let secs = ms.div_ceil(1000).max(1);
-    json_reply(
-        StatusCode::TOO_MANY_REQUESTS,
-        &jsonrpc::failure(&Value::Null, error),
-        &[("retry-after", secs.to_string())],
-    )
+    json_reply(StatusCode::TOO_MANY_REQUESTS, &jsonrpc::failure(&Value::Null, error), &[("retry-after", retry_after(ms))])
+}
+
+/// `Retry-After` for a wait in milliseconds: whole seconds, rounded up, at least 1.
+pub fn retry_after(ms: u64) -> String {
+    ms.div_ceil(1000).max(1).to_string()
 }
 
 /// A status with no body.
