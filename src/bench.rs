@@ -98,7 +98,38 @@ pub async fn run(out: &mut dyn Write, calls: usize, clients: &[usize]) -> Result
     let store = Store::open(&dir, Clock::system(), StoreOptions::default()).map_err(|e| e.to_string())?;
     let server =
         McpServer::new(ServerOptions::default(), Arc::clone(&store), Config::default()).map_err(|e| e.to_string())?;
-    let credential = Credential::Bearer(init.api_key);
+    // A tenant principal, so that calls are metered and quota-checked like a customer's.
+    let admin = Credential::Bearer(init.api_key);
+    let setup = |name: &str, args: Value| {
+        let mut r = request("tools/call", Some(name));
+        r.params.insert("arguments".into(), args);
+        r
+    };
+    let route = Route::Modern { headers: None };
+    let boot = server
+        .request(
+            &setup("tenant.bootstrap", json!({"slug": "bench", "display_name": "Bench", "plan": "enterprise"})),
+            &route,
+            TransportKind::Http,
+            None,
+            admin.clone(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let tenant = boot["structuredContent"]["tenant_id"].clone();
+    let limits =
+        json!({"tool_calls": 1_000_000_000u64, "rate_per_key": 100_000_000u32, "rate_per_account": 100_000_000u32});
+    server
+        .request(
+            &setup("plan.set", json!({"tenant_id": tenant, "plan": "enterprise", "limits": limits})),
+            &route,
+            TransportKind::Http,
+            None,
+            admin,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let credential = Credential::Bearer(boot["structuredContent"]["api_key"].as_str().unwrap_or_default().to_owned());
     let _ = writeln!(
         out,
         "tollgate bench: {calls} calls per run, SQLite WAL + synchronous=FULL, data dir {}",

@@ -149,12 +149,12 @@ pub fn stdio(
     conformance: bool,
     clock_file: Option<PathBuf>,
 ) -> Result<(), CliError> {
-    let credential = match (api_key, local_admin || conformance) {
+    let credential = match (api_key.filter(|k| !k.trim().is_empty()), local_admin || conformance) {
         (Some(k), _) => Credential::Bearer(k),
         (None, true) => Credential::LocalAdmin,
         (None, false) => {
             return Err(CliError::Usage(
-                "no credential: set TOLLGATE_API_KEY, or pass --local-admin to act as the platform admin at this terminal"
+                "no credential: set TOLLGATE_API_KEY (not empty), or pass --local-admin to act as the platform admin at this terminal"
                     .into(),
             ));
         }

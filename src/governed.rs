@@ -21,11 +21,11 @@ use crate::context::{CallContext, SharedContext, TransportKind};
 use crate::gate::address_limit::AddressLimit;
 use crate::gate::{Admission, Chain, Refusal, auth_error};
 use crate::identity::authenticate::{AuthError, AuthFailure, Authenticator};
-use crate::identity::{Principal, TenantId};
+use crate::identity::{Credential, Principal, TenantId, keys as key_format};
 use crate::protocol::errors::{RpcError, UNAVAILABLE};
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
-use crate::store::{Store, StoreError, audit_log};
+use crate::store::{Store, StoreError, audit_log, tenants};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolOutcome};
 
@@ -48,13 +48,13 @@ fn unavailable(e: &StoreError) -> RpcError {
         .with_data(json!({ "reason": "store_unavailable" }))
 }
 
-/// The chain a decision is recorded in: the effective tenant's, else the
-/// principal's own tenant's, else `_system`.
-fn chain_of(principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
-    tenant
-        .or_else(|| principal.and_then(|p| p.tenant.as_ref()))
-        .map(|t| t.0.clone())
-        .unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
+/// The chain a decision is recorded in: the effective tenant's (if it
+/// exists: a platform admin may name any string), else the principal's own
+/// tenant's, else `_system`.
+fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
+    let own = principal.and_then(|p| p.tenant.as_ref());
+    let named = tenant.filter(|t| Some(*t) == own || store.read(|c| tenants::get(c, &t.0)).ok().flatten().is_some());
+    named.or(own).map(|t| t.0.clone()).unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
 }
 
 impl Governance {
@@ -115,9 +115,17 @@ impl Governance {
     }
 
     fn note_flood(&self, cx: &CallContext, reason: &str, tool: Option<&str>) {
+        // A real key refused for its state (revoked, expired, tenant) is named by its
+        // public id; anything else is `anonymous`, so random forged ids cannot split
+        // a flood into many records.
+        let known_key = !matches!(reason, "missing_credential" | "malformed_key" | "invalid_key");
+        let principal = match &cx.credential {
+            Credential::Bearer(token) if known_key => key_format::parse(token).map(|(id, _)| id.0),
+            _ => None,
+        };
         let key = DenialKey {
             chain: SYSTEM_CHAIN.to_owned(),
-            principal: "anonymous".to_owned(),
+            principal: principal.unwrap_or_else(|| "anonymous".to_owned()),
             reason: reason.to_owned(),
             tool: tool.map(str::to_owned),
             transport: cx.transport.as_str().to_owned(),
@@ -168,7 +176,7 @@ impl Governance {
         let (Some(tool), Some(principal)) = (admission.tool.clone(), admission.principal.clone()) else {
             return Err(RpcError::internal("the gate chain admitted an incomplete call"));
         };
-        let chain = chain_of(Some(&principal), admission.tenant.as_ref());
+        let chain = chain_of(&self.store, Some(&principal), admission.tenant.as_ref());
         let mut draft = self.draft(&cx, Some(&principal), &chain, Some(&tool));
         draft.args_digest = Some(args_digest.clone());
         let ledger_tenant = principal.tenant.as_ref().map_or_else(|| PLATFORM_LEDGER.to_owned(), |t| t.0.clone());
@@ -254,7 +262,7 @@ impl Governance {
                 Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
             };
         }
-        let chain = chain_of(principal, admission.tenant.as_ref());
+        let chain = chain_of(&self.store, principal, admission.tenant.as_ref());
         let mut draft = self.draft(cx, principal, &chain, admission.tool.as_deref());
         draft.decision = Decision::Deny;
         draft.reason = Some(reason);

@@ -49,13 +49,10 @@ enum Command {
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
     },
-    /// Serve newline-delimited JSON-RPC on stdin/stdout.
+    /// Serve newline-delimited JSON-RPC on stdin/stdout, acting with the key in TOLLGATE_API_KEY.
     Stdio {
         #[command(flatten)]
         dir: DataDirArg,
-        /// The API key this process acts with.
-        #[arg(long, env = "TOLLGATE_API_KEY", hide_env_values = true)]
-        api_key: Option<String>,
         /// Act as the platform admin at this terminal (principal `local`) when no key is given.
         #[arg(long)]
         local_admin: bool,
@@ -133,7 +130,9 @@ fn main() -> ExitCode {
         Command::Serve { dir, listen, allowed_hosts, conformance, clock_file } => {
             cli::serve(ServeArgs { data_dir: dir.data_dir, listen, allowed_hosts, conformance, clock_file })
         }
-        Command::Stdio { dir, api_key, local_admin, conformance, clock_file } => {
+        Command::Stdio { dir, local_admin, conformance, clock_file } => {
+            // The key comes from the environment only: a flag would show it in `ps`.
+            let api_key = std::env::var("TOLLGATE_API_KEY").ok();
             cli::stdio(dir.data_dir, api_key, local_admin, conformance, clock_file)
         }
         Command::Audit { command: AuditCommand::Verify { dir, tenant, pubkey, fingerprint } } => {

@@ -43,12 +43,18 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     rt.block_on(async move {
         let dir = std::env::temp_dir().join(format!("tollgate-ledger-{}", tollgate::context::new_request_id()));
         let init = datadir::init(&dir, Clock::system()).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let store = Store::open(&dir, Clock::system(), StoreOptions::default()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let store = Store::open(&dir, Clock::system(), StoreOptions::default())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let server = McpServer::new(ServerOptions::default(), Arc::clone(&store), Config::default())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let boot = call(&server, &init.api_key, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme", "plan": "pro"}))
-            .await
-            .map_err(|c| TestCaseError::fail(format!("bootstrap: {c}")))?;
+        let boot = call(
+            &server,
+            &init.api_key,
+            "tenant.bootstrap",
+            json!({"slug": "acme", "display_name": "Acme", "plan": "pro"}),
+        )
+        .await
+        .map_err(|c| TestCaseError::fail(format!("bootstrap: {c}")))?;
         let key = boot["structuredContent"]["api_key"].as_str().unwrap_or_default().to_owned();
         let tenant = boot["structuredContent"]["tenant_id"].as_str().unwrap_or_default().to_owned();
         let (mut tool_calls, mut keys_issued) = (0u64, 0u64);
@@ -72,7 +78,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 (_, Err(code)) => return Err(TestCaseError::fail(format!("{op:?} was denied: {code}"))),
             }
         }
-        let report = call(&server, &key, "usage.report", json!({})).await.map_err(|c| TestCaseError::fail(c.to_string()))?;
+        let report =
+            call(&server, &key, "usage.report", json!({})).await.map_err(|c| TestCaseError::fail(c.to_string()))?;
         tool_calls += 1;
         let reported = |counter: &str| -> u64 {
             report["structuredContent"]["counters"]
@@ -89,6 +96,13 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(reported("tool_calls") + 1, ledger("tool_calls"));
         prop_assert_eq!(ledger("tool_calls"), tool_calls);
         prop_assert_eq!(reported("keys_issued"), ledger("keys_issued"));
+        // The running totals quota checks read agree with the ledger.
+        let period = tollgate::billing::period::containing(Clock::system().now()).name;
+        for counter in ["tool_calls", "keys_issued"] {
+            let (t, p) = (tenant.clone(), period.clone());
+            let total = store.read(move |c| tollgate::store::billing::total(c, &t, counter, &p)).unwrap_or(u64::MAX);
+            prop_assert_eq!(total, ledger(counter));
+        }
         prop_assert_eq!(ledger("keys_issued"), keys_issued);
         store.shutdown();
         drop(server);

@@ -16,7 +16,7 @@ pub use plans::{Counter, Feature, Limits, PlanName};
 
 use crate::store::billing::BillingRow;
 
-/// A tenant's billing status.
+/// An account's billing status.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -61,7 +61,7 @@ pub struct LimitOverrides {
     pub rate_per_key: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub rate_per_tenant: Option<u32>,
+    pub rate_per_account: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_active_keys: Option<u32>,
 }
@@ -75,7 +75,7 @@ impl LimitOverrides {
             data_exports: self.data_exports.unwrap_or(base.data_exports),
             keys_issued: self.keys_issued.unwrap_or(base.keys_issued),
             rate_per_key: self.rate_per_key.unwrap_or(base.rate_per_key).max(1),
-            rate_per_tenant: self.rate_per_tenant.unwrap_or(base.rate_per_tenant).max(1),
+            rate_per_account: self.rate_per_account.unwrap_or(base.rate_per_account).max(1),
             max_active_keys: self.max_active_keys.unwrap_or(base.max_active_keys),
         }
     }

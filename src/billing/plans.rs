@@ -57,7 +57,7 @@ impl Feature {
     }
 }
 
-/// A metered counter (per tenant per UTC calendar month).
+/// A metered counter (per account per UTC calendar month).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Counter {
@@ -85,7 +85,7 @@ impl Counter {
     }
 }
 
-/// The limits a tenant is held to (a plan's, or a contract's overrides).
+/// The limits an account is held to (a plan's, or a contract's overrides).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 pub struct Limits {
     pub tool_calls: u64,
@@ -94,8 +94,8 @@ pub struct Limits {
     pub keys_issued: u64,
     /// Calls per minute per key (a bucket of this size refilling over a minute).
     pub rate_per_key: u32,
-    /// Calls per minute per tenant, all its keys together.
-    pub rate_per_tenant: u32,
+    /// Calls per minute for the whole account, all its keys together.
+    pub rate_per_account: u32,
     /// Most keys active at once.
     pub max_active_keys: u32,
 }
@@ -131,7 +131,7 @@ pub const PLANS: [Plan; 3] = [
             data_exports: 1,
             keys_issued: 10,
             rate_per_key: 60,
-            rate_per_tenant: 120,
+            rate_per_account: 120,
             max_active_keys: 5,
         },
     },
@@ -144,7 +144,7 @@ pub const PLANS: [Plan; 3] = [
             data_exports: 10,
             keys_issued: 100,
             rate_per_key: 600,
-            rate_per_tenant: 1_200,
+            rate_per_account: 1_200,
             max_active_keys: 50,
         },
     },
@@ -157,7 +157,7 @@ pub const PLANS: [Plan; 3] = [
             data_exports: 100,
             keys_issued: 10_000,
             rate_per_key: 6_000,
-            rate_per_tenant: 12_000,
+            rate_per_account: 12_000,
             max_active_keys: 1_000,
         },
     },
@@ -182,13 +182,14 @@ pub fn matrix_markdown() -> String {
         let cells: Vec<&str> = PLANS.iter().map(|p| if p.features.contains(&f) { "yes" } else { "no" }).collect();
         out.push_str(&format!("| feature `{}` | {} |\n", f.as_str(), cells.join(" | ")));
     }
-    let rows: [(&str, fn(&Limits) -> u64); 7] = [
+    type Row = (&'static str, fn(&Limits) -> u64);
+    let rows: [Row; 7] = [
         ("tool_calls / month", |l| l.tool_calls),
         ("audit_exports / month", |l| l.audit_exports),
         ("data_exports / month", |l| l.data_exports),
         ("keys_issued / month", |l| l.keys_issued),
         ("rate_per_key (calls / minute)", |l| u64::from(l.rate_per_key)),
-        ("rate_per_tenant (calls / minute)", |l| u64::from(l.rate_per_tenant)),
+        ("rate_per_account (calls / minute)", |l| u64::from(l.rate_per_account)),
         ("max_active_keys", |l| u64::from(l.max_active_keys)),
     ];
     for (label, get) in rows {

@@ -12,7 +12,15 @@ use super::{Admission, Refusal, Step, forbidden};
 use crate::identity::TenantId;
 
 /// Binds the tenant.
-pub struct BindTenant;
+pub struct BindTenant {
+    multi_tenant: bool,
+}
+
+impl BindTenant {
+    pub fn new(multi_tenant: bool) -> Self {
+        Self { multi_tenant }
+    }
+}
 
 impl Step for BindTenant {
     fn name(&self) -> &'static str {
@@ -24,6 +32,8 @@ impl Step for BindTenant {
             let principal = call.principal()?.clone();
             let named = call.arguments.get("tenant_id").and_then(Value::as_str).map(|t| TenantId(t.to_owned()));
             call.tenant = match (principal.is_platform(), principal.tenant, named) {
+                // Single-tenant mode: everything acts on the tenant `default`.
+                (true, _, _) if !self.multi_tenant => Some(TenantId::default_tenant()),
                 (true, _, named) => named,
                 (false, Some(own), Some(named)) if named != own => {
                     return Err(forbidden(

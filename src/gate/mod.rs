@@ -146,7 +146,7 @@ impl Chain {
                 Box::new(rate_limit::RateLimit::new(store, clock.clone())),
                 Box::new(resolve::ResolveTool::new(registry, multi_tenant)),
                 Box::new(validate::ValidateArguments),
-                Box::new(bind_tenant::BindTenant),
+                Box::new(bind_tenant::BindTenant::new(multi_tenant)),
                 Box::new(role::RequireRole),
                 Box::new(feature_flag::FeatureFlag::new(multi_tenant)),
                 Box::new(capabilities::ClientCapabilities),

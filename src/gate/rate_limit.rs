@@ -61,7 +61,7 @@ impl Step for RateLimit {
                 per_minute: billing.as_ref().map_or(PLATFORM_RATE_PER_KEY, |b| b.limits.rate_per_key),
             }];
             if let (Some(t), Some(b)) = (&principal.tenant, &billing) {
-                buckets.push(Bucket { key: format!("tenant:{}", t.0), per_minute: b.limits.rate_per_tenant });
+                buckets.push(Bucket { key: format!("tenant:{}", t.0), per_minute: b.limits.rate_per_account });
             }
             call.billing = billing;
             let now = self.clock.now();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::{Admission, Refusal, Step};
+use super::{Admission, Refusal, Step, forbidden};
 use crate::protocol::errors::RpcError;
 use crate::tools::Registry;
 
@@ -33,6 +33,14 @@ impl Step for ResolveTool {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             if let Some(tool) = self.registry.resolve(&call.requested_name, self.multi_tenant) {
+                // A tool of the other mode is refused before its schema can say anything.
+                if !tool.spec.modes.includes(self.multi_tenant) {
+                    return Err(forbidden(
+                        "feature_disabled",
+                        "this tool is disabled on this server",
+                        json!({ "flag": "multi_tenant" }),
+                    ));
+                }
                 call.tool = Some(tool);
                 return Ok(());
             }

@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Runs the service; may act on any tenant.
+    /// Runs the service.
     PlatformAdmin,
-    /// Manages one tenant: keys, data, exports.
+    /// Manages an account: keys, data, exports.
     TenantAdmin,
-    /// Operates a tenant's tools.
+    /// Operates the account's tools.
     Operator,
-    /// Reads a tenant's state.
+    /// Reads the account's state.
     Viewer,
-    /// Reads a tenant's audit trail and usage.
+    /// Reads the account's audit trail and usage.
     Auditor,
 }
 
@@ -40,6 +40,64 @@ impl Role {
         [Role::PlatformAdmin, Role::TenantAdmin, Role::Operator, Role::Viewer, Role::Auditor]
             .into_iter()
             .find(|r| r.as_str() == s)
+    }
+}
+
+/// How a role is written on the wire: multi-tenant tool versions use
+/// [`Role`]; single-tenant versions use [`AccountRole`], whose names carry no
+/// tenant wording. Both map to the same internal [`Role`].
+pub trait RoleWire:
+    Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + Copy + Send + Sync + 'static
+{
+    fn from_role(role: Role) -> Self;
+    fn into_role(self) -> Role;
+}
+
+impl RoleWire for Role {
+    fn from_role(role: Role) -> Self {
+        role
+    }
+
+    fn into_role(self) -> Role {
+        self
+    }
+}
+
+/// The roles an API key can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// Runs the service.
+    PlatformAdmin,
+    /// Manages the account: keys, data, exports.
+    Admin,
+    /// Operates the account's tools.
+    Operator,
+    /// Reads the account's state.
+    Viewer,
+    /// Reads the account's audit trail and usage.
+    Auditor,
+}
+
+impl RoleWire for AccountRole {
+    fn from_role(role: Role) -> Self {
+        match role {
+            Role::PlatformAdmin => AccountRole::PlatformAdmin,
+            Role::TenantAdmin => AccountRole::Admin,
+            Role::Operator => AccountRole::Operator,
+            Role::Viewer => AccountRole::Viewer,
+            Role::Auditor => AccountRole::Auditor,
+        }
+    }
+
+    fn into_role(self) -> Role {
+        match self {
+            AccountRole::PlatformAdmin => Role::PlatformAdmin,
+            AccountRole::Admin => Role::TenantAdmin,
+            AccountRole::Operator => Role::Operator,
+            AccountRole::Viewer => Role::Viewer,
+            AccountRole::Auditor => Role::Auditor,
+        }
     }
 }
 

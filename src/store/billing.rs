@@ -100,8 +100,13 @@ pub struct UsageEvent<'a> {
     pub at: &'a str,
 }
 
-/// Append to the ledger.
+/// Append to the ledger (and keep the running total of its month in step).
 pub fn record_usage(conn: &Connection, e: &UsageEvent<'_>) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO usage_totals (tenant_id, counter, period, used) VALUES (?1, ?2, substr(?3, 1, 7), ?4) \
+         ON CONFLICT(tenant_id, counter, period) DO UPDATE SET used = used + ?4",
+        params![e.tenant, e.counter, e.at, i64::try_from(e.quantity).unwrap_or(i64::MAX)],
+    )?;
     conn.execute(
         "INSERT INTO usage_events (tenant_id, counter, quantity, idempotency_key, request_id, tool, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![e.tenant, e.counter, i64::try_from(e.quantity).unwrap_or(i64::MAX), e.idempotency_key, e.request_id, e.tool, e.at],
@@ -117,6 +122,19 @@ pub fn used(conn: &Connection, tenant: &str, counter: &str, from: &str, until: &
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The running total of a counter in a month (`YYYY-MM`): what quota checks
+/// read (one row instead of a sum; `used` and a ledger test keep it honest).
+pub fn total(conn: &Connection, tenant: &str, counter: &str, period: &str) -> Result<u64, StoreError> {
+    let n: Option<i64> = conn
+        .query_row(
+            "SELECT used FROM usage_totals WHERE tenant_id = ?1 AND counter = ?2 AND period = ?3",
+            params![tenant, counter, period],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
 /// Active keys of a tenant (not revoked, not expired at `now`).

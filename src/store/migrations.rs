@@ -114,6 +114,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, principal, tool, key)
     ) WITHOUT ROWID;
     "#,
+    // 3: running totals per (tenant, counter, period), kept in step with the ledger.
+    r#"
+    CREATE TABLE usage_totals (
+        tenant_id TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        period TEXT NOT NULL,
+        used INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, counter, period)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_totals (tenant_id, counter, period, used)
+        SELECT tenant_id, counter, substr(at, 1, 7), SUM(quantity) FROM usage_events GROUP BY 1, 2, 3;
+    "#,
 ];
 
 /// The schema version this binary writes.

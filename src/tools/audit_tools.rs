@@ -50,6 +50,10 @@ pub struct ProblemView {
 }
 
 fn verify(cx: &ToolCx, tx: &WriteCx<'_>, chain: String) -> Result<VerifyOutput, ToolError> {
+    let internal = |e: crate::store::StoreError| ToolError::new(ToolErrorCode::Internal, e.to_string());
+    if chain != SYSTEM_CHAIN && crate::store::tenants::get(tx.conn, &chain).map_err(internal)?.is_none() {
+        return Err(ToolError::new(ToolErrorCode::NotFound, "no such tenant"));
+    }
     let trusted = [cx.audit_key];
     let outcome = audit_log::verify_stored(tx.conn, &chain, &trusted)
         .map_err(|e| ToolError::new(ToolErrorCode::Internal, e.to_string()))?;

@@ -9,21 +9,59 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, BillingClass, Registry, RegistryError, Tool, ToolSpec};
+use super::registry::{Annotations, BillingClass, Modes, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::billing::{Counter, Feature};
 use crate::clock;
-use crate::identity::{Role, keys as key_format};
+use crate::identity::{AccountRole, Role, RoleWire, keys as key_format};
 use crate::store::{WriteCx, keys};
 
-/// Register the key tools.
+/// Register the key tools: v1 (roles as [`Role`], multi-tenant mode) and
+/// v2 (roles as [`AccountRole`], single-tenant mode) of the tools that show
+/// roles, and `key.revoke` (no roles) for both.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
-    r.add_typed(Issue)?;
-    r.add_typed(Rotate)?;
+    r.add_typed(Issue::<Role>::new())?;
+    r.add_typed(Issue::<AccountRole>::new())?;
+    r.add_typed(Rotate::<Role>::new())?;
+    r.add_typed(Rotate::<AccountRole>::new())?;
     r.add_typed(Revoke)?;
-    r.add_typed(List)?;
+    r.add_typed(List::<Role>::new())?;
+    r.add_typed(List::<AccountRole>::new())?;
     Ok(())
 }
+
+/// The version and mode a role wire form publishes under.
+fn edition<R: RoleWire>() -> (u32, Modes) {
+    if std::any::TypeId::of::<R>() == std::any::TypeId::of::<Role>() {
+        (1, Modes::MultiTenant)
+    } else {
+        (2, Modes::SingleTenant)
+    }
+}
+
+/// A tool parameterised by its role wire form.
+macro_rules! role_tool {
+    ($name:ident) => {
+        #[doc = concat!("`", stringify!($name), "`, with roles written as `R`.")]
+        pub struct $name<R>(std::marker::PhantomData<R>);
+
+        impl<R> $name<R> {
+            pub fn new() -> Self {
+                Self(std::marker::PhantomData)
+            }
+        }
+
+        impl<R> Default for $name<R> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+
+role_tool!(Issue);
+role_tool!(Rotate);
+role_tool!(List);
 
 const ADMINS: &[Role] = &[Role::PlatformAdmin, Role::TenantAdmin];
 const WRITE: Annotations =
@@ -39,9 +77,14 @@ fn not_found() -> ToolError {
     ToolError::new(ToolErrorCode::NotFound, "no such key")
 }
 
-/// The caller's key scope: its tenant id, or `None` for the platform.
+/// The caller's key scope: its tenant; for a platform admin the effective
+/// tenant (single-tenant mode binds `default`), else the platform itself (`None`).
 fn scope(cx: &ToolCx) -> Option<String> {
-    if cx.principal.is_platform() { None } else { cx.principal.tenant.as_ref().map(|t| t.0.clone()) }
+    if cx.principal.is_platform() {
+        cx.tenant.as_ref().map(|t| t.0.clone())
+    } else {
+        cx.principal.tenant.as_ref().map(|t| t.0.clone())
+    }
 }
 
 /// A key of the caller's scope, or `not_found` (also for other scopes' keys).
@@ -52,9 +95,9 @@ fn own_key(cx: &ToolCx, tx: &WriteCx<'_>, key_id: &str) -> Result<keys::KeyRow, 
 
 /// A key as `key.list` shows it: metadata only.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct KeyView {
+pub struct KeyView<R> {
     pub key_id: String,
-    pub role: Role,
+    pub role: R,
     pub label: String,
     /// `active`, `revoked` or `expired`.
     pub status: String,
@@ -68,12 +111,12 @@ pub struct KeyView {
     pub replaced_by: Option<String>,
 }
 
-fn view(row: keys::KeyRow, now: &str) -> KeyView {
+fn view<R: RoleWire>(row: keys::KeyRow, now: &str) -> KeyView<R> {
     let expired = row.expires_at.as_deref().is_some_and(|e| e <= now);
     let status = if row.status == "active" && expired { "expired".to_owned() } else { row.status };
     KeyView {
         key_id: row.key_id,
-        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        role: R::from_role(Role::parse(&row.role).unwrap_or(Role::Viewer)),
         label: row.label,
         status,
         created_at: row.created_at,
@@ -86,9 +129,9 @@ fn view(row: keys::KeyRow, now: &str) -> KeyView {
 /// `key.issue` input.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct IssueInput {
+pub struct IssueInput<R> {
     /// The new key's role (within the caller's scope).
-    pub role: Role,
+    pub role: R,
     /// What the key is for (1-200 characters).
     #[schemars(length(min = 1, max = 200))]
     pub label: String,
@@ -98,24 +141,26 @@ pub struct IssueInput {
 
 /// A new key: the secret is shown here once.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct IssuedOutput {
+pub struct IssuedOutput<R> {
     pub key_id: String,
     /// `tg_…`: shown once, never stored.
     pub api_key: String,
-    pub role: Role,
+    pub role: R,
     pub label: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
 }
 
-fn issue(
+fn issue<R: RoleWire>(
     cx: &ToolCx,
     tx: &WriteCx<'_>,
-    role: Role,
+    wire_role: R,
     label: String,
     expires_at: Option<String>,
-) -> Result<IssuedOutput, ToolError> {
-    let allowed = if cx.principal.is_platform() { role == Role::PlatformAdmin } else { role != Role::PlatformAdmin };
+) -> Result<IssuedOutput<R>, ToolError> {
+    let role = wire_role.into_role();
+    // Platform keys in the platform scope, tenant roles in a tenant's.
+    let allowed = if scope(cx).is_none() { role == Role::PlatformAdmin } else { role != Role::PlatformAdmin };
     if !allowed {
         return Err(ToolError::invalid_argument("/role", "this role cannot be issued in your scope"));
     }
@@ -157,18 +202,18 @@ fn issue(
         },
     )
     .map_err(internal)?;
-    Ok(IssuedOutput { key_id: issued.key_id.0, api_key: issued.token, role, label, expires_at })
+    Ok(IssuedOutput { key_id: issued.key_id.0, api_key: issued.token, role: wire_role, label, expires_at })
 }
 
-/// Issues a key.
-pub struct Issue;
-
-impl Tool for Issue {
-    type Input = IssueInput;
-    type Output = IssuedOutput;
+impl<R: RoleWire> Tool for Issue<R> {
+    type Input = IssueInput<R>;
+    type Output = IssuedOutput<R>;
 
     fn spec(&self) -> ToolSpec {
+        let (version, modes) = edition::<R>();
         ToolSpec {
+            version,
+            modes,
             annotations: WRITE,
             roles: ADMINS,
             charges: &[(Counter::KeysIssued, 1)],
@@ -182,7 +227,7 @@ impl Tool for Issue {
         }
     }
 
-    fn run(&self, input: IssueInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<IssuedOutput, ToolError> {
+    fn run(&self, input: IssueInput<R>, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<IssuedOutput<R>, ToolError> {
         issue(cx, tx, input.role, input.label, input.expires_at)
     }
 }
@@ -199,23 +244,23 @@ pub struct RotateInput {
 
 /// The replacement key and when the old one stops.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct RotateOutput {
+pub struct RotateOutput<R> {
     #[serde(flatten)]
-    pub new_key: IssuedOutput,
+    pub new_key: IssuedOutput<R>,
     pub old_key_id: String,
     /// The old key works until then.
     pub old_key_expires_at: String,
 }
 
-/// Rotates a key.
-pub struct Rotate;
-
-impl Tool for Rotate {
+impl<R: RoleWire> Tool for Rotate<R> {
     type Input = RotateInput;
-    type Output = RotateOutput;
+    type Output = RotateOutput<R>;
 
     fn spec(&self) -> ToolSpec {
+        let (version, modes) = edition::<R>();
         ToolSpec {
+            version,
+            modes,
             annotations: WRITE,
             roles: ADMINS,
             feature: Some(Feature::KeyRotation),
@@ -230,17 +275,21 @@ impl Tool for Rotate {
         }
     }
 
-    fn run(&self, input: RotateInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RotateOutput, ToolError> {
+    fn run(&self, input: RotateInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RotateOutput<R>, ToolError> {
         if input.grace_seconds > MAX_GRACE_SECONDS {
             return Err(ToolError::invalid_argument("/grace_seconds", "grace_seconds is at most 2592000 (30 days)"));
         }
         let old = own_key(cx, tx, &input.key_id)?;
-        if old.status != "active" {
-            return Err(ToolError::new(ToolErrorCode::FailedPrecondition, "only an active key can be rotated"));
+        let expired = old.expires_at.as_deref().is_some_and(|e| e <= cx.clock.now_rfc3339().as_str());
+        if old.status != "active" || expired {
+            return Err(ToolError::new(
+                ToolErrorCode::FailedPrecondition,
+                "only an active, unexpired key can be rotated; issue a new key instead",
+            ));
         }
         let role =
             Role::parse(&old.role).ok_or_else(|| ToolError::new(ToolErrorCode::Internal, "stored role unknown"))?;
-        let new_key = issue(cx, tx, role, old.label.clone(), old.expires_at.clone())?;
+        let new_key = issue(cx, tx, R::from_role(role), old.label.clone(), old.expires_at.clone())?;
         let grace = time::Duration::seconds(i64::try_from(input.grace_seconds).unwrap_or(0));
         let old_end = clock::rfc3339(cx.clock.now() + grace);
         keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id).map_err(internal)?;
@@ -302,19 +351,19 @@ pub struct ListInput {}
 
 /// Every key of the caller's scope, oldest first (metadata only, never secrets).
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ListOutput {
-    pub keys: Vec<KeyView>,
+pub struct ListOutput<R> {
+    pub keys: Vec<KeyView<R>>,
 }
 
-/// Lists keys.
-pub struct List;
-
-impl Tool for List {
+impl<R: RoleWire> Tool for List<R> {
     type Input = ListInput;
-    type Output = ListOutput;
+    type Output = ListOutput<R>;
 
     fn spec(&self) -> ToolSpec {
+        let (version, modes) = edition::<R>();
         ToolSpec {
+            version,
+            modes,
             roles: ADMINS,
             billing: BillingClass::Safety,
             ..ToolSpec::open(
@@ -326,7 +375,7 @@ impl Tool for List {
         }
     }
 
-    fn run(&self, _input: ListInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<ListOutput, ToolError> {
+    fn run(&self, _input: ListInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<ListOutput<R>, ToolError> {
         let now = cx.clock.now_rfc3339();
         let rows = keys::list(tx.conn, scope(cx).as_deref()).map_err(internal)?;
         Ok(ListOutput { keys: rows.into_iter().map(|r| view(r, &now)).collect() })

@@ -46,7 +46,8 @@ pub struct ToolCx {
 /// The registry of the tools every tollgate server offers.
 pub fn standard() -> Result<Registry, registry::RegistryError> {
     let mut r = Registry::default();
-    r.add_typed(whoami::Whoami)?;
+    r.add_typed(whoami::Whoami::<crate::identity::Role>::new())?;
+    r.add_typed(whoami::Whoami::<crate::identity::AccountRole>::new())?;
     r.add_typed(whoami::WhoamiTenant)?;
     r.add_typed(server_info::ServerInfoTool)?;
     tenants::register(&mut r)?;

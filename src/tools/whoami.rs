@@ -11,7 +11,7 @@ use super::registry::{Annotations, BillingClass, Modes, Tool, ToolSpec};
 use super::result::ToolError;
 use crate::billing::{Counter, PlanName, Status};
 use crate::context::TransportKind;
-use crate::identity::{PrincipalKind, Role};
+use crate::identity::{AccountRole, PrincipalKind, Role, RoleWire};
 use crate::protocol::{Era, SERVER_INFO};
 use crate::store::WriteCx;
 
@@ -22,7 +22,7 @@ pub struct WhoamiInput {}
 
 /// Who the server thinks is calling, and over what.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct WhoamiOutput {
+pub struct WhoamiOutput<R> {
     /// `modern` (2026-07-28, stateless) or `legacy` (2025 revisions, initialize handshake).
     pub era: Era,
     /// The protocol revision this call was served under.
@@ -39,7 +39,7 @@ pub struct WhoamiOutput {
     pub principal_kind: Option<PrincipalKind>,
     /// The caller's role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
+    pub role: Option<R>,
     /// The plan the caller's account is on (absent for platform principals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanName>,
@@ -58,12 +58,12 @@ pub struct ServerIdentity {
     pub version: String,
 }
 
-fn describe(cx: &ToolCx, tx: &WriteCx<'_>) -> WhoamiOutput {
+fn describe<R: RoleWire>(cx: &ToolCx, tx: &WriteCx<'_>) -> WhoamiOutput<R> {
     let billing = cx.billing.as_ref();
     let remaining = match (billing, cx.principal.tenant.as_ref()) {
         (Some(b), Some(t)) => {
             let period = crate::billing::period::containing(cx.clock.now());
-            crate::store::billing::used(tx.conn, &t.0, Counter::ToolCalls.as_str(), &period.start, &period.end)
+            crate::store::billing::total(tx.conn, &t.0, Counter::ToolCalls.as_str(), &period.name)
                 .ok()
                 .map(|used| b.limits.tool_calls.saturating_sub(used))
         }
@@ -79,31 +79,46 @@ fn describe(cx: &ToolCx, tx: &WriteCx<'_>) -> WhoamiOutput {
         server: ServerIdentity { name: SERVER_INFO.name.to_owned(), version: SERVER_INFO.version.to_owned() },
         principal: Some(cx.principal.id.clone()),
         principal_kind: Some(cx.principal.kind),
-        role: Some(cx.principal.role),
+        role: Some(R::from_role(cx.principal.role)),
     }
 }
 
-/// `whoami` v1.
-pub struct Whoami;
+/// `whoami` v1 (multi-tenant mode; v2 adds the tenant) and v3 (single-tenant
+/// mode, roles without tenant wording).
+pub struct Whoami<R>(std::marker::PhantomData<R>);
 
-impl Tool for Whoami {
+impl<R> Whoami<R> {
+    pub fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<R> Default for Whoami<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: RoleWire> Tool for Whoami<R> {
     type Input = WhoamiInput;
-    type Output = WhoamiOutput;
+    type Output = WhoamiOutput<R>;
 
     fn spec(&self) -> ToolSpec {
+        let single = std::any::TypeId::of::<R>() == std::any::TypeId::of::<AccountRole>();
         ToolSpec {
             annotations: Annotations::READ_ONLY,
             billing: BillingClass::Account,
+            modes: if single { Modes::SingleTenant } else { Modes::MultiTenant },
             ..ToolSpec::open(
                 "whoami",
-                1,
+                if single { 3 } else { 1 },
                 "Who am I",
                 "Show who is calling (principal and role) and how the call reached the server: protocol era and version, transport, server identity.",
             )
         }
     }
 
-    fn run(&self, _input: WhoamiInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<WhoamiOutput, ToolError> {
+    fn run(&self, _input: WhoamiInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<WhoamiOutput<R>, ToolError> {
         Ok(describe(cx, tx))
     }
 }
@@ -112,7 +127,7 @@ impl Tool for Whoami {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WhoamiTenantOutput {
     #[serde(flatten)]
-    pub base: WhoamiOutput,
+    pub base: WhoamiOutput<Role>,
     /// The tenant the caller acts for; absent for platform principals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,

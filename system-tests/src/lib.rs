@@ -328,3 +328,278 @@ impl Drop for StdioServer {
         let _ = self.child.wait();
     }
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the tenant-isolation and key-lifecycle tests: tool calls on
+// either transport, a server whose stderr is kept, a graceful stop, and
+// reading the audit log straight from the database (with the sqlite3 CLI).
+// ---------------------------------------------------------------------------
+
+/// A `tools/call` over HTTP under 2026-07-28.
+pub async fn http_tool(to: &Endpoint, id: i64, name: &str, arguments: Value) -> Answer {
+    modern_call(to, id, "tools/call", json!({"name": name, "arguments": arguments})).await
+}
+
+impl StdioServer {
+    /// A `tools/call` under 2026-07-28 on this stdio server; the JSON-RPC reply.
+    pub fn tool(&mut self, id: i64, name: &str, arguments: Value) -> Value {
+        self.call(&request(id, "tools/call", json!({"name": name, "arguments": arguments, "_meta": modern_meta()})))
+    }
+
+    /// A stdio server on an existing data dir with extra environment, its stderr kept in a [`ServerLog`].
+    pub fn start_logged(
+        dir: &std::path::Path,
+        key: Option<&str>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Self, ServerLog) {
+        let mut cmd = Command::new(binary());
+        cmd.arg("stdio").arg("--data-dir").arg(dir).env_remove("TOLLGATE_API_KEY");
+        if let Some(k) = key {
+            cmd.env("TOLLGATE_API_KEY", k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tollgate stdio");
+        let log = ServerLog::collect(BufReader::new(child.stderr.take().expect("stderr")).lines(), String::new());
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        (Self { child, stdin, stdout, _dir: None }, log)
+    }
+}
+
+/// Everything a child process wrote on stderr, collected by a thread.
+pub struct ServerLog {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerLog {
+    fn collect<R: BufRead + Send + 'static>(lines: std::io::Lines<R>, first: String) -> Self {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(first));
+        let sink = std::sync::Arc::clone(&text);
+        let thread = std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut t = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                t.push_str(&line);
+                t.push('\n');
+            }
+        });
+        Self { text, thread: Some(thread) }
+    }
+
+    /// What has been logged so far.
+    pub fn text(&self) -> String {
+        self.text.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Wait until the process closed stderr (it has exited), then everything it logged.
+    pub fn finish(mut self) -> String {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.text()
+    }
+}
+
+impl HttpServer {
+    /// A server on a given data dir with extra environment (e.g. `RUST_LOG`);
+    /// its whole stderr is kept in the returned [`ServerLog`].
+    pub fn start_logged(dir: DataDir, extra: &[&str], env: &[(&str, &str)]) -> (Self, ServerLog) {
+        let mut cmd = Command::new(binary());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir.path).args(extra);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start tollgate serve");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut seen = String::new();
+        let base = loop {
+            let line = lines.next().expect("server exited before listening").expect("read stderr");
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim_end_matches("/mcp").to_owned();
+            }
+        };
+        let log = ServerLog::collect(lines, seen);
+        (Self { child, base, dir }, log)
+    }
+
+    /// Stop the server gracefully (SIGTERM, so that it flushes aggregated
+    /// denials and checkpoints), wait for it, and keep the data dir.
+    pub fn stop(mut self) -> (DataDir, std::process::ExitStatus) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "could not send SIGTERM to {pid}");
+        let status = self.child.wait().expect("wait for tollgate serve");
+        let dir = std::mem::replace(&mut self.dir, DataDir { path: PathBuf::new(), admin_key: String::new() });
+        std::mem::forget(self);
+        (dir, status)
+    }
+}
+
+/// The JSON-RPC error code of a reply, if it is an error.
+pub fn error_code(reply: &Value) -> Option<i64> {
+    reply.get("error").and_then(|e| e.get("code")).and_then(Value::as_i64)
+}
+
+/// `error.data.reason` of a reply, if any.
+pub fn error_reason(reply: &Value) -> Option<&str> {
+    reply.get("error").and_then(|e| e.get("data")).and_then(|d| d.get("reason")).and_then(Value::as_str)
+}
+
+/// The `{code, message}` of a tool failure (`isError: true`), parsed from its text block.
+pub fn tool_failure(reply: &Value) -> Option<Value> {
+    let result = reply.get("result")?;
+    if result.get("isError") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    serde_json::from_str(result.get("content")?.get(0)?.get("text")?.as_str()?).ok()
+}
+
+/// A successful tool result's structured content (or its JSON text block).
+pub fn tool_output(reply: &Value) -> Option<Value> {
+    let result = reply.get("result")?;
+    if result.get("isError") == Some(&Value::Bool(true)) {
+        return None;
+    }
+    result
+        .get("structuredContent")
+        .cloned()
+        .or_else(|| serde_json::from_str(result.get("content")?.get(0)?.get("text")?.as_str()?).ok())
+}
+
+/// Run one read-only query with the `sqlite3` CLI; its output lines (list mode).
+pub fn sqlite_lines(db: &std::path::Path, sql: &str) -> Vec<String> {
+    let out = Command::new("sqlite3")
+        .arg("-readonly")
+        .arg("-cmd")
+        .arg(".timeout 5000")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("run the sqlite3 CLI (install sqlite3 to run these tests)");
+    assert!(out.status.success(), "sqlite3 failed on {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// The database of a data dir.
+pub fn database(dir: &std::path::Path) -> PathBuf {
+    dir.join("tollgate.db")
+}
+
+/// Every audit record in a data dir's database, parsed, in (chain, seq) order.
+pub fn audit_records(dir: &std::path::Path) -> Vec<Value> {
+    sqlite_lines(&database(dir), "SELECT record FROM audit_records ORDER BY chain, seq")
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit record is not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// One chain's audit records, in seq order.
+pub fn audit_chain(dir: &std::path::Path, chain: &str) -> Vec<Value> {
+    audit_records(dir).into_iter().filter(|r| r["chain"] == chain).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for the durability, tampering and kill-switch tests: requests that
+// may fail (the server is killed under them), the offline CLI, copies of a
+// data dir.
+// ---------------------------------------------------------------------------
+
+/// [`post`], but a request that gets no answer (connection refused or reset,
+/// e.g. because the server was killed) is an `Err` instead of a panic.
+pub async fn try_post(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> Result<Answer, String> {
+    let client = reqwest::Client::new();
+    let mut req = client
+        .post(&to.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json");
+    if let Some(key) = &to.key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.body(body.to_owned()).send().await.map_err(|e| format!("send: {e}"))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.map_err(|e| format!("body: {e}"))?;
+    let sse = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let events: Vec<Value> = if sse {
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect()
+    } else {
+        vec![]
+    };
+    let body = if sse {
+        events.last().cloned().ok_or_else(|| format!("SSE stream without a message: {text:?}"))?
+    } else {
+        serde_json::from_str(&text).map_err(|e| format!("not JSON ({e}): {text:?}"))?
+    };
+    Ok(Answer { status, headers, body, events })
+}
+
+/// A 2026-07-28 `tools/call` over HTTP that may fail (see [`try_post`]).
+pub async fn try_http_tool(to: &Endpoint, id: i64, name: &str, arguments: Value) -> Result<Answer, String> {
+    let mut params = json!({"name": name, "arguments": arguments});
+    params["_meta"] = modern_meta();
+    let headers = [("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", name)];
+    try_post(to, &headers, &request(id, "tools/call", params).to_string()).await
+}
+
+/// Run the `tollgate` binary with `args`; its exit code (None if killed by a
+/// signal), stdout and stderr.
+pub fn run_tollgate<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Option<i32>, String, String) {
+    let out = Command::new(binary()).args(args).env_remove("TOLLGATE_DATA_DIR").output().expect("run tollgate");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `tollgate audit verify --data-dir DIR` plus `extra` flags.
+pub fn audit_verify(dir: &std::path::Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args: Vec<std::ffi::OsString> = vec!["audit".into(), "verify".into(), "--data-dir".into(), dir.into()];
+    args.extend(extra.iter().map(std::ffi::OsString::from));
+    run_tollgate(&args)
+}
+
+/// `(pubkey hex, fingerprint)` as `tollgate audit pubkey` prints them.
+pub fn audit_pubkey(dir: &std::path::Path) -> (String, String) {
+    let args: Vec<std::ffi::OsString> = vec!["audit".into(), "pubkey".into(), "--data-dir".into(), dir.into()];
+    let (code, out, err) = run_tollgate(&args);
+    assert_eq!(code, Some(0), "audit pubkey failed: {out}{err}");
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no {name} line in {out:?}"))
+    };
+    (field("pubkey:"), field("fingerprint:"))
+}
+
+impl DataDir {
+    /// A byte-for-byte copy of this (stopped) data dir, with the same admin
+    /// key; removed on drop like any other.
+    pub fn copy(&self) -> DataDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("tollgate-st-copy-{}-{n}-{}", std::process::id(), nanos()));
+        std::fs::create_dir_all(&path).expect("create copy dir");
+        for entry in std::fs::read_dir(&self.path).expect("read data dir") {
+            let entry = entry.expect("dir entry");
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::copy(entry.path(), path.join(entry.file_name())).expect("copy data dir file");
+            }
+        }
+        DataDir { path, admin_key: self.admin_key.clone() }
+    }
+}

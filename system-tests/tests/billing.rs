@@ -8,7 +8,8 @@ use system_tests::*;
 /// A server whose per-address limit will not interfere, with a clock file.
 fn server() -> (HttpServer, std::path::PathBuf) {
     let dir = DataDir::init();
-    std::fs::write(dir.path.join("tollgate.toml"), "per_address_rps = 100000\nper_address_burst = 100000\n").expect("config");
+    std::fs::write(dir.path.join("tollgate.toml"), "per_address_rps = 100000\nper_address_burst = 100000\n")
+        .expect("config");
     let clock = dir.path.join("clock");
     std::fs::write(&clock, "2030-01-15T12:00:00Z").expect("clock");
     let clock_arg = clock.to_string_lossy().into_owned();
@@ -35,7 +36,9 @@ async fn tenant(admin: &Endpoint, slug: &str, plan: &str) -> (String, Endpoint) 
 fn ledger_count(dir: &std::path::Path, tenant: &str, counter: &str) -> u64 {
     let lines = sqlite_lines(
         &database(dir),
-        &format!("SELECT COALESCE(SUM(quantity),0) FROM usage_events WHERE tenant_id = '{tenant}' AND counter = '{counter}'"),
+        &format!(
+            "SELECT COALESCE(SUM(quantity),0) FROM usage_events WHERE tenant_id = '{tenant}' AND counter = '{counter}'"
+        ),
     );
     lines.first().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
 }
@@ -45,7 +48,7 @@ async fn a_thousand_concurrent_calls_against_a_quota_of_100_admit_exactly_100() 
     let (server, _clock) = server();
     let admin = server.endpoint();
     let (acme, key) = tenant(&admin, "acme", "pro").await;
-    let limits = json!({"tool_calls": 100, "rate_per_key": 100000, "rate_per_tenant": 100000});
+    let limits = json!({"tool_calls": 100, "rate_per_key": 100000, "rate_per_account": 100000});
     ok(&admin, "plan.set", json!({"tenant_id": acme, "plan": "pro", "limits": limits})).await;
 
     let key = Arc::new(key);
@@ -143,7 +146,12 @@ async fn idempotent_retries_replay_once_charged_and_never_keep_secrets() {
     assert_eq!(tool_failure(&retry.body).map(|f| f["code"].clone()), Some(json!("not_replayable")));
     // HTTP Idempotency-Key works too.
     let body = request(1, "tools/call", json!({"name": "whoami", "arguments": {}, "_meta": modern_meta()})).to_string();
-    let h = [("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "whoami"), ("idempotency-key", "k-3")];
+    let h = [
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "whoami"),
+        ("idempotency-key", "k-3"),
+    ];
     let a = post(&acme_key, &h, &body).await;
     let b = post(&acme_key, &h, &body).await;
     assert_eq!(a.body["result"], b.body["result"]);
@@ -156,7 +164,11 @@ async fn idempotent_retries_replay_once_charged_and_never_keep_secrets() {
         &format!("SELECT COUNT(*) FROM usage_events WHERE tenant_id = '{acme}' AND idempotency_key = 'k-1'"),
     );
     assert_eq!(events.first().map(|s| s.trim().to_owned()), Some("3".into()), "each k-1 scope charged once");
-    assert_eq!(ledger_count(&dir.path, &acme, "keys_issued"), 2, "two key.issue calls ran (auditor and k-2), the refused retry charged nothing");
+    assert_eq!(
+        ledger_count(&dir.path, &acme, "keys_issued"),
+        2,
+        "two key.issue calls ran (auditor and k-2), the refused retry charged nothing"
+    );
     let db = std::fs::read(database(&dir.path)).expect("db");
     let wal = std::fs::read(dir.path.join("tollgate.db-wal")).unwrap_or_default();
     let needle = secret.as_bytes();
@@ -182,7 +194,10 @@ async fn plan_changes_apply_to_the_very_next_call() {
     assert_eq!(tool_failure(&stale.body).map(|f| f["code"].clone()), Some(json!("conflict")));
     let denied = tool(&key, "key.rotate", json!({"key_id": spare_id, "grace_seconds": 0})).await;
     assert_eq!((denied.status, error_reason(&denied.body)), (403, Some("not_entitled")));
-    assert_eq!(denied.body["error"]["data"], json!({"feature": "key_rotation", "plan": "free", "reason": "not_entitled"}));
+    assert_eq!(
+        denied.body["error"]["data"],
+        json!({"feature": "key_rotation", "plan": "free", "reason": "not_entitled"})
+    );
 
     // past_due: read-only tools and key revocation work, writes do not.
     ok(&admin, "plan.set", json!({"tenant_id": acme, "plan": "free", "status": "past_due"})).await;
@@ -202,7 +217,12 @@ async fn plan_changes_apply_to_the_very_next_call() {
     assert_eq!((read.status, error_reason(&read.body)), (403, Some("billing_status")));
 
     // A trial acts as past_due once it ends (by the clock).
-    ok(&admin, "plan.set", json!({"tenant_id": acme, "plan": "pro", "status": "trialing", "trial_ends_at": "2030-01-20T00:00:00Z"})).await;
+    ok(
+        &admin,
+        "plan.set",
+        json!({"tenant_id": acme, "plan": "pro", "status": "trialing", "trial_ends_at": "2030-01-20T00:00:00Z"}),
+    )
+    .await;
     ok(&key, "key.issue", json!({"role": "viewer", "label": "trial"})).await;
     std::fs::write(&clock, "2030-01-21T00:00:00Z").expect("clock");
     let late = tool(&key, "key.issue", json!({"role": "viewer", "label": "late"})).await;

@@ -7,7 +7,13 @@ use std::process::Command;
 use system_tests::*;
 
 fn run(args: &[&str], dir: &std::path::Path) -> (Option<i32>, String) {
-    let out = Command::new(binary()).args(args).arg("--data-dir").arg(dir).env_remove("TOLLGATE_API_KEY").output().expect("run");
+    let out = Command::new(binary())
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("TOLLGATE_API_KEY")
+        .output()
+        .expect("run");
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -52,7 +58,10 @@ fn a_missing_newer_or_corrupt_data_dir_refuses_to_serve() {
     let _ = std::fs::remove_file(corrupt.path.join("tollgate.db-wal"));
     let (code, err) = run(&["serve", "--listen", "127.0.0.1:0"], &corrupt.path);
     assert_eq!(code, Some(1));
-    assert!(err.to_lowercase().contains("corrupt") || err.contains("not a database") || err.contains("malformed"), "{err}");
+    assert!(
+        err.to_lowercase().contains("corrupt") || err.contains("not a database") || err.contains("malformed"),
+        "{err}"
+    );
 
     let bad_config = DataDir::init();
     std::fs::write(bad_config.path.join("tollgate.toml"), "max_page_size = 0\n").expect("config");

@@ -101,12 +101,16 @@ async fn tools_list_is_identical_across_transports_and_eras() {
         "key.list",
         "key.revoke",
         "key.rotate",
+        "plan.catalog",
+        "plan.get",
+        "plan.set",
         "server.info",
         "tenant.bootstrap",
         "tenant.get",
         "tenant.list",
         "tenant.resume",
         "tenant.suspend",
+        "usage.report",
         "whoami",
     ];
     assert_eq!(names, expected, "plain names, latest versions, name order; no fixtures");

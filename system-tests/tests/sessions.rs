@@ -8,7 +8,13 @@ use system_tests::*;
 async fn a_legacy_session_refuses_another_principal() {
     let server = HttpServer::start(&[]);
     let admin = server.endpoint();
-    let boot = modern_call(&admin, 1, "tools/call", json!({"name": "tenant.bootstrap", "arguments": {"slug": "acme", "display_name": "Acme"}})).await;
+    let boot = modern_call(
+        &admin,
+        1,
+        "tools/call",
+        json!({"name": "tenant.bootstrap", "arguments": {"slug": "acme", "display_name": "Acme"}}),
+    )
+    .await;
     let acme_key = boot.body["result"]["structuredContent"]["api_key"].as_str().expect("api_key").to_owned();
     let session = legacy_session(&admin, "2025-11-25").await;
 

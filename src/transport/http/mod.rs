@@ -154,8 +154,9 @@ fn credential(state: &AppState, headers: &HeaderMap) -> Credential {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| Credential::Bearer(t.trim().to_owned()));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| Credential::Bearer(token.trim().to_owned()));
     match bearer {
         Some(c) => c,
         None if state.options.local_admin_fallback => Credential::LocalAdmin,

@@ -152,7 +152,11 @@ pub fn rpc_error_reply(status: StatusCode, error: &RpcError) -> Response {
 /// -31429 as HTTP 429 with `Retry-After` in whole seconds, rounded up.
 pub fn rate_limited(error: &RpcError) -> Response {
     let ms = error.data.as_ref().and_then(|d| d.get("retry_after_ms")).and_then(Value::as_u64).unwrap_or(1000);
-    json_reply(StatusCode::TOO_MANY_REQUESTS, &jsonrpc::failure(&Value::Null, error), &[("retry-after", retry_after(ms))])
+    json_reply(
+        StatusCode::TOO_MANY_REQUESTS,
+        &jsonrpc::failure(&Value::Null, error),
+        &[("retry-after", retry_after(ms))],
+    )
 }
 
 /// `Retry-After` for a wait in milliseconds: whole seconds, rounded up, at least 1.
