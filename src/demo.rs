@@ -21,10 +21,14 @@ use crate::server::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
 
-const STEPS: usize = 6;
+const STEPS: usize = 7;
 
 /// Run the demo, writing a readable summary to `out`.
 pub async fn run(out: &mut dyn Write) -> Result<(), String> {
+    let _ = writeln!(
+        out,
+        "tollgate demo: tenants, keys, a spoof attempt, plans and quotas, both protocol eras, a verified audit log"
+    );
     let mut step = 0;
     let mut say = |line: &str, is_step: bool| {
         if is_step {
@@ -34,7 +38,6 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
             let _ = writeln!(out, "      {line}");
         }
     };
-    say("tollgate demo: tenants, keys, a spoof attempt, both protocol eras, a verified audit log", false);
 
     let dir =
         std::env::temp_dir().join(format!("tollgate-demo-{}-{}", std::process::id(), crate::context::new_request_id()));
@@ -91,6 +94,34 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         .modern("tools/call", json!({"name": "key.revoke", "arguments": {"key_id": globex["key_id"]}}))
         .await?;
     say(&format!("revoking globex's key answers like a missing key: {}", text_of(&foreign)), false);
+    say("plans and quotas: acme gets a contract of 3 more tool calls this month", true);
+    let report = call(&acme_admin, "usage.report", json!({})).await?;
+    let used = report["counters"][0]["used"].as_u64().unwrap_or(0);
+    let limits = json!({"tool_calls": used + 4});
+    let state =
+        call(&admin, "plan.set", json!({"tenant_id": acme["tenant_id"], "plan": "pro", "limits": limits})).await?;
+    say(
+        &format!("plan.set: pro, tool_calls limit {} (version {})", state["limits"]["tool_calls"], state["version"]),
+        false,
+    );
+    let mut admitted = 0;
+    let denial = loop {
+        let reply = acme_admin.modern_reply("tools/call", json!({"name": "whoami", "arguments": {}})).await?;
+        match reply.get("error") {
+            Some(e) => break e.clone(),
+            None => admitted += 1,
+        }
+        if admitted > 10 {
+            return Err("the quota never applied".into());
+        }
+    };
+    say(&format!("{admitted} calls admitted, then denied: {} {}", denial["code"], denial["data"]), false);
+    call(&admin, "plan.set", json!({"tenant_id": acme["tenant_id"], "plan": "enterprise"})).await?;
+    let who = call(&acme_admin, "whoami", json!({})).await?;
+    say(
+        &format!("upgraded to enterprise: admitted again, {} tool calls left this month", who["remaining_tool_calls"]),
+        false,
+    );
     let session = admin.initialize("2025-11-25").await?;
     let who = admin.legacy(&session, "tools/call", json!({"name": "whoami", "arguments": {}})).await?;
     say(
