@@ -6,16 +6,15 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreError, WriteCx};
+use super::{StoreError, WriteCx, exec, one};
 use crate::audit::{
     AuditRecord, ChainReport, Checkpoint, GENESIS, Problem, PublicKey, RecordDraft, canonical_json, verify_chain,
 };
 
 /// Append a record to `chain`.
 pub fn append(cx: &mut WriteCx<'_>, chain: &str, draft: RecordDraft) -> Result<AuditRecord, StoreError> {
-    let last: Option<(i64, String)> = cx
-        .conn
-        .query_row("SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1", [chain], |r| {
+    let last: Option<(i64, String)> =
+        one(cx.conn, "SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1", [chain], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;
@@ -25,7 +24,8 @@ pub fn append(cx: &mut WriteCx<'_>, chain: &str, draft: RecordDraft) -> Result<A
     };
     let record = AuditRecord::seal(chain, seq, &prev, draft)?;
     let text = canonical_json(&record.to_json())?;
-    cx.conn.execute(
+    exec(
+        cx.conn,
         "INSERT INTO audit_records (chain, seq, hash, record) VALUES (?1, ?2, ?3, ?4)",
         params![chain, i64::try_from(seq).unwrap_or(i64::MAX), record.hash, text],
     )?;
@@ -49,17 +49,17 @@ pub fn rows(conn: &Connection, chain: &str) -> Result<Vec<(i64, String)>, StoreE
 
 /// The last (seq, hash) of a chain.
 pub fn head(conn: &Connection, chain: &str) -> Result<Option<(u64, String)>, StoreError> {
-    Ok(conn
-        .query_row("SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1", [chain], |r| {
-            Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?))
-        })
-        .optional()?)
+    Ok(one(conn, "SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1", [chain], |r| {
+        Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?))
+    })
+    .optional()?)
 }
 
 /// Store a signed checkpoint.
 pub fn insert_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<(), StoreError> {
     let text = canonical_json(&cp.to_json())?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO checkpoints (chain, seq, checkpoint) VALUES (?1, ?2, ?3)",
         params![cp.chain, i64::try_from(cp.seq).unwrap_or(i64::MAX), text],
     )?;

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, exec, one};
 
 /// A tenant's billing row (the plan itself lives on the tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +21,8 @@ pub struct BillingRow {
 
 /// The tenant's plan and billing state (a tenant without a billing row is `active`, version 0).
 pub fn get(conn: &Connection, tenant: &str) -> Result<Option<BillingRow>, StoreError> {
-    Ok(conn
-        .query_row(
+    Ok(one(
+        conn,
             "SELECT t.plan, COALESCE(b.status, 'active'), b.trial_ends_at, COALESCE(b.version, 0), COALESCE(b.overrides, '{}') \
              FROM tenants t LEFT JOIN billing b ON b.tenant_id = t.id WHERE t.id = ?1",
             [tenant],
@@ -42,13 +42,15 @@ pub fn get(conn: &Connection, tenant: &str) -> Result<Option<BillingRow>, StoreE
 /// Write a new billing state (version bumped by the caller) and its history row.
 pub fn set(conn: &Connection, tenant: &str, row: &BillingRow, at: &str, principal: &str) -> Result<(), StoreError> {
     let version = i64::try_from(row.version).unwrap_or(i64::MAX);
-    conn.execute("UPDATE tenants SET plan = ?2 WHERE id = ?1", params![tenant, row.plan])?;
-    conn.execute(
+    exec(conn, "UPDATE tenants SET plan = ?2 WHERE id = ?1", params![tenant, row.plan])?;
+    exec(
+        conn,
         "INSERT INTO billing (tenant_id, status, trial_ends_at, version, overrides, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT(tenant_id) DO UPDATE SET status = ?2, trial_ends_at = ?3, version = ?4, overrides = ?5, updated_at = ?6",
         params![tenant, row.status, row.trial_ends_at, version, row.overrides, at],
     )?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO billing_history (tenant_id, version, plan, status, trial_ends_at, overrides, at, principal) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![tenant, version, row.plan, row.status, row.trial_ends_at, row.overrides, at, principal],
@@ -102,21 +104,32 @@ pub struct UsageEvent<'a> {
 
 /// Append to the ledger (and keep the running total of its month in step).
 pub fn record_usage(conn: &Connection, e: &UsageEvent<'_>) -> Result<(), StoreError> {
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO usage_totals (tenant_id, counter, period, used) VALUES (?1, ?2, substr(?3, 1, 7), ?4) \
          ON CONFLICT(tenant_id, counter, period) DO UPDATE SET used = used + ?4",
         params![e.tenant, e.counter, e.at, i64::try_from(e.quantity).unwrap_or(i64::MAX)],
     )?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO usage_events (tenant_id, counter, quantity, idempotency_key, request_id, tool, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![e.tenant, e.counter, i64::try_from(e.quantity).unwrap_or(i64::MAX), e.idempotency_key, e.request_id, e.tool, e.at],
+        params![
+            e.tenant,
+            e.counter,
+            i64::try_from(e.quantity).unwrap_or(i64::MAX),
+            e.idempotency_key,
+            e.request_id,
+            e.tool,
+            e.at
+        ],
     )?;
     Ok(())
 }
 
 /// Sum of a counter in `[from, until)` (RFC 3339 strings of one format compare in time order).
 pub fn used(conn: &Connection, tenant: &str, counter: &str, from: &str, until: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(
+    let n: i64 = one(
+        conn,
         "SELECT COALESCE(SUM(quantity), 0) FROM usage_events WHERE tenant_id = ?1 AND counter = ?2 AND at >= ?3 AND at < ?4",
         params![tenant, counter, from, until],
         |r| r.get(0),
@@ -127,19 +140,20 @@ pub fn used(conn: &Connection, tenant: &str, counter: &str, from: &str, until: &
 /// The running total of a counter in a month (`YYYY-MM`): what quota checks
 /// read (one row instead of a sum; `used` and a ledger test keep it honest).
 pub fn total(conn: &Connection, tenant: &str, counter: &str, period: &str) -> Result<u64, StoreError> {
-    let n: Option<i64> = conn
-        .query_row(
-            "SELECT used FROM usage_totals WHERE tenant_id = ?1 AND counter = ?2 AND period = ?3",
-            params![tenant, counter, period],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let n: Option<i64> = one(
+        conn,
+        "SELECT used FROM usage_totals WHERE tenant_id = ?1 AND counter = ?2 AND period = ?3",
+        params![tenant, counter, period],
+        |r| r.get(0),
+    )
+    .optional()?;
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
 /// Active keys of a tenant (not revoked, not expired at `now`).
 pub fn active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(
+    let n: i64 = one(
+        conn,
         "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)",
         params![tenant, now],
         |r| r.get(0),
@@ -162,8 +176,8 @@ pub fn idempotency_get(
     conn: &Connection,
     s: &IdempotencyScope,
 ) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(conn
-        .query_row(
+    Ok(one(
+        conn,
             "SELECT args_digest, result FROM idempotency WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
             params![s.tenant, s.principal, s.tool, s.key],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -179,7 +193,8 @@ pub fn idempotency_put(
     result: Option<&str>,
     at: &str,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO idempotency (tenant_id, principal, tool, key, args_digest, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![s.tenant, s.principal, s.tool, s.key, args_digest, result, at],
     )?;

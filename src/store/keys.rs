@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, exec, one};
 
 /// A key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 }
 
 pub fn insert(conn: &Connection, k: &KeyRow) -> Result<(), StoreError> {
-    conn.execute(
+    exec(
+        conn,
         &format!("INSERT INTO api_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             k.key_id,
@@ -60,7 +61,7 @@ pub fn insert(conn: &Connection, k: &KeyRow) -> Result<(), StoreError> {
 }
 
 pub fn get(conn: &Connection, key_id: &str) -> Result<Option<KeyRow>, StoreError> {
-    Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM api_keys WHERE key_id = ?1"), [key_id], row).optional()?)
+    Ok(one(conn, &format!("SELECT {COLUMNS} FROM api_keys WHERE key_id = ?1"), [key_id], row).optional()?)
 }
 
 /// A tenant's keys (or the platform's, for `None`), oldest first.
@@ -73,7 +74,8 @@ pub fn list(conn: &Connection, tenant: Option<&str>) -> Result<Vec<KeyRow>, Stor
 
 /// Mark a key revoked; `false` if it was not active.
 pub fn revoke(conn: &Connection, key_id: &str, at: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
+    Ok(exec(
+        conn,
         "UPDATE api_keys SET status = 'revoked', revoked_at = ?2 WHERE key_id = ?1 AND status = 'active'",
         params![key_id, at],
     )? > 0)
@@ -81,7 +83,8 @@ pub fn revoke(conn: &Connection, key_id: &str, at: &str) -> Result<bool, StoreEr
 
 /// End a rotated key's life at `expires_at` (the grace end) and point to its successor.
 pub fn retire(conn: &Connection, key_id: &str, expires_at: &str, replaced_by: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
+    Ok(exec(
+        conn,
         "UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ?2 THEN ?2 ELSE expires_at END, \
          replaced_by = ?3 WHERE key_id = ?1 AND status = 'active'",
         params![key_id, expires_at, replaced_by],

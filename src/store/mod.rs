@@ -109,6 +109,7 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
     )?;
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
@@ -233,6 +234,22 @@ where
         Ok(v) => (true, Box::new(move |committed: Result<(), StoreError>| reply(committed.map(|()| v)))),
         Err(e) => (false, Box::new(move |_| reply(Err(e)))),
     })
+}
+
+/// Execute a statement through the connection's prepared-statement cache
+/// (hot paths run the same few statements thousands of times).
+pub(crate) fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Query one row through the prepared-statement cache.
+pub(crate) fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
 }
 
 /// Open a write connection on a fresh database and migrate it (for `init`).

@@ -6,7 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::StoreError;
+use super::{StoreError, exec, one};
 
 /// A tenant as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -35,14 +35,16 @@ const COLUMNS: &str = "id, slug, display_name, plan, status, created_at";
 
 /// Insert a tenant with its `default` namespace; `false` if the slug or id is taken.
 pub fn insert(conn: &Connection, t: &TenantRow) -> Result<bool, StoreError> {
-    let n = conn.execute(
+    let n = exec(
+        conn,
         "INSERT OR IGNORE INTO tenants (id, slug, display_name, plan, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![t.id, t.slug, t.display_name, t.plan, t.status, t.created_at],
     )?;
     if n == 0 {
         return Ok(false);
     }
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO namespaces (tenant_id, name, created_at) VALUES (?1, 'default', ?2)",
         params![t.id, t.created_at],
     )?;
@@ -50,7 +52,7 @@ pub fn insert(conn: &Connection, t: &TenantRow) -> Result<bool, StoreError> {
 }
 
 pub fn get(conn: &Connection, id: &str) -> Result<Option<TenantRow>, StoreError> {
-    Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"), [id], row).optional()?)
+    Ok(one(conn, &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"), [id], row).optional()?)
 }
 
 /// Tenants with id greater than `after`, in id order.
@@ -62,7 +64,7 @@ pub fn list(conn: &Connection, after: Option<&str>, limit: usize) -> Result<Vec<
 
 /// Set `active` / `suspended`; `false` if there is no such tenant.
 pub fn set_status(conn: &Connection, id: &str, status: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("UPDATE tenants SET status = ?2 WHERE id = ?1", params![id, status])? > 0)
+    Ok(exec(conn, "UPDATE tenants SET status = ?2 WHERE id = ?1", params![id, status])? > 0)
 }
 
 /// The tenant's namespaces, in name order.
