@@ -84,8 +84,7 @@ impl CommitPlan {
         }
         let Some(limits) = self.limits else { return Ok(None) };
         for (counter, quantity) in self.charges.clone() {
-            let used =
-                ledger::used(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.start, &self.period.end)?;
+            let used = ledger::total(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?;
             let limit = limits.of(counter);
             if used.saturating_add(quantity) > limit {
                 self.record(w, Decision::Deny, Some("quota_exceeded"), None)?;
