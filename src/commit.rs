@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::audit::{Decision, RecordDraft, canonical_json, digest_json};
+use crate::audit::{Decision, RecordDraft, digest_json};
 use crate::billing::period::Period;
 use crate::billing::{Counter, Limits};
 use crate::protocol::errors::{QUOTA_EXCEEDED, RpcError};
@@ -109,7 +109,7 @@ impl CommitPlan {
     /// counters only on success), keep the result for replay, write the record.
     pub fn finish(mut self, w: &mut WriteCx<'_>, outcome: ToolOutcome) -> Result<Committed, StoreError> {
         let failed = outcome.is_error;
-        let reason = outcome.error_code();
+        let reason = if failed { outcome.error_code() } else { None };
         let result = outcome.into_result();
         let at = self.draft.ts.clone();
         let mut usage = Map::new();
@@ -133,7 +133,9 @@ impl CommitPlan {
             usage.insert(counter.as_str().to_owned(), json!(quantity));
         }
         if let Some((scope, storable)) = &self.idempotency {
-            let text = if *storable { Some(canonical_json(&result)?) } else { None };
+            // Kept as sent (byte for byte on replay); a secret or a transient internal failure is never kept.
+            let transient = reason.as_deref() == Some("internal");
+            let text = if *storable && !transient { serde_json::to_string(&result).ok() } else { None };
             ledger::idempotency_put(w.conn, scope, &self.args_digest, text.as_deref(), &at)?;
         }
         self.draft.usage = usage;

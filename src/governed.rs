@@ -22,7 +22,7 @@ use crate::gate::address_limit::AddressLimit;
 use crate::gate::{Admission, Chain, Refusal, auth_error};
 use crate::identity::authenticate::{AuthError, AuthFailure, Authenticator};
 use crate::identity::{Credential, Principal, TenantId, keys as key_format};
-use crate::protocol::errors::{RpcError, UNAVAILABLE};
+use crate::protocol::errors::RpcError;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
 use crate::store::{Store, StoreError, audit_log, tenants};
@@ -44,8 +44,7 @@ pub struct Governance {
 pub const PLATFORM_LEDGER: &str = "_platform";
 
 fn unavailable(e: &StoreError) -> RpcError {
-    RpcError::new(UNAVAILABLE, format!("Unavailable: {e}; nothing was done"))
-        .with_data(json!({ "reason": "store_unavailable" }))
+    RpcError::unavailable(e)
 }
 
 /// The chain a decision is recorded in: the effective tenant's (if it
@@ -209,6 +208,7 @@ impl Governance {
             billing: admission.billing.clone(),
         };
         let arguments = admission.arguments;
+        // Transactional tools run inside the commit; the others ran before it and have no effect.
         let committed = match tool.handler().clone() {
             Handler::Transactional(run) => {
                 self.store
@@ -226,20 +226,33 @@ impl Governance {
                     .await
             }
             Handler::Streaming(run) => {
-                // Streaming fixtures have no store effect; their quota is checked after they ran.
                 let outcome = run(arguments, tcx).await;
-                self.store
-                    .write(move |w| match plan.precheck(w)? {
-                        Some(done) => Ok(done),
-                        None => plan.finish(w, outcome),
-                    })
-                    .await
+                self.commit_ran(plan, outcome).await
+            }
+            Handler::Read(run) => {
+                let store = Arc::clone(&self.store);
+                let read = tokio::task::spawn_blocking(move || store.read(|c| Ok(run(arguments, &tcx, c))));
+                match read.await {
+                    Ok(Ok(outcome)) => self.commit_ran(plan, outcome).await,
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(StoreError::Unavailable(format!("the read task failed: {e}"))),
+                }
             }
         };
         match committed.map_err(|e| unavailable(&e))? {
             Committed::Result(result) => Ok(result),
             Committed::Denied(e) => Err(e),
         }
+    }
+
+    /// Commit a call whose tool already ran (no effect): replay or quota first, then the record.
+    async fn commit_ran(&self, mut plan: CommitPlan, outcome: ToolOutcome) -> Result<Committed, StoreError> {
+        self.store
+            .write(move |w| match plan.precheck(w)? {
+                Some(done) => Ok(done),
+                None => plan.finish(w, outcome),
+            })
+            .await
     }
 
     async fn deny(

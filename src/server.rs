@@ -24,6 +24,9 @@ use crate::tools::{self, Registry, registry::RegistryError};
 /// The only legacy revision whose clients may send JSON-RPC batches.
 pub const BATCH_VERSION: &str = "2025-03-26";
 
+/// Most messages in one batch (a batch must not multiply one request's cost without bound).
+pub const MAX_BATCH: usize = 32;
+
 /// How the server is put together.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -134,6 +137,11 @@ impl McpServer {
                 "Invalid request: JSON-RPC batches are accepted only on {BATCH_VERSION} sessions"
             )));
         };
+        if items.len() > MAX_BATCH {
+            return Err(RpcError::invalid_request(format!(
+                "Invalid request: a batch holds at most {MAX_BATCH} messages"
+            )));
+        }
         let route = Route::Legacy { session: Arc::clone(session) };
         let replies = join_all(items.into_iter().map(|item| {
             let route = &route;

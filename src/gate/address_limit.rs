@@ -28,9 +28,11 @@ impl AddressLimit {
         }
     }
 
-    /// Admit one request from `addr`, or say how long to wait.
+    /// Admit one request from `addr`, or say how long to wait. IPv6 clients
+    /// are limited per /64 (one host's usual allocation); IPv4-mapped
+    /// addresses count as their IPv4 address.
     pub fn check(&self, addr: IpAddr) -> Result<(), RpcError> {
-        match self.limiter.check_key(&addr) {
+        match self.limiter.check_key(&bucket_of(addr)) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
@@ -44,6 +46,19 @@ impl AddressLimit {
     /// Forget idle addresses (memory stays bounded).
     pub fn sweep(&self) {
         self.limiter.retain_recent();
+    }
+}
+
+fn bucket_of(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -63,5 +78,8 @@ mod tests {
         assert_eq!(refused.code, RATE_LIMITED);
         assert!(refused.data.as_ref().and_then(|d| d["retry_after_ms"].as_u64()).is_some_and(|ms| ms > 0));
         assert!(limit.check(b).is_ok(), "another address has its own bucket");
+        let one: IpAddr = "2001:db8::1".parse().unwrap_or(a);
+        let same_64: IpAddr = "2001:db8::ffff:2".parse().unwrap_or(a);
+        assert_eq!(bucket_of(one), bucket_of(same_64), "an IPv6 /64 shares a bucket");
     }
 }

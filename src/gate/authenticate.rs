@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{Admission, Refusal, Step};
 use crate::identity::authenticate::{AuthError, Authenticator};
-use crate::protocol::errors::{RpcError, UNAUTHENTICATED, UNAVAILABLE};
+use crate::protocol::errors::{RpcError, UNAUTHENTICATED};
 
 /// Authenticates the caller.
 pub struct Authenticate {
@@ -30,9 +30,7 @@ pub fn auth_error(e: &AuthError) -> RpcError {
             RpcError::new(UNAUTHENTICATED, "Unauthenticated: present a valid API key (Authorization: Bearer tg_…)")
                 .with_data(json!({ "reason": f.reason() }))
         }
-        AuthError::Unavailable(s) => {
-            RpcError::new(UNAVAILABLE, format!("Unavailable: {s}")).with_data(json!({ "reason": "store_unavailable" }))
-        }
+        AuthError::Unavailable(s) => RpcError::unavailable(s),
     }
 }
 

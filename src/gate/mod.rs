@@ -1,7 +1,8 @@
 //! The gate chain: the one place that decides whether a `tools/call` runs.
 //!
 //! Invariants: steps run in the order [`Chain::standard`] lists them; the
-//! first refusal ends the call (and is audited by the commit); steps never
+//! first refusal ends the call (and is audited by `Governance::deny`, or
+//! counted in an aggregated record for floods); steps never
 //! call each other; anything a step cannot decide is a refusal (fail closed).
 
 pub mod address_limit;
@@ -10,7 +11,6 @@ mod billing_status;
 mod bind_tenant;
 mod capabilities;
 mod entitlement;
-mod feature_flag;
 pub mod idempotency;
 mod quota;
 mod rate_limit;
@@ -148,7 +148,6 @@ impl Chain {
                 Box::new(validate::ValidateArguments),
                 Box::new(bind_tenant::BindTenant::new(multi_tenant)),
                 Box::new(role::RequireRole),
-                Box::new(feature_flag::FeatureFlag::new(multi_tenant)),
                 Box::new(capabilities::ClientCapabilities),
                 Box::new(billing_status::BillingStatus::new(clock)),
                 Box::new(entitlement::Entitlement),

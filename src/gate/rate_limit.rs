@@ -16,7 +16,7 @@ use crate::billing::BillingView;
 use crate::billing::plans::PLATFORM_RATE_PER_KEY;
 use crate::billing::rate::{Bucket, RateLimiter};
 use crate::clock::Clock;
-use crate::protocol::errors::{RATE_LIMITED, RpcError, UNAVAILABLE};
+use crate::protocol::errors::{RATE_LIMITED, RpcError};
 use crate::store::denials::DenialKey;
 use crate::store::{Store, billing};
 
@@ -34,10 +34,7 @@ impl RateLimit {
 }
 
 fn unavailable(detail: String) -> Refusal {
-    Refusal::Deny(
-        RpcError::new(UNAVAILABLE, format!("Unavailable: {detail}"))
-            .with_data(json!({ "reason": "store_unavailable" })),
-    )
+    Refusal::Deny(RpcError::unavailable(detail))
 }
 
 impl Step for RateLimit {

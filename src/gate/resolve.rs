@@ -1,5 +1,9 @@
 //! Gate step: resolve `name` or `name.vN` to a registered tool version.
 //!
+//! This is also where feature flags apply: a tool that a flag switches off
+//! (today: the tools of the other `multi_tenant` mode) is refused here with
+//! -31403 `feature_disabled`, before validation, so its schema says nothing.
+//!
 //! An unknown tool is -32602 whose `data.available` lists only the tools the
 //! caller can see (its role and the server's mode allow), so the error names
 //! nothing the caller may not know about.

@@ -95,7 +95,7 @@ impl Authenticator {
         let role = Role::parse(&row.role).ok_or(AuthError::Refused(AuthFailure::InvalidKey))?;
         let tenant_id = match (&row.tenant_id, tenant) {
             (None, _) if role == Role::PlatformAdmin => None,
-            (Some(_), Some(t)) => {
+            (Some(_), Some(t)) if role != Role::PlatformAdmin => {
                 if t.status != "active" {
                     return Err(AuthError::Refused(AuthFailure::TenantInactive));
                 }

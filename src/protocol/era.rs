@@ -44,11 +44,9 @@ impl Route {
 /// stdio decides per message: modern `_meta` (or a modern-only method) is
 /// served statelessly; everything else belongs to the process's conversation.
 pub fn route_for_stdio(request: &Request, conversation: &Arc<LegacySession>) -> Route {
-    let modern_meta = request
-        .params
-        .get("_meta")
-        .and_then(Value::as_object)
-        .is_some_and(|m| m.keys().any(|k| k.starts_with("io.modelcontextprotocol/")));
+    let modern_meta = request.params.get("_meta").and_then(Value::as_object).is_some_and(|m| {
+        m.contains_key(super::META_PROTOCOL_VERSION) || m.contains_key(super::META_CLIENT_CAPABILITIES)
+    });
     if modern_meta || request.method == "server/discover" {
         Route::Modern { headers: None }
     } else {

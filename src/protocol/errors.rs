@@ -94,6 +94,12 @@ impl RpcError {
             .with_data(json!({ "requiredCapabilities": required }))
     }
 
+    /// -31503: the store cannot answer or commit; nothing was done (fail closed).
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        Self::new(UNAVAILABLE, format!("Unavailable: {detail}; nothing was done"))
+            .with_data(json!({ "reason": "store_unavailable" }))
+    }
+
     /// The HTTP status this error answers with over Streamable HTTP.
     pub fn http_status(&self) -> u16 {
         match self.code {

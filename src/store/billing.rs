@@ -138,7 +138,7 @@ pub fn used(conn: &Connection, tenant: &str, counter: &str, from: &str, until: &
 }
 
 /// The running total of a counter in a month (`YYYY-MM`): what quota checks
-/// read (one row instead of a sum; `used` and a ledger test keep it honest).
+/// read (one row instead of a sum; a property test keeps it equal to [`used`]).
 pub fn total(conn: &Connection, tenant: &str, counter: &str, period: &str) -> Result<u64, StoreError> {
     let n: Option<i64> = one(
         conn,

@@ -1,5 +1,5 @@
-//! Aggregated flood denials: unauthenticated (and, later, rate-limited)
-//! requests are counted per window and written as one audit record each.
+//! Aggregated flood denials: unauthenticated, address-limited and
+//! rate-limited requests are counted per window and written as one audit record each.
 //!
 //! Invariant: a flood costs one record per (chain, principal, reason, tool,
 //! transport) per window, flushed when the window ends and at shutdown; no

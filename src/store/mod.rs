@@ -172,7 +172,13 @@ impl Store {
     fn submit(&self, job: Job) -> Result<(), StoreError> {
         let sender = self.sender.lock().map_err(|_| StoreError::Unavailable("writer lock poisoned".into()))?.clone();
         let sender = sender.ok_or_else(|| StoreError::Unavailable("the store is shutting down".into()))?;
-        sender.send(Message::Job(job)).map_err(|_| StoreError::Unavailable("the writer has stopped".into()))
+        // Never block the async runtime: a full queue is backpressure, answered as unavailable.
+        sender.try_send(Message::Job(job)).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => {
+                StoreError::Unavailable("the writer queue is full; retry shortly".into())
+            }
+            std::sync::mpsc::TrySendError::Disconnected(_) => StoreError::Unavailable("the writer has stopped".into()),
+        })
     }
 
     /// Run `f` on a read-only connection (sees every committed write).

@@ -2,7 +2,9 @@
 //! concurrent jobs together (group commit).
 //!
 //! Invariants: every job runs inside its own savepoint of one batch
-//! transaction, so a failing job never takes others with it; a job's caller
+//! transaction, so a job that fails on its own never takes others with it
+//! (if SQLite itself aborts the transaction, the whole batch fails and every
+//! caller hears so); a job's caller
 //! hears "done" only after the batch COMMIT returned (durable: WAL with
 //! synchronous=FULL); if COMMIT fails, every job of the batch hears the error.
 
@@ -128,8 +130,12 @@ fn commit_batch(conn: &Connection, jobs: Vec<Job>) -> Vec<(String, u64, String)>
         tracing::error!(error = %e, "cannot begin a write transaction");
         return appended;
     }
+    let mut lost = false;
     for job in jobs {
-        if conn.execute_batch("SAVEPOINT job").is_err() {
+        // SQLite may roll the whole transaction back by itself (disk full, I/O
+        // error); then nothing of this batch may run or be acknowledged.
+        if lost || conn.is_autocommit() || conn.execute_batch("SAVEPOINT job").is_err() {
+            lost = true;
             continue;
         }
         let mut cx = WriteCx { conn, appended: Vec::new() };
@@ -145,10 +151,16 @@ fn commit_batch(conn: &Connection, jobs: Vec<Job>) -> Vec<(String, u64, String)>
         }
         finishers.push(finish);
     }
-    let outcome = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    let outcome = if lost || conn.is_autocommit() {
+        Err(StoreError::Unavailable("the transaction was rolled back by the database; nothing was done".into()))
+    } else {
+        conn.execute_batch("COMMIT").map_err(StoreError::from)
+    };
     if let Err(e) = &outcome {
         tracing::error!(error = %e, "commit failed; the batch is rolled back and every caller hears it");
-        let _ = conn.execute_batch("ROLLBACK");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         appended.clear();
     }
     for finish in finishers {

@@ -8,16 +8,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Modes, Registry, RegistryError, Tool, ToolSpec};
+use super::registry::{Modes, ReadTool, Registry, RegistryError, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::audit::SYSTEM_CHAIN;
 use crate::identity::Role;
-use crate::store::{WriteCx, audit_log};
+use crate::store::audit_log;
 
 /// Register the audit tools.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
-    r.add_typed(Verify)?;
-    r.add_typed(VerifySingle)?;
+    r.add_read(Verify)?;
+    r.add_read(VerifySingle)?;
     Ok(())
 }
 
@@ -49,13 +49,13 @@ pub struct ProblemView {
     pub message: String,
 }
 
-fn verify(cx: &ToolCx, tx: &WriteCx<'_>, chain: String) -> Result<VerifyOutput, ToolError> {
+fn verify(cx: &ToolCx, conn: &rusqlite::Connection, chain: String) -> Result<VerifyOutput, ToolError> {
     let internal = |e: crate::store::StoreError| ToolError::new(ToolErrorCode::Internal, e.to_string());
-    if chain != SYSTEM_CHAIN && crate::store::tenants::get(tx.conn, &chain).map_err(internal)?.is_none() {
+    if chain != SYSTEM_CHAIN && crate::store::tenants::get(conn, &chain).map_err(internal)?.is_none() {
         return Err(ToolError::new(ToolErrorCode::NotFound, "no such tenant"));
     }
     let trusted = [cx.audit_key];
-    let outcome = audit_log::verify_stored(tx.conn, &chain, &trusted)
+    let outcome = audit_log::verify_stored(conn, &chain, &trusted)
         .map_err(|e| ToolError::new(ToolErrorCode::Internal, e.to_string()))?;
     Ok(match outcome {
         Ok(report) => VerifyOutput {
@@ -97,7 +97,7 @@ pub struct VerifyInput {
 /// `audit.verify` v1 (multi-tenant mode).
 pub struct Verify;
 
-impl Tool for Verify {
+impl ReadTool for Verify {
     type Input = VerifyInput;
     type Output = VerifyOutput;
 
@@ -114,8 +114,8 @@ impl Tool for Verify {
         }
     }
 
-    fn run(&self, _input: VerifyInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<VerifyOutput, ToolError> {
-        verify(cx, tx, chain_for(cx))
+    fn read(&self, _input: VerifyInput, cx: &ToolCx, conn: &rusqlite::Connection) -> Result<VerifyOutput, ToolError> {
+        verify(cx, conn, chain_for(cx))
     }
 }
 
@@ -127,7 +127,7 @@ pub struct VerifySingleInput {}
 /// `audit.verify` v2 (single-tenant mode).
 pub struct VerifySingle;
 
-impl Tool for VerifySingle {
+impl ReadTool for VerifySingle {
     type Input = VerifySingleInput;
     type Output = VerifyOutput;
 
@@ -144,7 +144,12 @@ impl Tool for VerifySingle {
         }
     }
 
-    fn run(&self, _input: VerifySingleInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<VerifyOutput, ToolError> {
-        verify(cx, tx, chain_for(cx))
+    fn read(
+        &self,
+        _input: VerifySingleInput,
+        cx: &ToolCx,
+        conn: &rusqlite::Connection,
+    ) -> Result<VerifyOutput, ToolError> {
+        verify(cx, conn, chain_for(cx))
     }
 }

@@ -151,9 +151,12 @@ pub struct IssuedOutput<R> {
     pub expires_at: Option<String>,
 }
 
+/// Issue a key; `replacing` (a rotation) is not held to the active-key cap,
+/// since the key it replaces stops working at the end of its grace.
 fn issue<R: RoleWire>(
     cx: &ToolCx,
     tx: &WriteCx<'_>,
+    replacing: bool,
     wire_role: R,
     label: String,
     expires_at: Option<String>,
@@ -165,7 +168,7 @@ fn issue<R: RoleWire>(
         return Err(ToolError::invalid_argument("/role", "this role cannot be issued in your scope"));
     }
     let now = cx.clock.now();
-    if let (Some(b), Some(tenant)) = (&cx.billing, scope(cx)) {
+    if let (Some(b), Some(tenant), false) = (&cx.billing, scope(cx), replacing) {
         let active = crate::store::billing::active_keys(tx.conn, &tenant, &clock::rfc3339(now)).map_err(internal)?;
         if active >= u64::from(b.limits.max_active_keys) {
             return Err(ToolError::new(
@@ -228,7 +231,7 @@ impl<R: RoleWire> Tool for Issue<R> {
     }
 
     fn run(&self, input: IssueInput<R>, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<IssuedOutput<R>, ToolError> {
-        issue(cx, tx, input.role, input.label, input.expires_at)
+        issue(cx, tx, false, input.role, input.label, input.expires_at)
     }
 }
 
@@ -289,7 +292,7 @@ impl<R: RoleWire> Tool for Rotate<R> {
         }
         let role =
             Role::parse(&old.role).ok_or_else(|| ToolError::new(ToolErrorCode::Internal, "stored role unknown"))?;
-        let new_key = issue(cx, tx, R::from_role(role), old.label.clone(), old.expires_at.clone())?;
+        let new_key = issue(cx, tx, true, R::from_role(role), old.label.clone(), old.expires_at.clone())?;
         let grace = time::Duration::seconds(i64::try_from(input.grace_seconds).unwrap_or(0));
         let old_end = clock::rfc3339(cx.clock.now() + grace);
         keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id).map_err(internal)?;

@@ -127,6 +127,35 @@ pub trait Tool: Send + Sync + 'static {
     fn run(&self, input: Self::Input, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<Self::Output, ToolError>;
 }
 
+/// A read-only tool: it reads on a read connection and has no effect.
+pub trait ReadTool: Send + Sync + 'static {
+    type Input: DeserializeOwned + JsonSchema + Send;
+    type Output: Serialize + JsonSchema;
+
+    fn spec(&self) -> ToolSpec;
+
+    /// Compute the result from a consistent read-only view of the store.
+    fn read(&self, input: Self::Input, cx: &ToolCx, conn: &rusqlite::Connection) -> Result<Self::Output, ToolError>;
+}
+
+fn bad_input(e: serde_json::Error) -> ToolError {
+    ToolError::invalid_argument("/", e.to_string())
+}
+
+/// A typed tool's result as an outcome (structured JSON, or its failure).
+fn typed_outcome<O: Serialize>(result: Result<O, ToolError>) -> ToolOutcome {
+    match result.and_then(|out| {
+        serde_json::to_value(out)
+            .map_err(|e| ToolError::new(super::ToolErrorCode::Internal, format!("result could not be encoded: {e}")))
+    }) {
+        Ok(v) => ToolOutcome::structured(v),
+        Err(e) => ToolOutcome::failure(&e),
+    }
+}
+
+/// A handler that reads on a read connection before the commit.
+pub type ReadFn = dyn Fn(Value, &ToolCx, &rusqlite::Connection) -> ToolOutcome + Send + Sync;
+
 /// A handler that runs inside the commit transaction.
 pub type TransactionalFn = dyn Fn(Value, &ToolCx, &mut WriteCx<'_>) -> ToolOutcome + Send + Sync;
 
@@ -140,6 +169,8 @@ pub enum Handler {
     Transactional(Arc<TransactionalFn>),
     /// On the runtime, before the commit (fixtures that stream notifications; no store effect).
     Streaming(Arc<StreamingFn>),
+    /// On a read connection, before the commit (long reads; no effect).
+    Read(Arc<ReadFn>),
 }
 
 /// A tool as the dispatcher sees it.
@@ -224,24 +255,22 @@ impl Registry {
     /// Register a typed tool; schemas are generated from its types.
     pub fn add_typed<T: Tool>(&mut self, tool: T) -> Result<(), RegistryError> {
         let spec = tool.spec();
-        let input_schema = schema_of::<T::Input>();
-        let output_schema = schema_of::<T::Output>();
+        let (input_schema, output_schema) = (schema_of::<T::Input>(), schema_of::<T::Output>());
         let tool = Arc::new(tool);
         let handler = Handler::Transactional(Arc::new(move |args, cx, tx| {
-            let input: T::Input = match serde_json::from_value(args) {
-                Ok(i) => i,
-                Err(e) => return ToolOutcome::failure(&ToolError::invalid_argument("/", e.to_string())),
-            };
-            match tool.run(input, cx, tx) {
-                Ok(out) => match serde_json::to_value(out) {
-                    Ok(v) => ToolOutcome::structured(v),
-                    Err(e) => ToolOutcome::failure(&ToolError::new(
-                        super::ToolErrorCode::Internal,
-                        format!("result could not be encoded: {e}"),
-                    )),
-                },
-                Err(e) => ToolOutcome::failure(&e),
-            }
+            typed_outcome(serde_json::from_value(args).map_err(bad_input).and_then(|input| tool.run(input, cx, tx)))
+        }));
+        self.insert(spec, input_schema, Some(output_schema), handler)
+    }
+
+    /// Register a read-only tool; it runs on a read connection before the
+    /// commit, so a long read (verifying a chain) never holds the writer.
+    pub fn add_read<T: ReadTool>(&mut self, tool: T) -> Result<(), RegistryError> {
+        let spec = tool.spec();
+        let (input_schema, output_schema) = (schema_of::<T::Input>(), schema_of::<T::Output>());
+        let tool = Arc::new(tool);
+        let handler = Handler::Read(Arc::new(move |args, cx, conn| {
+            typed_outcome(serde_json::from_value(args).map_err(bad_input).and_then(|input| tool.read(input, cx, conn)))
         }));
         self.insert(spec, input_schema, Some(output_schema), handler)
     }

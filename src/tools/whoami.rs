@@ -1,7 +1,7 @@
 //! `whoami`: tells the caller who it is and how it reached the server.
 //!
-//! v1 exists in both modes and carries no tenant wording; v2 (multi-tenant
-//! mode only) adds the tenant. Neither has an effect.
+//! v1 and v2 (which adds the tenant) exist in multi-tenant mode; v3 is the
+//! single-tenant version, without tenant wording. None has an effect.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
