@@ -83,7 +83,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub enum SessionError {
     #[error("the server holds its maximum of {0} sessions; close one (HTTP DELETE) or retry later")]
     Full(usize),
+    #[error("this principal holds its maximum of {0} sessions; close one (HTTP DELETE) first")]
+    PrincipalFull(usize),
 }
+
+/// Most sessions one principal may hold, so that one key cannot fill the store.
+pub const PER_PRINCIPAL: usize = 64;
 
 /// HTTP legacy sessions by id.
 #[derive(Debug)]
@@ -105,6 +110,10 @@ impl SessionStore {
         map.retain(|_, s| s.idle_for(now) < self.idle_timeout);
         if map.len() >= self.capacity {
             return Err(SessionError::Full(self.capacity));
+        }
+        let owner = session.state().principal;
+        if owner.is_some() && map.values().filter(|s| s.state().principal == owner).count() >= PER_PRINCIPAL {
+            return Err(SessionError::PrincipalFull(PER_PRINCIPAL));
         }
         map.insert(session.id().to_owned(), session);
         Ok(())
@@ -152,6 +161,21 @@ mod tests {
         assert!(idle.insert(Arc::clone(&s)).is_ok());
         assert!(idle.get(s.id()).is_none(), "an idle session is forgotten");
         assert!(idle.insert(Arc::new(LegacySession::new())).is_ok(), "room was made");
+    }
+
+    #[test]
+    fn one_principal_cannot_fill_the_store() {
+        let store = SessionStore::new(1000, Duration::from_secs(3600));
+        let owned = |who: &str| {
+            let s = Arc::new(LegacySession::new());
+            s.update(|st| st.principal = Some(who.to_owned()));
+            s
+        };
+        for _ in 0..PER_PRINCIPAL {
+            assert!(store.insert(owned("k1")).is_ok());
+        }
+        assert_eq!(store.insert(owned("k1")), Err(SessionError::PrincipalFull(PER_PRINCIPAL)));
+        assert!(store.insert(owned("k2")).is_ok(), "another principal still gets a session");
     }
 
     #[test]

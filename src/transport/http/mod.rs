@@ -164,12 +164,15 @@ fn credential(state: &AppState, headers: &HeaderMap) -> Credential {
     }
 }
 
-/// Carry an HTTP `Idempotency-Key` into `_meta` (the body's own key wins).
+/// Carry an HTTP `Idempotency-Key` into `_meta` (the body's own key wins). A
+/// header that is not text is carried as `null`, which the gate refuses,
+/// rather than silently running the call without deduplication.
 fn with_idempotency_header(mut request: jsonrpc::Request, headers: &HeaderMap) -> jsonrpc::Request {
-    let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) else { return request };
+    let Some(raw) = headers.get("idempotency-key") else { return request };
+    let key = raw.to_str().map_or(serde_json::Value::Null, |k| serde_json::json!(k));
     let meta = request.params.entry("_meta").or_insert_with(|| serde_json::json!({}));
     if let Some(m) = meta.as_object_mut() {
-        m.entry(crate::protocol::META_IDEMPOTENCY_KEY).or_insert_with(|| serde_json::json!(key));
+        m.entry(crate::protocol::META_IDEMPOTENCY_KEY).or_insert(key);
     }
     request
 }
