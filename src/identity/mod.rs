@@ -49,11 +49,16 @@ impl Role {
 pub trait RoleWire:
     Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + Copy + Send + Sync + 'static
 {
+    /// Whether tool versions with this wire form are the single-tenant ones.
+    const SINGLE_TENANT: bool;
+
     fn from_role(role: Role) -> Self;
     fn into_role(self) -> Role;
 }
 
 impl RoleWire for Role {
+    const SINGLE_TENANT: bool = false;
+
     fn from_role(role: Role) -> Self {
         role
     }
@@ -80,6 +85,8 @@ pub enum AccountRole {
 }
 
 impl RoleWire for AccountRole {
+    const SINGLE_TENANT: bool = true;
+
     fn from_role(role: Role) -> Self {
         match role {
             Role::PlatformAdmin => AccountRole::PlatformAdmin,

@@ -32,11 +32,7 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
 
 /// The version and mode a role wire form publishes under.
 fn edition<R: RoleWire>() -> (u32, Modes) {
-    if std::any::TypeId::of::<R>() == std::any::TypeId::of::<Role>() {
-        (1, Modes::MultiTenant)
-    } else {
-        (2, Modes::SingleTenant)
-    }
+    if R::SINGLE_TENANT { (2, Modes::SingleTenant) } else { (1, Modes::MultiTenant) }
 }
 
 /// A tool parameterised by its role wire form.
@@ -64,8 +60,7 @@ role_tool!(Rotate);
 role_tool!(List);
 
 const ADMINS: &[Role] = &[Role::PlatformAdmin, Role::TenantAdmin];
-const WRITE: Annotations =
-    Annotations { read_only_hint: false, destructive_hint: false, idempotent_hint: false, open_world_hint: false };
+const WRITE: Annotations = Annotations::WRITE;
 /// Longest rotation grace period.
 pub const MAX_GRACE_SECONDS: u64 = 30 * 24 * 3600;
 

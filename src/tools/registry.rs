@@ -33,6 +33,10 @@ impl Annotations {
     /// A tool that only reads tollgate's own state.
     pub const READ_ONLY: Self =
         Self { read_only_hint: true, destructive_hint: false, idempotent_hint: true, open_world_hint: false };
+
+    /// A tool that changes tollgate's own state (not destructively, not idempotently).
+    pub const WRITE: Self =
+        Self { read_only_hint: false, destructive_hint: false, idempotent_hint: false, open_world_hint: false };
 }
 
 /// What a tool says about itself.

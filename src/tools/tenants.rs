@@ -26,8 +26,7 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
 }
 
 const PLATFORM: &[Role] = &[Role::PlatformAdmin];
-const WRITE: Annotations =
-    Annotations { read_only_hint: false, destructive_hint: false, idempotent_hint: false, open_world_hint: false };
+const WRITE: Annotations = Annotations::WRITE;
 
 fn not_found() -> ToolError {
     ToolError::new(ToolErrorCode::NotFound, "no such tenant")

@@ -11,7 +11,7 @@ use super::registry::{Annotations, BillingClass, Modes, Tool, ToolSpec};
 use super::result::ToolError;
 use crate::billing::{Counter, PlanName, Status};
 use crate::context::TransportKind;
-use crate::identity::{AccountRole, PrincipalKind, Role, RoleWire};
+use crate::identity::{PrincipalKind, Role, RoleWire};
 use crate::protocol::{Era, SERVER_INFO};
 use crate::store::WriteCx;
 
@@ -104,7 +104,7 @@ impl<R: RoleWire> Tool for Whoami<R> {
     type Output = WhoamiOutput<R>;
 
     fn spec(&self) -> ToolSpec {
-        let single = std::any::TypeId::of::<R>() == std::any::TypeId::of::<AccountRole>();
+        let single = R::SINGLE_TENANT;
         ToolSpec {
             annotations: Annotations::READ_ONLY,
             billing: BillingClass::Account,
