@@ -169,7 +169,14 @@ async fn legacy_bad_input_gets_documented_codes_and_statuses() {
     let resp = json!({"jsonrpc": "2.0", "id": 99, "result": {}}).to_string();
     assert_eq!(post(&url, &[("mcp-session-id", &s)], &resp).await.status, 202);
     let c = reqwest::Client::new();
-    let del = c.delete(&url.url).header("mcp-session-id", &s).send().await.map(|r| r.status().as_u16()).ok();
+    let del = c
+        .delete(&url.url)
+        .header("mcp-session-id", &s)
+        .bearer_auth(url.key.clone().unwrap_or_default())
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .ok();
     assert_eq!(del, Some(200));
     assert_eq!(post(&url, &[("mcp-session-id", &s)], &list).await.status, 404);
 

@@ -26,6 +26,18 @@ async fn a_legacy_session_refuses_another_principal() {
     let a = legacy_call(&admin.with_key(None), &session, 4, "tools/list", json!({})).await;
     assert_eq!((a.status, a.body["error"]["data"]["reason"].clone()), (401, json!("missing_credential")));
 
+    // Only the owner may end it: another principal is told it does not exist; no key is 401.
+    let c = reqwest::Client::new();
+    let delete = |key: Option<String>| {
+        let mut req = c.delete(&admin.url).header("mcp-session-id", &session);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        req.send()
+    };
+    assert_eq!(delete(Some(acme_key.clone())).await.map(|r| r.status().as_u16()).ok(), Some(404));
+    assert_eq!(delete(None).await.map(|r| r.status().as_u16()).ok(), Some(401));
+
     // The owner still works, and a modern request with the other key is fine on its own.
     let a = legacy_call(&admin, &session, 5, "tools/call", json!({"name": "whoami", "arguments": {}})).await;
     assert_eq!(a.body["result"]["structuredContent"]["role"], "platform_admin");

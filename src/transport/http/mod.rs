@@ -294,10 +294,21 @@ fn find_session(state: &AppState, headers: &HeaderMap) -> Result<Arc<LegacySessi
     })
 }
 
+/// End a legacy session: only its own principal may (another one is told
+/// the session does not exist, exactly like an unknown id).
 fn delete_session(state: &AppState, headers: &HeaderMap) -> Response {
-    match headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        None => status_only(StatusCode::BAD_REQUEST, &[]),
-        Some(id) if state.server.sessions.remove(id) => status_only(StatusCode::OK, &[]),
-        Some(_) => status_only(StatusCode::NOT_FOUND, &[]),
+    let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+        return status_only(StatusCode::BAD_REQUEST, &[]);
+    };
+    let Some(session) = state.server.sessions.get(id) else { return status_only(StatusCode::NOT_FOUND, &[]) };
+    match state.server.governance().authenticator.authenticate(&credential(state, headers)) {
+        Err(e) => {
+            let e = crate::gate::auth_error(&e);
+            rpc_error_reply(StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED), &e)
+        }
+        Ok(p) if session.state().principal.as_deref() == Some(p.id.as_str()) && state.server.sessions.remove(id) => {
+            status_only(StatusCode::OK, &[])
+        }
+        Ok(_) => status_only(StatusCode::NOT_FOUND, &[]),
     }
 }
