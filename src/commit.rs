@@ -2,7 +2,7 @@
 //! idempotent replay, quota check, ledger, idempotency record, audit record.
 //!
 //! Invariants: everything here runs in ONE transaction with the tool's
-//! effect; the quota check reads the ledger in that transaction, so
+//! effect; the quota check reads the running total in that transaction, so
 //! concurrent calls never admit more than a limit; a replay neither runs the
 //! tool nor charges; a result carrying a secret is never stored.
 

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
 use crate::billing::period;
@@ -95,33 +95,23 @@ impl Governance {
     /// Authenticate a request that is not a `tools/call` (`tools/list`,
     /// `initialize`); a refusal is counted in the flood-denial windows.
     pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
-        match self.authenticator.authenticate(&cx.credential) {
-            Ok(p) => {
-                if cx.session_principal.as_ref().is_some_and(|s| *s != p.id) {
-                    let e = AuthError::Refused(AuthFailure::InvalidKey);
-                    self.note_flood(cx, "session_principal_mismatch", Some(method));
-                    return Err(auth_error(&e).with_data(json!({ "reason": "session_principal_mismatch" })));
-                }
-                Ok(p)
+        self.authenticator.authenticate_on(&cx.credential, cx.session_principal.as_deref()).map_err(|e| {
+            if let AuthError::Refused(f) = &e {
+                self.note_flood(cx, *f, Some(method));
             }
-            Err(e) => {
-                if let AuthError::Refused(f) = &e {
-                    self.note_flood(cx, f.reason(), Some(method));
-                }
-                Err(auth_error(&e))
-            }
-        }
+            auth_error(&e)
+        })
     }
 
-    fn note_flood(&self, cx: &CallContext, reason: &str, tool: Option<&str>) {
+    fn note_flood(&self, cx: &CallContext, failure: AuthFailure, tool: Option<&str>) {
         // A real key refused for its state (revoked, expired, tenant) is named by its
         // public id; anything else is `anonymous`, so random forged ids cannot split
         // a flood into many records.
-        let known_key = !matches!(reason, "missing_credential" | "malformed_key" | "invalid_key");
         let principal = match &cx.credential {
-            Credential::Bearer(token) if known_key => key_format::parse(token).map(|(id, _)| id.0),
+            Credential::Bearer(token) if failure.names_a_real_key() => key_format::parse(token).map(|(id, _)| id.0),
             _ => None,
         };
+        let reason = failure.reason();
         let key = DenialKey {
             chain: SYSTEM_CHAIN.to_owned(),
             principal: principal.unwrap_or_else(|| "anonymous".to_owned()),
@@ -266,14 +256,12 @@ impl Governance {
         let principal = admission.principal.as_ref();
         // Rate-limited calls were counted in an aggregated record by the rate-limit step.
         if principal.is_none() || reason == "rate_limited" {
-            // Unauthenticated: aggregated per window so that floods cost nothing.
-            if principal.is_none() {
-                self.note_flood(cx, &reason, None);
+            // Unauthenticated: aggregated per window so that floods cost nothing
+            // (a store outage cannot be recorded at all; the caller hears -31503).
+            if let (None, Some(failure)) = (principal, AuthFailure::from_reason(&reason)) {
+                self.note_flood(cx, failure, None);
             }
-            return match refusal {
-                Refusal::Deny(e) => Err(e),
-                Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
-            };
+            return reply_of(refusal);
         }
         let chain = chain_of(&self.store, principal, admission.tenant.as_ref());
         let mut draft = self.draft(cx, principal, &chain, admission.tool.as_deref());
@@ -284,9 +272,14 @@ impl Governance {
             .write(move |w| audit_log::append(w, &chain, draft).map(|_| ()))
             .await
             .map_err(|e| unavailable(&e))?;
-        match refusal {
-            Refusal::Deny(e) => Err(e),
-            Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
-        }
+        reply_of(refusal)
+    }
+}
+
+/// What the caller hears for a refusal: the denial, or the tool error as a result.
+fn reply_of(refusal: Refusal) -> Result<Value, RpcError> {
+    match refusal {
+        Refusal::Deny(e) => Err(e),
+        Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
     }
 }

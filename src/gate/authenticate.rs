@@ -41,16 +41,11 @@ impl Step for Authenticate {
 
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
-            let principal =
-                self.authenticator.authenticate(&call.context.credential).map_err(|e| Refusal::Deny(auth_error(&e)))?;
-            if let Some(bound) = &call.context.session_principal {
-                if *bound != principal.id {
-                    return Err(Refusal::Deny(
-                        RpcError::new(UNAUTHENTICATED, "Unauthenticated: this session belongs to another principal")
-                            .with_data(json!({ "reason": "session_principal_mismatch" })),
-                    ));
-                }
-            }
+            let bound = call.context.session_principal.as_deref();
+            let principal = self
+                .authenticator
+                .authenticate_on(&call.context.credential, bound)
+                .map_err(|e| Refusal::Deny(auth_error(&e)))?;
             call.principal = Some(principal);
             Ok(())
         })

@@ -26,6 +26,8 @@ pub enum AuthFailure {
     TenantInactive,
     /// Single-tenant mode: keys of other tenants are refused.
     TenantDisabled,
+    /// A valid key on a legacy session another principal opened.
+    SessionPrincipalMismatch,
 }
 
 impl AuthFailure {
@@ -39,7 +41,37 @@ impl AuthFailure {
             AuthFailure::Expired => "key_expired",
             AuthFailure::TenantInactive => "tenant_inactive",
             AuthFailure::TenantDisabled => "tenant_disabled",
+            AuthFailure::SessionPrincipalMismatch => "session_principal_mismatch",
         }
+    }
+
+    /// The failure a stable reason names, if it is one of these.
+    pub fn from_reason(reason: &str) -> Option<Self> {
+        [
+            AuthFailure::MissingCredential,
+            AuthFailure::MalformedKey,
+            AuthFailure::InvalidKey,
+            AuthFailure::Revoked,
+            AuthFailure::Expired,
+            AuthFailure::TenantInactive,
+            AuthFailure::TenantDisabled,
+            AuthFailure::SessionPrincipalMismatch,
+        ]
+        .into_iter()
+        .find(|f| f.reason() == reason)
+    }
+
+    /// Whether the credential named a real key (refused for its state), so
+    /// that its public key id may be recorded with the refusal.
+    pub fn names_a_real_key(self) -> bool {
+        matches!(
+            self,
+            AuthFailure::Revoked
+                | AuthFailure::Expired
+                | AuthFailure::TenantInactive
+                | AuthFailure::TenantDisabled
+                | AuthFailure::SessionPrincipalMismatch
+        )
     }
 }
 
@@ -60,6 +92,15 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(store: Arc<Store>, clock: Clock, multi_tenant: bool) -> Self {
         Self { store, clock, multi_tenant }
+    }
+
+    /// Who presents this credential, on a legacy session opened by `bound` (if any).
+    pub fn authenticate_on(&self, credential: &Credential, bound: Option<&str>) -> Result<Principal, AuthError> {
+        let principal = self.authenticate(credential)?;
+        match bound {
+            Some(owner) if owner != principal.id => Err(AuthError::Refused(AuthFailure::SessionPrincipalMismatch)),
+            _ => Ok(principal),
+        }
     }
 
     /// Who presents this credential.
