@@ -70,8 +70,14 @@ fn require_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
 
 /// The config for a data dir: `TOLLGATE_CONFIG`, else `DIR/tollgate.toml`.
 fn load_config(dir: &Path) -> Result<Config, CliError> {
-    let path = std::env::var_os("TOLLGATE_CONFIG").map(PathBuf::from).unwrap_or_else(|| DataDir::new(dir).config());
-    Ok(Config::load(&path)?)
+    match std::env::var_os("TOLLGATE_CONFIG").map(PathBuf::from) {
+        // A config named explicitly must exist; the data dir's may be absent (defaults).
+        Some(path) if !path.is_file() => {
+            Err(CliError::Usage(format!("TOLLGATE_CONFIG names {}, which is not a file", path.display())))
+        }
+        Some(path) => Ok(Config::load(&path)?),
+        None => Ok(Config::load(&DataDir::new(dir).config())?),
+    }
 }
 
 fn clock(clock_file: Option<PathBuf>) -> Clock {
@@ -161,6 +167,14 @@ pub fn stdio(
     };
     let dir = require_dir(data_dir)?;
     let (server, store, _) = open(&dir, conformance, clock(clock_file))?;
+    if let Err(e) = server.governance().authenticator.authenticate(&credential) {
+        store.shutdown();
+        let reason = crate::gate::auth_error(&e).data.and_then(|d| d["reason"].as_str().map(str::to_owned));
+        return Err(CliError::Usage(format!(
+            "TOLLGATE_API_KEY is not usable ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
+            reason.unwrap_or_else(|| "store unavailable".into())
+        )));
+    }
     let served = runtime()?.block_on(async move {
         let input = tokio::io::BufReader::new(tokio::io::stdin());
         crate::transport::stdio::serve(server, input, tokio::io::stdout(), credential).await

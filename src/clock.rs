@@ -30,12 +30,11 @@ impl Clock {
 
     /// Now, in UTC.
     pub fn now(&self) -> OffsetDateTime {
-        if let Some(path) = &self.file {
-            if let Some(t) =
+        if let Some(path) = &self.file
+            && let Some(t) =
                 std::fs::read_to_string(path.as_ref()).ok().and_then(|s| OffsetDateTime::parse(s.trim(), &Rfc3339).ok())
-            {
-                return t;
-            }
+        {
+            return t;
         }
         OffsetDateTime::now_utc()
     }

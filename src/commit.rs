@@ -58,29 +58,26 @@ impl CommitPlan {
     /// Before the effect: replay a stored result, refuse a reused key, or
     /// refuse a call over quota. `None`: go on and run the tool.
     pub fn precheck(&mut self, w: &mut WriteCx<'_>) -> Result<Option<Committed>, StoreError> {
-        if let Some((scope, _)) = &self.idempotency {
-            if let Some((digest, stored)) = ledger::idempotency_get(w.conn, scope)? {
-                let failure = |code, message: &str| ToolOutcome::failure(&ToolError::new(code, message)).into_result();
-                let (decision, reason, result) = if digest != self.args_digest {
-                    let r = failure(
-                        ToolErrorCode::IdempotencyKeyReused,
-                        "this idempotency key was used with other arguments",
-                    );
-                    (Decision::Deny, "idempotency_key_reused", r)
-                } else if let Some(text) = stored {
-                    let r =
-                        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored result: {e}")))?;
-                    (Decision::Allow, "idempotent_replay", r)
-                } else {
-                    let r = failure(
-                        ToolErrorCode::NotReplayable,
-                        "the first result carried a secret and was not kept; call again without the key",
-                    );
-                    (Decision::Deny, "not_replayable", r)
-                };
-                self.record(w, decision, Some(reason), Some(&result))?;
-                return Ok(Some(Committed::Result(result)));
-            }
+        if let Some((scope, _)) = &self.idempotency
+            && let Some((digest, stored)) = ledger::idempotency_get(w.conn, scope)?
+        {
+            let failure = |code, message: &str| ToolOutcome::failure(&ToolError::new(code, message)).into_result();
+            let (decision, reason, result) = if digest != self.args_digest {
+                let r =
+                    failure(ToolErrorCode::IdempotencyKeyReused, "this idempotency key was used with other arguments");
+                (Decision::Deny, "idempotency_key_reused", r)
+            } else if let Some(text) = stored {
+                let r = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored result: {e}")))?;
+                (Decision::Allow, "idempotent_replay", r)
+            } else {
+                let r = failure(
+                    ToolErrorCode::NotReplayable,
+                    "the first result carried a secret and was not kept; call again without the key",
+                );
+                (Decision::Deny, "not_replayable", r)
+            };
+            self.record(w, decision, Some(reason), Some(&result))?;
+            return Ok(Some(Committed::Result(result)));
         }
         let Some(limits) = self.limits else { return Ok(None) };
         for (counter, quantity) in self.charges.clone() {

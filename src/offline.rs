@@ -24,9 +24,15 @@ pub enum Pin {
     DataDirKey,
 }
 
-fn data_dir_key(dir: &Path) -> Result<PublicKey, CliError> {
+/// A missing or uninitialized data dir is a usage error (exit 2), not an invalid log.
+fn require(dir: &Path) -> Result<DataDir, CliError> {
     let files = DataDir::new(dir);
-    files.require_initialized()?;
+    files.require_initialized().map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(files)
+}
+
+fn data_dir_key(dir: &Path) -> Result<PublicKey, CliError> {
+    let files = require(dir)?;
     let key = SigningKey::load(&files.signing_key()).map_err(|e| CliError::Invalid(format!("signing key: {e}")))?;
     Ok(key.public_key())
 }
@@ -38,6 +44,13 @@ fn trusted_key(dir: &Path, pin: &Pin) -> Result<(PublicKey, String), CliError> {
             Ok((key, "pinned --pubkey".into()))
         }
         Pin::Fingerprint(f) => {
+            let well_formed =
+                f.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !well_formed {
+                return Err(CliError::Usage(format!(
+                    "--fingerprint {f:?} is not a fingerprint; pass sha256:<64 hex> as `tollgate audit pubkey` prints it"
+                )));
+            }
             let key = data_dir_key(dir)?;
             if !key.matches_pin(f) {
                 return Err(CliError::Invalid(format!(
@@ -54,8 +67,7 @@ fn trusted_key(dir: &Path, pin: &Pin) -> Result<(PublicKey, String), CliError> {
 }
 
 fn read_only(dir: &Path) -> Result<Connection, CliError> {
-    let files = DataDir::new(dir);
-    files.require_initialized()?;
+    let files = require(dir)?;
     let conn = Connection::open_with_flags(files.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| CliError::Store(StoreError::from(e)))?;
     Ok(conn)
@@ -68,17 +80,25 @@ pub fn audit_verify(dir: Option<PathBuf>, tenant: Option<String>, pin: Pin) -> R
     let conn = read_only(&dir)?;
     let chains = match tenant {
         None => audit_log::chains(&conn)?,
-        Some(t) if t.starts_with("tn_") || t == crate::audit::SYSTEM_CHAIN => vec![t],
-        Some(slug) => vec![TenantId::for_slug(&slug).0],
+        Some(t) if t == crate::audit::SYSTEM_CHAIN => vec![t],
+        Some(t) => {
+            let id = if t.starts_with("tn_") { t.clone() } else { TenantId::for_slug(&t).0 };
+            if crate::store::tenants::get(&conn, &id)?.is_none() {
+                return Err(CliError::Usage(format!("no tenant {t:?} in this data dir (give its id or its slug)")));
+            }
+            vec![id]
+        }
     };
     println!("trusting {} ({})", key.fingerprint(), trust);
     let mut bad = None;
     for chain in &chains {
         match audit_log::verify_stored(&conn, chain, std::slice::from_ref(&key))? {
             Ok(report) => println!(
-                "ok      {chain}: {} records, {} checkpoints, signed through seq {}{}",
+                "ok      {chain}: {} record{}, {} checkpoint{}, signed through seq {}{}",
                 report.records,
+                if report.records == 1 { "" } else { "s" },
                 report.checkpoints,
+                if report.checkpoints == 1 { "" } else { "s" },
                 report.covered_seq,
                 if report.covered_seq < report.last_seq { " (newer records not yet checkpointed)" } else { "" }
             ),

@@ -65,10 +65,10 @@ pub fn read_dir(dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json") {
-            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                out.insert(name.to_owned(), std::fs::read_to_string(&path)?);
-            }
+        if path.extension().is_some_and(|e| e == "json")
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            out.insert(name.to_owned(), std::fs::read_to_string(&path)?);
         }
     }
     Ok(out)

@@ -43,10 +43,10 @@ impl Checkpointer {
         let signed: HashMap<String, u64> = audit_log::checkpointed(conn)?.into_iter().collect();
         let mut pending = HashMap::new();
         for chain in audit_log::chains(conn)? {
-            if let Some((seq, hash)) = audit_log::head(conn, &chain)? {
-                if signed.get(&chain).copied().unwrap_or(0) < seq {
-                    pending.insert(chain, Pending { seq, hash, count: 1, since: Instant::now() });
-                }
+            if let Some((seq, hash)) = audit_log::head(conn, &chain)?
+                && signed.get(&chain).copied().unwrap_or(0) < seq
+            {
+                pending.insert(chain, Pending { seq, hash, count: 1, since: Instant::now() });
             }
         }
         Ok(Self { key, clock, options, pending, denials })
@@ -67,11 +67,11 @@ impl Checkpointer {
     fn sign_where(&mut self, conn: &Connection, due: impl Fn(&Pending) -> bool) {
         let chains: Vec<String> = self.pending.iter().filter(|(_, p)| due(p)).map(|(c, _)| c.clone()).collect();
         for chain in chains {
-            if let Some(p) = self.pending.remove(&chain) {
-                if let Err(e) = self.sign(conn, &chain, &p) {
-                    tracing::error!(chain = %chain, error = %e, "could not write a checkpoint; will retry");
-                    self.pending.insert(chain, p);
-                }
+            if let Some(p) = self.pending.remove(&chain)
+                && let Err(e) = self.sign(conn, &chain, &p)
+            {
+                tracing::error!(chain = %chain, error = %e, "could not write a checkpoint; will retry");
+                self.pending.insert(chain, p);
             }
         }
     }

@@ -81,6 +81,11 @@ pub fn init(root: &Path, clock: Clock) -> Result<InitOutput, StoreError> {
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
     }
     drop(super::create_database(&dir.db())?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.db(), std::fs::Permissions::from_mode(0o600))?;
+    }
     SigningKey::generate()?.write_new(&dir.signing_key())?;
     if !dir.config().exists() {
         std::fs::write(dir.config(), crate::config::TEMPLATE)?;

@@ -50,10 +50,10 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(f, _) = &e {
-            if matches!(f.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::DatabaseCorrupt) {
-                return StoreError::Unavailable(e.to_string());
-            }
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && matches!(f.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::DatabaseCorrupt)
+        {
+            return StoreError::Unavailable(e.to_string());
         }
         StoreError::Sqlite(e.to_string())
     }
@@ -196,10 +196,10 @@ impl Store {
             }
         };
         let out = f(&conn);
-        if let Ok(mut p) = self.readers.lock() {
-            if p.len() < 16 {
-                p.push(conn);
-            }
+        if let Ok(mut p) = self.readers.lock()
+            && p.len() < 16
+        {
+            p.push(conn);
         }
         out
     }

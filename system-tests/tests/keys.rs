@@ -327,15 +327,20 @@ fn local_stdio_records(dir: &Path) -> Vec<Value> {
 }
 
 /// A stdio server with `key` (and `extra` flags) answers whoami with this refusal.
+/// A stdio server with a refused key does not start: it exits 2 naming
+/// `TOLLGATE_API_KEY` and the reason, and prints no secret.
 fn assert_stdio_refused(dir: &Path, key: Option<&str>, extra: &[&str], reason: &str, secrets: &[String]) {
-    let (mut stdio, log) = StdioServer::start_logged(dir, key, extra, &[("RUST_LOG", "debug")]);
-    let reply = stdio.tool(1, "whoami", json!({}));
-    assert_eq!(error_code(&reply), Some(-31401), "stdio {reason}: {reply}");
-    assert_eq!(error_reason(&reply), Some(reason), "stdio {reason}: {reply}");
-    let list = stdio.call(&request(2, "tools/list", json!({"_meta": modern_meta()})));
-    assert_eq!(error_reason(&list), Some(reason), "stdio tools/list {reason}: {list}");
-    assert!(stdio.finish().success());
-    assert_no_secret("the stdio server's log", log.finish().as_bytes(), secrets);
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("stdio").arg("--data-dir").arg(dir).args(extra).env("RUST_LOG", "debug").env_remove("TOLLGATE_API_KEY");
+    if let Some(k) = key {
+        cmd.env("TOLLGATE_API_KEY", k);
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().expect("run tollgate stdio");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "stdio {reason}: {stderr}");
+    assert!(stderr.contains("TOLLGATE_API_KEY") && stderr.contains(reason), "stdio {reason}: {stderr}");
+    assert!(out.stdout.is_empty(), "nothing on the protocol stream");
+    assert_no_secret("the stdio server's output", stderr.as_bytes(), secrets);
 }
 
 #[test]

@@ -71,7 +71,12 @@ pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
 /// Bind, print the address on stderr, and serve until SIGTERM or Ctrl-C;
 /// then stop accepting and let in-flight requests finish.
 pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: HttpOptions) -> std::io::Result<()> {
-    let listener = TcpListener::bind(listen).await?;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {listen}: {e} (try another --listen, or port 0 for a free one)"),
+        )
+    })?;
     let local = listener.local_addr()?;
     options.allowed_hosts.add_bound(local);
     eprintln!("listening on http://{local}/mcp");
@@ -233,7 +238,13 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
     }
     let session = match find_session(state, headers) {
         Ok(s) => s,
-        Err(resp) => return resp,
+        Err((status, error)) => {
+            let id = match &incoming {
+                Incoming::Request(r) => r.id.clone(),
+                _ => serde_json::Value::Null,
+            };
+            return json_reply(status, &jsonrpc::failure(&id, &error), &[]);
+        }
     };
     match incoming {
         Incoming::Request(request) => {
@@ -281,16 +292,19 @@ async fn initialize(state: &AppState, request: jsonrpc::Request, credential: Cre
     }
 }
 
-fn find_session(state: &AppState, headers: &HeaderMap) -> Result<Arc<LegacySession>, Response> {
+fn find_session(state: &AppState, headers: &HeaderMap) -> Result<Arc<LegacySession>, (StatusCode, RpcError)> {
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
-        let e = RpcError::invalid_request("Bad Request: Mcp-Session-Id header is required; send initialize first")
-            .with_data(serde_json::json!({ "reason": "session_required" }));
-        return Err(rpc_error_reply(StatusCode::BAD_REQUEST, &e));
+        let e = RpcError::invalid_request(
+            "Bad Request: no session. Send `initialize` first (2025 revisions), or send \
+             MCP-Protocol-Version: 2026-07-28 with Mcp-Method and params._meta (stateless)",
+        )
+        .with_data(serde_json::json!({ "reason": "session_required" }));
+        return Err((StatusCode::BAD_REQUEST, e));
     };
     state.server.sessions.get(id).ok_or_else(|| {
         let e = RpcError::new(-32001, "Session not found: it expired or was closed; initialize a new one")
             .with_data(serde_json::json!({ "reason": "session_not_found" }));
-        rpc_error_reply(StatusCode::NOT_FOUND, &e)
+        (StatusCode::NOT_FOUND, e)
     })
 }
 
