@@ -417,7 +417,7 @@ async fn cutting_records_together_with_their_checkpoints_is_not_detectable_from_
     });
     let out = assert_valid(&f, &copy.path);
     assert!(
-        out.contains(&format!("ok      {}: {keep} records, 1 checkpoints, signed through seq {keep}\n", f.alpha)),
+        out.contains(&format!("ok      {}: {keep} records, 1 checkpoint, signed through seq {keep}\n", f.alpha)),
         "{out}"
     );
 }
@@ -449,7 +449,7 @@ async fn a_log_re_signed_with_another_key_fails_against_the_pinned_key() {
     // Trusting whatever key the data dir holds, the forgery passes ...
     let (exit, out, err) = audit_verify(&copy.path, &[]);
     assert_eq!(exit, Some(0), "unpinned, the re-signed log verifies:\n{out}{err}");
-    assert!(out.contains(&format!("ok      {}: 13 records, 1 checkpoints, signed through seq 13", f.alpha)), "{out}");
+    assert!(out.contains(&format!("ok      {}: 13 records, 1 checkpoint, signed through seq 13", f.alpha)), "{out}");
     // ... pinned to the original key (as `tollgate audit pubkey` printed it), it fails.
     let (exit, out, err) = audit_verify(&copy.path, &["--pubkey", &f.pubkey]);
     assert_eq!(exit, Some(1), "--pubkey <original> must fail:\n{out}{err}");
