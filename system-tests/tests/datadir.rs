@@ -77,3 +77,11 @@ fn stdio_needs_a_credential_or_an_explicit_local_admin() {
     assert_eq!(code, Some(2));
     assert!(err.contains("TOLLGATE_API_KEY") && err.contains("--local-admin"), "{err}");
 }
+
+#[tokio::test]
+async fn health_and_readiness_answer_on_a_working_server() {
+    let server = HttpServer::start(&[]);
+    let get = |path: &str| reqwest::get(format!("{}{path}", server.base));
+    assert_eq!(get("/healthz").await.map(|r| r.status().as_u16()).ok(), Some(200));
+    assert_eq!(get("/readyz").await.map(|r| r.status().as_u16()).ok(), Some(200));
+}

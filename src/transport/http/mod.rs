@@ -62,10 +62,20 @@ pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
     Router::new()
         .route("/mcp", axum::routing::any(mcp))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(|| async { "ready\n" }))
+        .route("/readyz", get(ready))
         .layer(axum::middleware::map_response(reply::security_headers))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// `/readyz`: 200 only when the store takes a write (an empty transaction
+/// through the single writer), else 503: a server that cannot commit cannot
+/// serve governed calls.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.server.governance().store.write(|_| Ok(())).await {
+        Ok(()) => status_only(StatusCode::OK, &[]),
+        Err(e) => rpc_error_reply(StatusCode::SERVICE_UNAVAILABLE, &RpcError::unavailable(e)),
+    }
 }
 
 /// Bind, print the address on stderr, and serve until SIGTERM or Ctrl-C;
