@@ -50,8 +50,7 @@ pub struct ProblemView {
 }
 
 fn verify(cx: &ToolCx, conn: &rusqlite::Connection, chain: String) -> Result<VerifyOutput, ToolError> {
-    let internal = |e: crate::store::StoreError| ToolError::new(ToolErrorCode::Internal, e.to_string());
-    if chain != SYSTEM_CHAIN && crate::store::tenants::get(conn, &chain).map_err(internal)?.is_none() {
+    if chain != SYSTEM_CHAIN && crate::store::tenants::get(conn, &chain)?.is_none() {
         return Err(ToolError::new(ToolErrorCode::NotFound, "no such tenant"));
     }
     let trusted = [cx.audit_key];

@@ -16,8 +16,8 @@ use crate::billing::plans::{PLANS, plan};
 use crate::billing::{BillingView, Counter, Feature, LimitOverrides, Limits, PlanName, Status, period};
 use crate::clock;
 use crate::identity::Role;
+use crate::store::WriteCx;
 use crate::store::billing::{self as ledger, BillingRow, HistoryRow};
-use crate::store::{StoreError, WriteCx};
 
 /// Register the billing tools.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
@@ -32,10 +32,6 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
 
 const READERS: &[Role] = &[Role::PlatformAdmin, Role::TenantAdmin, Role::Auditor];
 
-fn internal(e: StoreError) -> ToolError {
-    ToolError::new(ToolErrorCode::Internal, e.to_string())
-}
-
 /// The tenant a call acts on, or an argument error for a platform admin naming none.
 fn target(cx: &ToolCx) -> Result<String, ToolError> {
     cx.tenant
@@ -45,9 +41,8 @@ fn target(cx: &ToolCx) -> Result<String, ToolError> {
 }
 
 fn view(tx: &WriteCx<'_>, tenant: &str) -> Result<BillingView, ToolError> {
-    let row = ledger::get(tx.conn, tenant)
-        .map_err(internal)?
-        .ok_or_else(|| ToolError::new(ToolErrorCode::NotFound, "no such account"))?;
+    let row =
+        ledger::get(tx.conn, tenant)?.ok_or_else(|| ToolError::new(ToolErrorCode::NotFound, "no such account"))?;
     BillingView::from_row(&row).map_err(|e| ToolError::new(ToolErrorCode::Internal, e))
 }
 
@@ -121,7 +116,7 @@ fn plan_state(cx: &ToolCx, tx: &WriteCx<'_>, tenant: &str) -> Result<PlanState, 
         features: plan(v.plan).features.to_vec(),
         limits: v.limits,
         overrides: v.overrides,
-        history: ledger::history(tx.conn, tenant).map_err(internal)?,
+        history: ledger::history(tx.conn, tenant)?,
     })
 }
 
@@ -252,7 +247,7 @@ impl Tool for Set {
             version: current.version + 1,
             overrides: serde_json::to_string(&overrides).unwrap_or_else(|_| "{}".into()),
         };
-        ledger::set(tx.conn, &tenant, &row, &cx.clock.now_rfc3339(), &cx.principal.id).map_err(internal)?;
+        ledger::set(tx.conn, &tenant, &row, &cx.clock.now_rfc3339(), &cx.principal.id)?;
         plan_state(cx, tx, &tenant)
     }
 }
@@ -302,7 +297,7 @@ fn report(cx: &ToolCx, tx: &WriteCx<'_>, period: Option<&str>) -> Result<ReportO
     let limits = view(tx, &tenant)?.limits;
     let mut counters = Vec::new();
     for counter in Counter::ALL {
-        let used = ledger::used(tx.conn, &tenant, counter.as_str(), &period.start, &period.end).map_err(internal)?;
+        let used = ledger::used(tx.conn, &tenant, counter.as_str(), &period.start, &period.end)?;
         let limit = limits.of(counter);
         counters.push(CounterReport {
             counter,

@@ -64,10 +64,6 @@ const WRITE: Annotations = Annotations::WRITE;
 /// Longest rotation grace period.
 pub const MAX_GRACE_SECONDS: u64 = 30 * 24 * 3600;
 
-fn internal(e: crate::store::StoreError) -> ToolError {
-    ToolError::new(ToolErrorCode::Internal, e.to_string())
-}
-
 fn not_found() -> ToolError {
     ToolError::new(ToolErrorCode::NotFound, "no such key")
 }
@@ -84,7 +80,7 @@ fn scope(cx: &ToolCx) -> Option<String> {
 
 /// A key of the caller's scope, or `not_found` (also for other scopes' keys).
 fn own_key(cx: &ToolCx, tx: &WriteCx<'_>, key_id: &str) -> Result<keys::KeyRow, ToolError> {
-    let row = keys::get(tx.conn, key_id).map_err(internal)?.ok_or_else(not_found)?;
+    let row = keys::get(tx.conn, key_id)?.ok_or_else(not_found)?;
     if row.tenant_id != scope(cx) { Err(not_found()) } else { Ok(row) }
 }
 
@@ -164,7 +160,7 @@ fn issue<R: RoleWire>(
     }
     let now = cx.clock.now();
     if let (Some(b), Some(tenant), false) = (&cx.billing, scope(cx), replacing) {
-        let active = crate::store::billing::active_keys(tx.conn, &tenant, &clock::rfc3339(now)).map_err(internal)?;
+        let active = crate::store::billing::active_keys(tx.conn, &tenant, &clock::rfc3339(now))?;
         if active >= u64::from(b.limits.max_active_keys) {
             return Err(ToolError::new(
                 ToolErrorCode::FailedPrecondition,
@@ -198,8 +194,7 @@ fn issue<R: RoleWire>(
             revoked_at: None,
             replaced_by: None,
         },
-    )
-    .map_err(internal)?;
+    )?;
     Ok(IssuedOutput { key_id: issued.key_id.0, api_key: issued.token, role: wire_role, label, expires_at })
 }
 
@@ -290,9 +285,8 @@ impl<R: RoleWire> Tool for Rotate<R> {
         let new_key = issue(cx, tx, true, R::from_role(role), old.label.clone(), old.expires_at.clone())?;
         let grace = time::Duration::seconds(i64::try_from(input.grace_seconds).unwrap_or(0));
         let old_end = clock::rfc3339(cx.clock.now() + grace);
-        keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id).map_err(internal)?;
-        let effective =
-            keys::get(tx.conn, &old.key_id).map_err(internal)?.and_then(|k| k.expires_at).unwrap_or(old_end);
+        keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id)?;
+        let effective = keys::get(tx.conn, &old.key_id)?.and_then(|k| k.expires_at).unwrap_or(old_end);
         Ok(RotateOutput { new_key, old_key_id: old.key_id, old_key_expires_at: effective })
     }
 }
@@ -336,8 +330,8 @@ impl Tool for Revoke {
     fn run(&self, input: RevokeInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RevokeOutput, ToolError> {
         let key = own_key(cx, tx, &input.key_id)?;
         let now = cx.clock.now_rfc3339();
-        keys::revoke(tx.conn, &key.key_id, &now).map_err(internal)?;
-        let revoked_at = keys::get(tx.conn, &key.key_id).map_err(internal)?.and_then(|k| k.revoked_at).unwrap_or(now);
+        keys::revoke(tx.conn, &key.key_id, &now)?;
+        let revoked_at = keys::get(tx.conn, &key.key_id)?.and_then(|k| k.revoked_at).unwrap_or(now);
         Ok(RevokeOutput { key_id: key.key_id, status: "revoked".into(), revoked_at })
     }
 }
@@ -375,7 +369,7 @@ impl<R: RoleWire> Tool for List<R> {
 
     fn run(&self, _input: ListInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<ListOutput<R>, ToolError> {
         let now = cx.clock.now_rfc3339();
-        let rows = keys::list(tx.conn, scope(cx).as_deref()).map_err(internal)?;
+        let rows = keys::list(tx.conn, scope(cx).as_deref())?;
         Ok(ListOutput { keys: rows.into_iter().map(|r| view(r, &now)).collect() })
     }
 }

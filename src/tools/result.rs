@@ -44,6 +44,14 @@ impl ToolError {
     }
 }
 
+/// A store failure inside a tool is the tool's `internal` failure (the
+/// caller cannot fix it; the call's audit record still says so).
+impl From<crate::store::StoreError> for ToolError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ToolError::new(ToolErrorCode::Internal, e.to_string())
+    }
+}
+
 /// The outcome of a tool call, in MCP's `CallToolResult` shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {

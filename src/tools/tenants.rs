@@ -32,10 +32,6 @@ fn not_found() -> ToolError {
     ToolError::new(ToolErrorCode::NotFound, "no such tenant")
 }
 
-fn store_error(e: crate::store::StoreError) -> ToolError {
-    ToolError::new(ToolErrorCode::Internal, e.to_string())
-}
-
 /// `tenant.bootstrap` input.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -102,7 +98,7 @@ impl Tool for Bootstrap {
             status: "active".into(),
             created_at: now.clone(),
         };
-        if !tenants::insert(tx.conn, &row).map_err(store_error)? {
+        if !tenants::insert(tx.conn, &row)? {
             return Err(ToolError::new(ToolErrorCode::Conflict, format!("the slug {:?} is taken", input.slug)));
         }
         crate::store::billing::set(
@@ -117,8 +113,7 @@ impl Tool for Bootstrap {
             },
             &now,
             &cx.principal.id,
-        )
-        .map_err(store_error)?;
+        )?;
         let issued = key_format::generate();
         keys::insert(
             tx.conn,
@@ -134,10 +129,9 @@ impl Tool for Bootstrap {
                 revoked_at: None,
                 replaced_by: None,
             },
-        )
-        .map_err(store_error)?;
+        )?;
         Ok(BootstrapOutput {
-            namespaces: tenants::namespaces(tx.conn, &id.0).map_err(store_error)?,
+            namespaces: tenants::namespaces(tx.conn, &id.0)?,
             tenant_id: id.0,
             slug: input.slug,
             plan,
@@ -182,8 +176,8 @@ impl Tool for Get {
         let Some(id) = &cx.tenant else {
             return Err(ToolError::invalid_argument("/tenant_id", "name the tenant to read"));
         };
-        let tenant = tenants::get(tx.conn, &id.0).map_err(store_error)?.ok_or_else(not_found)?;
-        Ok(TenantView { namespaces: tenants::namespaces(tx.conn, &id.0).map_err(store_error)?, tenant })
+        let tenant = tenants::get(tx.conn, &id.0)?.ok_or_else(not_found)?;
+        Ok(TenantView { namespaces: tenants::namespaces(tx.conn, &id.0)?, tenant })
     }
 }
 
@@ -230,7 +224,7 @@ impl Tool for List {
                 Some(cursor::decode_key(c).ok_or_else(|| ToolError::invalid_argument("/cursor", "invalid cursor"))?)
             }
         };
-        let mut page = tenants::list(tx.conn, after.as_deref(), limit + 1).map_err(store_error)?;
+        let mut page = tenants::list(tx.conn, after.as_deref(), limit + 1)?;
         let next_cursor = if page.len() > limit {
             page.truncate(limit);
             page.last().map(|t| cursor::encode_key(&t.id))
@@ -281,7 +275,7 @@ impl Tool for SetStatus {
 
     fn run(&self, input: StatusInput, _cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<StatusOutput, ToolError> {
         let status = if self.suspend { "suspended" } else { "active" };
-        if !tenants::set_status(tx.conn, &input.tenant_id, status).map_err(store_error)? {
+        if !tenants::set_status(tx.conn, &input.tenant_id, status)? {
             return Err(not_found());
         }
         Ok(StatusOutput { tenant_id: input.tenant_id, status: status.into() })
