@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::audit::{Decision, RecordDraft, digest_json};
 use crate::billing::period::Period;
 use crate::billing::{Counter, Limits};
+use crate::interact::{Interrupt, Stop};
 use crate::protocol::errors::{QUOTA_EXCEEDED, RpcError};
 use crate::store::billing::{self as ledger, IdempotencyScope, UsageEvent};
 use crate::store::{StoreError, WriteCx, audit_log};
@@ -21,8 +22,10 @@ use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
 pub enum Committed {
     /// An era-neutral `CallToolResult` (a tool failure included).
     Result(Value),
-    /// A denial decided at commit (quota).
+    /// A denial decided at commit (quota, a replayed request state, a malformed answer).
     Denied(RpcError),
+    /// The tool needs answers before it can finish (nothing was charged).
+    Input(Interrupt),
 }
 
 /// Everything the commit needs, decided before it.
@@ -38,6 +41,10 @@ pub struct CommitPlan {
     /// The idempotency scope and whether the result may be stored.
     pub idempotency: Option<(IdempotencyScope, bool)>,
     pub args_digest: String,
+    /// The presented request state's nonce and expiry: honoured once.
+    pub consume: Option<(String, i64)>,
+    /// A tool that cannot ask anything is -32021 (2026-07-28), else its own failure.
+    pub unaskable_denies: bool,
 }
 
 impl CommitPlan {
@@ -53,6 +60,12 @@ impl CommitPlan {
         draft.reason = reason.map(str::to_owned);
         draft.result_digest = result.and_then(|r| digest_json(r).ok());
         audit_log::append(w, &self.chain, draft).map(|_| ())
+    }
+
+    /// Now, in unix seconds (the record's timestamp: the call's one clock reading).
+    fn now_unix(&self) -> i64 {
+        time::OffsetDateTime::parse(&self.draft.ts, &time::format_description::well_known::Rfc3339)
+            .map_or(0, time::OffsetDateTime::unix_timestamp)
     }
 
     /// Before the effect: replay a stored result, refuse a reused key, or
@@ -79,6 +92,13 @@ impl CommitPlan {
             self.record(w, decision, Some(reason), Some(&result))?;
             return Ok(Some(Committed::Result(result)));
         }
+        if let Some((nonce, expires)) = &self.consume
+            && !ledger::consume_request_state(w.conn, nonce, *expires, self.now_unix())?
+        {
+            let e = crate::rounds::state_refused(crate::interact::state::StateError::Replayed);
+            self.record(w, Decision::Deny, Some("request_state_replayed"), None)?;
+            return Ok(Some(Committed::Denied(e)));
+        }
         let Some(limits) = self.limits else { return Ok(None) };
         for (counter, quantity) in self.charges.clone() {
             let used = ledger::total(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?;
@@ -104,7 +124,28 @@ impl CommitPlan {
 
     /// After the effect: charge the ledger (`tool_calls` always, the tool's own
     /// counters only on success), keep the result for replay, write the record.
-    pub fn finish(mut self, w: &mut WriteCx<'_>, outcome: ToolOutcome) -> Result<Committed, StoreError> {
+    pub fn finish(
+        mut self,
+        w: &mut WriteCx<'_>,
+        outcome: ToolOutcome,
+        stop: Option<Stop>,
+    ) -> Result<Committed, StoreError> {
+        match stop {
+            Some(Stop::Ask(interrupt)) => {
+                self.record(w, Decision::Allow, Some("input_required"), None)?;
+                return Ok(Committed::Input(interrupt));
+            }
+            Some(Stop::Malformed(e)) => {
+                self.record(w, Decision::Deny, Some("input_response_malformed"), None)?;
+                return Ok(Committed::Denied(e));
+            }
+            Some(Stop::Unaskable(missing)) if self.unaskable_denies => {
+                self.record(w, Decision::Deny, Some("missing_client_capability"), None)?;
+                return Ok(Committed::Denied(RpcError::missing_capability(Value::Object(missing))));
+            }
+            // Under 2025 a tool that cannot ask fails as itself (`client_capability_missing`).
+            Some(Stop::Unaskable(_)) | None => {}
+        }
         let failed = outcome.is_error;
         let reason = if failed { outcome.error_code() } else { None };
         let result = outcome.into_result();

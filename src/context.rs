@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::identity::Credential;
 use crate::protocol::{Era, LogLevel, jsonrpc};
+use crate::session::LegacySession;
 
 /// The transport a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -35,6 +36,24 @@ impl TransportKind {
 
 /// A channel for server-to-client notifications about one in-flight request.
 pub type NotificationSink = mpsc::UnboundedSender<Value>;
+
+/// How a tool's questions reach the client (decided by the era layer).
+#[derive(Debug, Clone)]
+pub enum AskVia {
+    /// 2026-07-28: an `input_required` result that the client retries.
+    InputRequired,
+    /// 2025: server-to-client requests on the open exchange of this conversation.
+    ClientRequests(Arc<LegacySession>),
+    /// 2025 without an open exchange (a batch element): the tool cannot ask.
+    Nowhere,
+}
+
+/// What a 2026-07-28 retry brings back (`inputResponses`, `requestState`).
+#[derive(Debug, Clone, Default)]
+pub struct Retry {
+    pub input_responses: Map<String, Value>,
+    pub request_state: Option<String>,
+}
 
 /// Everything below the era layer may know about a request.
 #[derive(Debug, Clone)]
@@ -60,6 +79,12 @@ pub struct CallContext {
     pub session_principal: Option<String>,
     /// `_meta["dev.tollgate/idempotencyKey"]` as sent (checked by the gate).
     pub idempotency_key: Option<Value>,
+    /// The JSON-RPC id of the request (a listen stream's subscription id).
+    pub rpc_id: Value,
+    /// How a tool's questions reach the client.
+    pub ask_via: AskVia,
+    /// A multi round-trip retry's answers and state (2026-07-28 `tools/call` only).
+    pub retry: Retry,
 }
 
 /// A fresh request id (16 random bytes, hex).

@@ -17,11 +17,14 @@ use crate::billing::period;
 use crate::clock::Clock;
 use crate::commit::{CommitPlan, Committed};
 use crate::config::Config;
-use crate::context::{CallContext, SharedContext, TransportKind};
+use crate::context::{AskVia, CallContext, SharedContext, TransportKind};
+use crate::events::{Announcements, Hub};
 use crate::gate::address_limit::AddressLimit;
 use crate::gate::{Admission, Chain, Refusal, auth_error};
 use crate::identity::authenticate::{AuthError, AuthFailure, Authenticator};
 use crate::identity::{Credential, Principal, TenantId, keys as key_format};
+use crate::interact::state::{self, StateKey};
+use crate::interact::{Input, Interrupt, Stop};
 use crate::protocol::errors::RpcError;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
@@ -37,7 +40,37 @@ pub struct Governance {
     pub registry: Arc<Registry>,
     pub authenticator: Arc<Authenticator>,
     pub chain: Chain,
+    /// Listen streams and the events addressed to them.
+    pub events: Arc<Hub>,
+    /// Seals and opens multi round-trip request states.
+    state_key: StateKey,
     address_limit: AddressLimit,
+}
+
+/// What a round starts from: this round's answers, and either a sealed state
+/// (2026-07-28) or the answers and binding carried in process (2025).
+#[derive(Debug, Default)]
+pub(crate) struct RoundInput {
+    pub given: Map<String, Value>,
+    pub state: Option<String>,
+    pub carried: Map<String, Value>,
+    pub bound: Value,
+}
+
+/// Who asked, through which tool, about which arguments (what a state binds).
+#[derive(Debug, Clone)]
+pub(crate) struct Asked {
+    pub principal: String,
+    pub tool: String,
+    pub args_digest: String,
+}
+
+/// How a round ended.
+pub(crate) enum RoundEnd {
+    /// A result (a tool failure included) or a denial's answer.
+    Done(Value),
+    /// The tool needs answers first.
+    Ask(Interrupt, Asked),
 }
 
 /// The ledger platform principals' calls are metered to.
@@ -58,6 +91,7 @@ fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&Tenant
 
 impl Governance {
     pub fn new(store: Arc<Store>, clock: Clock, config: Config, registry: Arc<Registry>) -> Self {
+        let state_key = store.request_state_key.clone();
         let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
         let chain = Chain::standard(
             Arc::clone(&registry),
@@ -69,7 +103,17 @@ impl Governance {
         let rate = NonZeroU32::new(config.per_address_rps).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
         let address_limit = AddressLimit::new(rate, burst);
-        Self { store, clock, config: Arc::new(config), registry, authenticator, chain, address_limit }
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            registry,
+            authenticator,
+            chain,
+            events: Arc::new(Hub::default()),
+            state_key,
+            address_limit,
+        }
     }
 
     /// The per-client-address limit, before anything else is read; a refusal
@@ -85,6 +129,11 @@ impl Governance {
             };
             self.store.denials.note(key, self.clock.now(), "address-limit");
         })
+    }
+
+    /// The key request states are sealed with.
+    pub(crate) fn state_key(&self) -> &StateKey {
+        &self.state_key
     }
 
     /// Forget idle per-address buckets.
@@ -155,18 +204,56 @@ impl Governance {
         }
     }
 
-    /// Run one `tools/call` end to end; the result is era-neutral.
+    /// Run one `tools/call` end to end (every round of it, for a 2025 client
+    /// that answers questions on the open exchange); the result is era-neutral.
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
+        crate::rounds::drive(self, name, arguments, cx).await
+    }
+
+    /// One governed round of a call: gate chain, request state, tool, commit.
+    pub(crate) async fn round(
+        &self,
+        name: &str,
+        arguments: Value,
+        cx: &SharedContext,
+        round: RoundInput,
+    ) -> Result<RoundEnd, RpcError> {
         let args_digest = digest_json(&arguments).unwrap_or_default();
-        let mut admission = Admission::new(name, arguments, Arc::clone(&cx));
+        let mut admission = Admission::new(name.to_owned(), arguments, Arc::clone(cx));
         if let Err(refusal) = self.chain.admit(&mut admission).await {
-            return self.deny(&cx, &admission, refusal, Some(args_digest)).await;
+            return self.deny(cx, &admission, refusal, Some(args_digest)).await.map(RoundEnd::Done);
         }
         let (Some(tool), Some(principal)) = (admission.tool.clone(), admission.principal.clone()) else {
             return Err(RpcError::internal("the gate chain admitted an incomplete call"));
         };
+        let opened = match &round.state {
+            None => None,
+            Some(sealed) => {
+                let expected = state::Expected {
+                    sub: &principal.id,
+                    tool: &tool.pinned_name(),
+                    args: &args_digest,
+                    now: self.clock.now().unix_timestamp(),
+                };
+                match state::open(&self.state_key, sealed, &expected) {
+                    Ok(payload) => Some(payload),
+                    Err(e) => {
+                        let refusal = Refusal::Deny(crate::rounds::state_refused(e));
+                        return self.deny(cx, &admission, refusal, Some(args_digest)).await.map(RoundEnd::Done);
+                    }
+                }
+            }
+        };
+        let (carried, bound, consume) = match opened {
+            Some(p) => (p.answers, p.bind, Some((p.nonce, p.exp))),
+            None => (round.carried, round.bound, None),
+        };
+        // A 2025 request without an open exchange cannot be asked anything.
+        let capabilities =
+            if matches!(cx.ask_via, AskVia::Nowhere) { Map::new() } else { cx.client_capabilities.clone() };
+        let input = Arc::new(Input::new(capabilities, round.given, carried, bound));
         let chain = chain_of(&self.store, Some(&principal), admission.tenant.as_ref());
-        let mut draft = self.draft(&cx, Some(&principal), &chain, Some(&tool));
+        let mut draft = self.draft(cx, Some(&principal), &chain, Some(&tool));
         draft.args_digest = Some(args_digest.clone());
         let ledger_tenant = principal.tenant.as_ref().map_or_else(|| PLATFORM_LEDGER.to_owned(), |t| t.0.clone());
         let idempotency = admission.idempotency_key.clone().map(|key| {
@@ -178,6 +265,8 @@ impl Governance {
             };
             (scope, !tool.spec.returns_secret)
         });
+        let asked =
+            Asked { principal: principal.id.clone(), tool: tool.pinned_name(), args_digest: args_digest.clone() };
         let mut plan = CommitPlan {
             chain,
             draft,
@@ -187,15 +276,20 @@ impl Governance {
             period: period::containing(self.clock.now()),
             idempotency,
             args_digest,
+            consume,
+            unaskable_denies: matches!(cx.ask_via, AskVia::InputRequired),
         };
+        let announcements = Announcements::default();
         let tcx = ToolCx {
-            call: Arc::clone(&cx),
+            call: Arc::clone(cx),
             principal,
             tenant: admission.tenant.clone(),
             clock: self.clock.clone(),
             config: Arc::clone(&self.config),
             audit_key: self.store.signing_public,
             billing: admission.billing.clone(),
+            input: Arc::clone(&input),
+            announcements: announcements.clone(),
         };
         let arguments = admission.arguments;
         // Transactional tools run inside the commit; the others ran before it and have no effect.
@@ -211,36 +305,48 @@ impl Governance {
                         let close =
                             if outcome.is_error { "ROLLBACK TO effect; RELEASE effect" } else { "RELEASE effect" };
                         w.conn.execute_batch(close)?;
-                        plan.finish(w, outcome)
+                        let stop = tcx.input.take_stop();
+                        plan.finish(w, outcome, stop)
                     })
                     .await
             }
             Handler::Streaming(run) => {
                 let outcome = run(arguments, tcx).await;
-                self.commit_ran(plan, outcome).await
+                self.commit_ran(plan, outcome, input.take_stop()).await
             }
             Handler::Read(run) => {
                 let store = Arc::clone(&self.store);
                 let read = tokio::task::spawn_blocking(move || store.read(|c| Ok(run(arguments, &tcx, c))));
                 match read.await {
-                    Ok(Ok(outcome)) => self.commit_ran(plan, outcome).await,
+                    Ok(Ok(outcome)) => self.commit_ran(plan, outcome, input.take_stop()).await,
                     Ok(Err(e)) => Err(e),
                     Err(e) => Err(StoreError::Unavailable(format!("the read task failed: {e}"))),
                 }
             }
         };
         match committed.map_err(|e| unavailable(&e))? {
-            Committed::Result(result) => Ok(result),
+            Committed::Result(result) => {
+                if result.get("isError") != Some(&Value::Bool(true)) {
+                    announcements.publish(&self.events);
+                }
+                Ok(RoundEnd::Done(result))
+            }
             Committed::Denied(e) => Err(e),
+            Committed::Input(interrupt) => Ok(RoundEnd::Ask(interrupt, asked)),
         }
     }
 
     /// Commit a call whose tool already ran (no effect): replay or quota first, then the record.
-    async fn commit_ran(&self, mut plan: CommitPlan, outcome: ToolOutcome) -> Result<Committed, StoreError> {
+    async fn commit_ran(
+        &self,
+        mut plan: CommitPlan,
+        outcome: ToolOutcome,
+        stop: Option<Stop>,
+    ) -> Result<Committed, StoreError> {
         self.store
             .write(move |w| match plan.precheck(w)? {
                 Some(done) => Ok(done),
-                None => plan.finish(w, outcome),
+                None => plan.finish(w, outcome, stop),
             })
             .await
     }

@@ -6,11 +6,13 @@
 //! never close theirs cannot exhaust it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use serde_json::{Map, Value};
+use tokio::sync::oneshot;
 
 use crate::protocol::LogLevel;
 
@@ -26,12 +28,18 @@ pub struct SessionState {
     pub principal: Option<String>,
 }
 
+/// The client's answer to a server-to-client request: its result, or its error object.
+pub type ClientAnswer = Result<Value, Value>;
+
 /// One legacy conversation.
 #[derive(Debug)]
 pub struct LegacySession {
     id: String,
     state: Mutex<SessionState>,
     last_seen: Mutex<Instant>,
+    /// Server-to-client requests waiting for the client's response, by request id.
+    pending: Mutex<HashMap<String, oneshot::Sender<ClientAnswer>>>,
+    next_request: AtomicU64,
 }
 
 impl LegacySession {
@@ -40,7 +48,36 @@ impl LegacySession {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
         let id = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Self { id, state: Mutex::new(SessionState::default()), last_seen: Mutex::new(Instant::now()) }
+        Self {
+            id,
+            state: Mutex::new(SessionState::default()),
+            last_seen: Mutex::new(Instant::now()),
+            pending: Mutex::default(),
+            next_request: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh id for a server-to-client request, and where its answer will arrive.
+    pub fn expect_answer(&self) -> (String, oneshot::Receiver<ClientAnswer>) {
+        let id = format!("tollgate-{}", self.next_request.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    /// Forget a request that will not be answered (timed out or cancelled).
+    pub fn forget(&self, id: &str) {
+        lock(&self.pending).remove(id);
+    }
+
+    /// Deliver the client's response; false if no request with this id is waiting
+    /// (an unknown or late answer is dropped, never delivered to another request).
+    pub fn answer(&self, id: &Value, outcome: ClientAnswer) -> bool {
+        let Some(id) = id.as_str() else { return false };
+        match lock(&self.pending).remove(id) {
+            Some(waiting) => waiting.send(outcome).is_ok(),
+            None => false,
+        }
     }
 
     /// The id sent as `Mcp-Session-Id`.

@@ -117,6 +117,17 @@ impl SigningKey {
         self.public_key().key_id()
     }
 
+    /// A 32-byte key for another purpose, derived from this key's seed with
+    /// HKDF-SHA256 and `label` as its info: keys for different labels are
+    /// independent, and none reveals the seed or can sign.
+    pub fn derive_key(&self, label: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, self.inner.as_bytes());
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        let _ = hk.expand(label.as_bytes(), &mut out);
+        out
+    }
+
     /// Signs `message` (the crate signs only canonical checkpoint payloads).
     pub(crate) fn sign(&self, message: &[u8]) -> Signature {
         self.inner.sign(message)

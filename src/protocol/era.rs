@@ -13,7 +13,7 @@ use super::errors::RpcError;
 use super::headers::{self, McpHeaders};
 use super::jsonrpc::Request;
 use super::{Era, META_SERVER_INFO, MODERN_VERSION, SERVER_INFO, meta};
-use crate::context::{CallContext, NotificationSink, TransportKind, new_request_id};
+use crate::context::{AskVia, CallContext, NotificationSink, Retry, TransportKind, new_request_id};
 use crate::identity::Credential;
 use crate::session::LegacySession;
 
@@ -87,6 +87,7 @@ fn admit_modern(
     if meta.protocol_version != MODERN_VERSION {
         return Err(RpcError::unsupported_version(&json!(meta.protocol_version)));
     }
+    let retry = if request.method == "tools/call" { retry(&request.params)? } else { Retry::default() };
     Ok(CallContext {
         era: Era::Modern,
         protocol_version: meta.protocol_version,
@@ -99,7 +100,32 @@ fn admit_modern(
         credential: Credential::None,
         session_principal: None,
         idempotency_key: idempotency_key(&request.params),
+        rpc_id: request.id.clone(),
+        ask_via: AskVia::InputRequired,
+        retry,
     })
+}
+
+/// The multi round-trip fields of a 2026-07-28 `tools/call`: `inputResponses`
+/// must be an object of objects and `requestState` a string, if present.
+fn retry(params: &Map<String, Value>) -> Result<Retry, RpcError> {
+    let input_responses = match params.get("inputResponses") {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => {
+            return Err(RpcError::invalid_params("inputResponses must be an object keyed like inputRequests")
+                .with_data(json!({ "reason": "input_response_malformed" })));
+        }
+    };
+    let request_state = match params.get("requestState") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(RpcError::invalid_params("requestState must be the string the server sent")
+                .with_data(json!({ "reason": "request_state_invalid" })));
+        }
+    };
+    Ok(Retry { input_responses, request_state })
 }
 
 fn admit_legacy(
@@ -118,6 +144,8 @@ fn admit_legacy(
         (None, "ping") => super::LEGACY_DEFAULT.to_owned(),
         (None, _) => return Err(not_initialized()),
     };
+    // 2025 clients answer questions as requests on the open exchange, when there is one.
+    let ask_via = if sink.is_some() { AskVia::ClientRequests(Arc::clone(session)) } else { AskVia::Nowhere };
     Ok(CallContext {
         era: Era::Legacy,
         protocol_version: version,
@@ -130,6 +158,9 @@ fn admit_legacy(
         credential: Credential::None,
         session_principal: state.principal,
         idempotency_key: idempotency_key(&request.params),
+        rpc_id: request.id.clone(),
+        ask_via,
+        retry: Retry::default(),
     })
 }
 

@@ -185,6 +185,18 @@ pub fn idempotency_get(
         .optional()?)
 }
 
+/// Mark a request state's nonce as used; false if it already was. Expired
+/// nonces are forgotten on the way (their states are refused by expiry).
+pub fn consume_request_state(conn: &Connection, nonce: &str, expires: i64, now: i64) -> Result<bool, StoreError> {
+    exec(conn, "DELETE FROM consumed_request_states WHERE expires_at < ?1", params![now])?;
+    let inserted = exec(
+        conn,
+        "INSERT OR IGNORE INTO consumed_request_states (nonce, expires_at) VALUES (?1, ?2)",
+        params![nonce, expires],
+    )?;
+    Ok(inserted == 1)
+}
+
 /// Remember a call's outcome under its key (`result` None: not replayable).
 pub fn idempotency_put(
     conn: &Connection,

@@ -126,6 +126,13 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO usage_totals (tenant_id, counter, period, used)
         SELECT tenant_id, counter, substr(at, 1, 7), SUM(quantity) FROM usage_events GROUP BY 1, 2, 3;
     "#,
+    // 4: request states (multi round-trip) already presented, so none is honoured twice.
+    r#"
+    CREATE TABLE consumed_request_states (
+        nonce TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -97,6 +97,9 @@ pub struct Store {
     db_path: PathBuf,
     pub clock: Clock,
     pub signing_public: crate::audit::PublicKey,
+    /// The key request states are sealed with (derived from the signing key,
+    /// so every server on this data dir opens every other's states).
+    pub request_state_key: crate::interact::state::StateKey,
     stats: Arc<Mutex<WriterStats>>,
     /// Flood denials waiting for their window to end.
     pub denials: Arc<denials::DenialWindows>,
@@ -127,6 +130,8 @@ impl Store {
         }
         let key = SigningKey::load(&files.signing_key()).map_err(|e| StoreError::Audit(e.to_string()))?;
         let public = key.public_key();
+        let request_state_key =
+            crate::interact::state::StateKey::new(key.derive_key(crate::interact::state::KEY_LABEL));
         let denials = Arc::new(denials::DenialWindows::new(time::Duration::seconds(DENIAL_WINDOW_SECS)));
         let housekeeping = checkpointing::Checkpointer::new(key, clock.clone(), options, Arc::clone(&denials), &conn)?;
         let stats = Arc::new(Mutex::new(WriterStats::default()));
@@ -138,6 +143,7 @@ impl Store {
             db_path: files.db(),
             clock,
             signing_public: public,
+            request_state_key,
             stats,
             denials,
         }))

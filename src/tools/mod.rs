@@ -41,6 +41,10 @@ pub struct ToolCx {
     pub audit_key: crate::audit::PublicKey,
     /// The caller's tenant's plan and limits (absent for platform principals).
     pub billing: Option<crate::billing::BillingView>,
+    /// Earlier answers, and where to ask for more (see [`crate::interact`]).
+    pub input: Arc<crate::interact::Input>,
+    /// Events to publish once the call has committed.
+    pub announcements: crate::events::Announcements,
 }
 
 /// The registry of the tools every tollgate server offers.

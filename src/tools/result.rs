@@ -22,6 +22,12 @@ pub enum ToolErrorCode {
     IdempotencyKeyReused,
     /// The first result carried a secret, so it cannot be replayed.
     NotReplayable,
+    /// The tool needs input from the client (turned into an input request by the era layer).
+    InputRequired,
+    /// The tool needs input the client declared no capability for.
+    ClientCapabilityMissing,
+    /// The client declined or cancelled what the tool asked.
+    Declined,
 }
 
 /// A tool's own failure, reported inside the result.

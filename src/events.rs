@@ -1,0 +1,251 @@
+//! Server events and the listen streams they go to (`subscriptions/listen`).
+//!
+//! Invariants: an event is addressed to one [`Audience`] and reaches only the
+//! streams of that audience whose filter asked for its kind — never every
+//! stream; a stream's acknowledgment is its first message (it is sent while
+//! the stream is registered, under the same lock events are published under);
+//! every message on a stream carries its subscription id; closing the hub
+//! ends every stream with its closing message.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use crate::context::NotificationSink;
+use crate::identity::{Principal, TenantId};
+use crate::protocol::jsonrpc;
+
+/// `_meta` key that ties a message to its listen stream.
+pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// Who an event concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// The principals of one tenant.
+    Tenant(TenantId),
+    /// Platform principals (no tenant).
+    Platform,
+}
+
+impl Audience {
+    /// The audience a principal listens as.
+    pub fn of(principal: &Principal) -> Self {
+        principal.tenant.clone().map_or(Audience::Platform, Audience::Tenant)
+    }
+}
+
+/// Something a listen stream can be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The tools a principal may call changed (a plan, a status, a deployment).
+    ToolsListChanged,
+}
+
+impl Event {
+    fn method(self) -> &'static str {
+        match self {
+            Event::ToolsListChanged => "notifications/tools/list_changed",
+        }
+    }
+}
+
+/// The notification kinds a stream asked for, reduced to what we honour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub tools_list_changed: bool,
+}
+
+impl Filter {
+    /// The honoured subset of a `notifications` filter (unknown kinds are dropped).
+    pub fn honoured(requested: Option<&Value>) -> Self {
+        let wants = |k: &str| requested.and_then(|r| r.get(k)).and_then(Value::as_bool).unwrap_or(false);
+        Filter { tools_list_changed: wants("toolsListChanged") }
+    }
+
+    fn wants(self, event: Event) -> bool {
+        match event {
+            Event::ToolsListChanged => self.tools_list_changed,
+        }
+    }
+
+    /// The filter as the acknowledgment states it.
+    pub fn to_json(self) -> Value {
+        let mut m = Map::new();
+        if self.tools_list_changed {
+            m.insert("toolsListChanged".into(), json!(true));
+        }
+        Value::Object(m)
+    }
+}
+
+struct Listener {
+    audience: Audience,
+    filter: Filter,
+    subscription_id: Value,
+    sink: NotificationSink,
+}
+
+/// The listen streams of one server.
+pub struct Hub {
+    listeners: Mutex<HashMap<u64, Listener>>,
+    next: AtomicU64,
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self { listeners: Mutex::default(), next: AtomicU64::new(1), closing: watch::Sender::new(false) }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Tag a notification's params with its stream's subscription id.
+fn tagged(method: &str, mut params: Map<String, Value>, subscription_id: &Value) -> Value {
+    let meta = params.entry("_meta").or_insert_with(|| json!({}));
+    if let Some(m) = meta.as_object_mut() {
+        m.insert(META_SUBSCRIPTION_ID.to_owned(), subscription_id.clone());
+    }
+    jsonrpc::notification(method, Value::Object(params))
+}
+
+impl Hub {
+    /// Open a stream: send its acknowledgment, then register it.
+    pub fn listen(
+        self: &Arc<Self>,
+        audience: Audience,
+        filter: Filter,
+        subscription_id: Value,
+        sink: NotificationSink,
+    ) -> Subscription {
+        let mut listeners = lock(&self.listeners);
+        let ack = tagged(
+            "notifications/subscriptions/acknowledged",
+            Map::from_iter([("notifications".to_owned(), filter.to_json())]),
+            &subscription_id,
+        );
+        let _ = sink.send(ack);
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
+        listeners.insert(key, Listener { audience, filter, subscription_id, sink });
+        Subscription { hub: Arc::clone(self), key, closing: self.closing.subscribe() }
+    }
+
+    /// Tell every stream of `audience` that asked for this kind of event; returns how many.
+    pub fn publish(&self, audience: &Audience, event: Event) -> usize {
+        let listeners = lock(&self.listeners);
+        let mut delivered = 0;
+        for l in listeners.values().filter(|l| &l.audience == audience && l.filter.wants(event)) {
+            if l.sink.send(tagged(event.method(), Map::new(), &l.subscription_id)).is_ok() {
+                delivered += 1;
+            }
+        }
+        delivered
+    }
+
+    /// End every stream (server shutdown); streams opened later end at once.
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Open streams (for metrics and tests).
+    pub fn len(&self) -> usize {
+        lock(&self.listeners).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Events a tool announces during a call; published only once the call's
+/// commit is durable and the tool succeeded (a rolled-back change is never announced).
+#[derive(Debug, Clone, Default)]
+pub struct Announcements(Arc<Mutex<Vec<(Audience, Event)>>>);
+
+impl Announcements {
+    /// Announce `event` to `audience` after the commit.
+    pub fn push(&self, audience: Audience, event: Event) {
+        lock(&self.0).push((audience, event));
+    }
+
+    /// Deliver everything announced.
+    pub fn publish(&self, hub: &Hub) {
+        for (audience, event) in lock(&self.0).drain(..) {
+            hub.publish(&audience, event);
+        }
+    }
+}
+
+/// An open stream; dropping it (the client went away) unregisters it.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    key: u64,
+    closing: watch::Receiver<bool>,
+}
+
+impl Subscription {
+    /// Resolves when the server ends the stream.
+    pub async fn ended(&mut self) {
+        // An error means the hub is gone, which also ends the stream.
+        let _ = self.closing.wait_for(|closing| *closing).await;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        lock(&self.hub.listeners).remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    fn stream(
+        hub: &Arc<Hub>,
+        audience: Audience,
+        tools: bool,
+        id: i64,
+    ) -> (Subscription, mpsc::UnboundedReceiver<Value>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (hub.listen(audience, Filter { tools_list_changed: tools }, json!(id), tx), rx)
+    }
+
+    #[tokio::test]
+    async fn events_reach_only_their_audience_and_filter_and_are_tagged() {
+        let hub = Arc::new(Hub::default());
+        let a = Audience::Tenant(TenantId("a".into()));
+        let (_sa, mut ra) = stream(&hub, a.clone(), true, 1);
+        let (_sb, mut rb) = stream(&hub, Audience::Tenant(TenantId("b".into())), true, 2);
+        let (_sn, mut rn) = stream(&hub, a.clone(), false, 3);
+        for (rx, id) in [(&mut ra, 1), (&mut rb, 2), (&mut rn, 3)] {
+            let ack = rx.try_recv().expect("ack first");
+            assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+            assert_eq!(ack["params"]["_meta"][META_SUBSCRIPTION_ID], id);
+        }
+        assert_eq!(hub.publish(&a, Event::ToolsListChanged), 1);
+        let note = ra.try_recv().expect("a's stream is told");
+        assert_eq!(note["method"], "notifications/tools/list_changed");
+        assert_eq!(note["params"]["_meta"][META_SUBSCRIPTION_ID], 1);
+        assert!(rb.try_recv().is_err(), "another tenant hears nothing");
+        assert!(rn.try_recv().is_err(), "a stream that did not ask hears nothing");
+    }
+
+    #[tokio::test]
+    async fn closing_ends_streams_and_dropping_unregisters() {
+        let hub = Arc::new(Hub::default());
+        let (mut sub, _rx) = stream(&hub, Audience::Platform, true, 1);
+        assert_eq!(hub.len(), 1);
+        hub.close_all();
+        sub.ended().await;
+        drop(sub);
+        assert!(hub.is_empty());
+        assert_eq!(Filter::honoured(Some(&json!({"promptsListChanged": true}))).to_json(), json!({}));
+    }
+}
