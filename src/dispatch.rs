@@ -15,7 +15,8 @@ use crate::context::{CallContext, SharedContext};
 use crate::governed::Governance;
 use crate::identity::Principal;
 use crate::protocol::errors::RpcError;
-use crate::protocol::{INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor, era};
+use crate::events::Filter;
+use crate::protocol::{Era, INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor, era};
 use crate::session::LegacySession;
 use crate::tools::Registry;
 
@@ -55,6 +56,7 @@ impl Dispatcher {
         module.register_async_method("logging/setLevel", |p, core, ext| async move { set_level(&core, &p, &ext) })?;
         module.register_async_method("tools/list", |p, core, ext| async move { list_tools(&core, &p, &ext) })?;
         module.register_async_method("tools/call", |p, core, ext| async move { call_tool(&core, p, ext).await })?;
+        module.register_async_method("subscriptions/listen", |p, core, ext| async move { listen(&core, p, ext).await })?;
         Ok(Self { module, gov })
     }
 
@@ -126,19 +128,14 @@ fn object_params(p: &Params<'_>) -> Result<Map<String, Value>, ErrorObjectOwned>
 }
 
 fn discover(_core: &Core, ext: &Extensions) -> MethodResult {
-    context(ext)?;
+    let cx = context(ext)?;
     Ok(json!({
         "supportedVersions": SUPPORTED_VERSIONS,
-        "capabilities": capabilities(),
+        "capabilities": era::capabilities(cx.era),
         "instructions": INSTRUCTIONS,
         "ttlMs": LIST_TTL_MS,
         "cacheScope": "public",
     }))
-}
-
-/// What the server implements (the same in both eras).
-pub fn capabilities() -> Value {
-    json!({ "tools": { "listChanged": false }, "logging": {} })
 }
 
 /// Authenticate a non-`tools/call` request (fail closed).
@@ -162,7 +159,7 @@ fn initialize(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
     });
     Ok(json!({
         "protocolVersion": version,
-        "capabilities": capabilities(),
+        "capabilities": era::capabilities(Era::Legacy),
         "serverInfo": SERVER_INFO,
         "instructions": INSTRUCTIONS,
     }))
@@ -212,4 +209,25 @@ async fn call_tool(core: &Core, p: Params<'static>, ext: Extensions) -> MethodRe
         Some(_) => return Err(RpcError::invalid_params("tools/call \"arguments\" must be an object").into()),
     };
     core.gov.call_tool(name, arguments, cx).await.map_err(ErrorObjectOwned::from)
+}
+
+/// `subscriptions/listen`: acknowledge, then deliver the events addressed to
+/// the caller's audience until the server ends the stream (the client ends
+/// it by closing the stream or cancelling the request, which drops this call).
+async fn listen(core: &Core, p: Params<'static>, ext: Extensions) -> MethodResult {
+    let cx = context(&ext)?;
+    let principal = core.gov.authenticate(&cx, "subscriptions/listen").map_err(ErrorObjectOwned::from)?;
+    let params = object_params(&p)?;
+    let filter = Filter::honoured(params.get("notifications"));
+    let Some(sink) = cx.sink.clone() else {
+        return Err(RpcError::invalid_request("subscriptions/listen needs a stream to deliver on").into());
+    };
+    let mut subscription = core.gov.events.listen(&principal, filter, cx.rpc_id.clone(), sink).map_err(|e| {
+        ErrorObjectOwned::from(
+            RpcError::new(crate::protocol::errors::RATE_LIMITED, e.to_string())
+                .with_data(json!({ "reason": "too_many_streams" })),
+        )
+    })?;
+    subscription.ended().await;
+    Ok(json!({ "_meta": { crate::events::META_SUBSCRIPTION_ID: cx.rpc_id } }))
 }

@@ -83,10 +83,19 @@ impl Filter {
 
 struct Listener {
     audience: Audience,
+    principal: String,
     filter: Filter,
     subscription_id: Value,
     sink: NotificationSink,
 }
+
+/// Most listen streams one principal may hold open (each holds a connection).
+pub const MAX_STREAMS_PER_PRINCIPAL: usize = 16;
+
+/// A principal tried to open more than [`MAX_STREAMS_PER_PRINCIPAL`] streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this principal already holds {MAX_STREAMS_PER_PRINCIPAL} listen streams; close one first")]
+pub struct TooManyStreams;
 
 /// The listen streams of one server.
 pub struct Hub {
@@ -115,15 +124,19 @@ fn tagged(method: &str, mut params: Map<String, Value>, subscription_id: &Value)
 }
 
 impl Hub {
-    /// Open a stream: send its acknowledgment, then register it.
+    /// Open a stream for `principal`: send its acknowledgment, then register it.
+    /// Refused when the principal already holds [`MAX_STREAMS_PER_PRINCIPAL`].
     pub fn listen(
         self: &Arc<Self>,
-        audience: Audience,
+        principal: &Principal,
         filter: Filter,
         subscription_id: Value,
         sink: NotificationSink,
-    ) -> Subscription {
+    ) -> Result<Subscription, TooManyStreams> {
         let mut listeners = lock(&self.listeners);
+        if listeners.values().filter(|l| l.principal == principal.id).count() >= MAX_STREAMS_PER_PRINCIPAL {
+            return Err(TooManyStreams);
+        }
         let ack = tagged(
             "notifications/subscriptions/acknowledged",
             Map::from_iter([("notifications".to_owned(), filter.to_json())]),
@@ -131,8 +144,9 @@ impl Hub {
         );
         let _ = sink.send(ack);
         let key = self.next.fetch_add(1, Ordering::Relaxed);
-        listeners.insert(key, Listener { audience, filter, subscription_id, sink });
-        Subscription { hub: Arc::clone(self), key, closing: self.closing.subscribe() }
+        let audience = Audience::of(principal);
+        listeners.insert(key, Listener { audience, principal: principal.id.clone(), filter, subscription_id, sink });
+        Ok(Subscription { hub: Arc::clone(self), key, closing: self.closing.subscribe() })
     }
 
     /// Tell every stream of `audience` that asked for this kind of event; returns how many.
@@ -221,9 +235,9 @@ mod tests {
     async fn events_reach_only_their_audience_and_filter_and_are_tagged() {
         let hub = Arc::new(Hub::default());
         let a = Audience::Tenant(TenantId("a".into()));
-        let (_sa, mut ra) = stream(&hub, a.clone(), true, 1);
-        let (_sb, mut rb) = stream(&hub, Audience::Tenant(TenantId("b".into())), true, 2);
-        let (_sn, mut rn) = stream(&hub, a.clone(), false, 3);
+        let (_sa, mut ra) = stream(&hub, &principal("ka", Some("a")), true, 1);
+        let (_sb, mut rb) = stream(&hub, &principal("kb", Some("b")), true, 2);
+        let (_sn, mut rn) = stream(&hub, &principal("ka2", Some("a")), false, 3);
         for (rx, id) in [(&mut ra, 1), (&mut rb, 2), (&mut rn, 3)] {
             let ack = rx.try_recv().expect("ack first");
             assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
@@ -240,8 +254,16 @@ mod tests {
     #[tokio::test]
     async fn closing_ends_streams_and_dropping_unregisters() {
         let hub = Arc::new(Hub::default());
-        let (mut sub, _rx) = stream(&hub, Audience::Platform, true, 1);
+        let admin = principal("p", None);
+        let (mut sub, _rx) = stream(&hub, &admin, true, 1);
         assert_eq!(hub.len(), 1);
+        let mut held = Vec::new();
+        for i in 1..MAX_STREAMS_PER_PRINCIPAL {
+            held.push(stream(&hub, &admin, true, 10 + i as i64));
+        }
+        let (tx, _) = mpsc::unbounded_channel();
+        assert!(hub.listen(&admin, Filter::default(), json!(99), tx).is_err(), "one principal cannot hold more");
+        drop(held);
         hub.close_all();
         sub.ended().await;
         drop(sub);

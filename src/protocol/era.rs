@@ -18,7 +18,7 @@ use crate::identity::Credential;
 use crate::session::LegacySession;
 
 /// Methods a 2026-07-28 client may call.
-pub const MODERN_METHODS: [&str; 3] = ["server/discover", "tools/list", "tools/call"];
+pub const MODERN_METHODS: [&str; 4] = ["server/discover", "tools/list", "tools/call", "subscriptions/listen"];
 
 /// Methods a 2025 client may call.
 pub const LEGACY_METHODS: [&str; 5] = ["initialize", "ping", "logging/setLevel", "tools/list", "tools/call"];
@@ -185,6 +185,13 @@ pub fn not_initialized() -> RpcError {
          [\"io.modelcontextprotocol/clientCapabilities\"] (2026-07-28).",
     )
     .with_data(json!({ "reason": "not_initialized", "supported": super::SUPPORTED_VERSIONS }))
+}
+
+/// What the server implements in each era: list changes are delivered on
+/// 2026-07-28 listen streams; 2025 sessions have no stream to deliver them on.
+pub fn capabilities(era: Era) -> Value {
+    let list_changed = era == Era::Modern;
+    json!({ "tools": { "listChanged": list_changed }, "logging": {} })
 }
 
 /// Shape an internal result for the era it goes back to.

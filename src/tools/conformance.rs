@@ -72,7 +72,7 @@ pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
     let mut needs_sampling = spec("test_missing_capability", "Needs the client's sampling capability.");
     needs_sampling.requires = &["sampling"];
     registry.add_raw(needs_sampling, no_args(), fixed(vec![text_block("sampling is available")], false))?;
-    Ok(())
+    super::conformance_interactive::register(registry)
 }
 
 fn logging() -> Handler {

@@ -9,6 +9,7 @@
 pub mod audit_tools;
 pub mod billing_tools;
 pub mod conformance;
+pub mod conformance_interactive;
 pub mod keys;
 pub mod registry;
 pub mod result;

@@ -66,6 +66,7 @@ where
                 let handle = tasks.spawn(async move {
                     let outcome =
                         server.request(&request, &route, TransportKind::Stdio, Some(tx.clone()), credential).await;
+                    let ended_stream = request.method == "subscriptions/listen" && outcome.is_ok();
                     let reply = match outcome {
                         Ok(result) => jsonrpc::success(&request.id, result),
                         Err(e) => jsonrpc::failure(&request.id, &e),
@@ -73,6 +74,11 @@ where
                     // Removing ourselves first means a late cancellation finds nothing to abort.
                     in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&request.id.to_string());
                     let _ = tx.send(reply);
+                    if ended_stream {
+                        // On stdio the server also cancels the listen request it tore down.
+                        let params = json!({ "requestId": request.id, "reason": "the server ended the subscription" });
+                        let _ = tx.send(jsonrpc::notification("notifications/cancelled", params));
+                    }
                 });
                 registered.insert(key, handle);
             }
@@ -85,7 +91,12 @@ where
                 }
                 server.notification(&n);
             }
-            Ok(Incoming::Response { .. }) => {}
+            Ok(Incoming::Response { id, outcome }) => {
+                // The answer to a question a tool put to the client.
+                if !conversation.answer(&id, outcome) {
+                    tracing::debug!(%id, "a client response matched no waiting request");
+                }
+            }
             Ok(Incoming::Batch(items)) => {
                 let session = Some(&conversation);
                 match server.batch(items, session, TransportKind::Stdio, &credential).await {
@@ -100,6 +111,8 @@ where
             }
         }
     }
+    // Input ended: listen streams end with their closing messages, other requests finish.
+    server.governance().events.close_all();
     while tasks.join_next().await.is_some() {}
     drop(tx);
     writer.await.map_err(std::io::Error::other)?

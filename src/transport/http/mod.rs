@@ -98,8 +98,14 @@ pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: Http
             sweeper.governance().sweep();
         }
     });
+    let events = Arc::clone(&server.governance().events);
     let app = router(server, options).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let stop = async move {
+        shutdown_signal().await;
+        // Listen streams would hold their connections open: end them with their closing message.
+        events.close_all();
+    };
+    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
     eprintln!("shutting down: in-flight requests finished");
     Ok(())
 }
@@ -273,7 +279,13 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
             state.server.notification(&n);
             status_only(StatusCode::ACCEPTED, &[])
         }
-        Incoming::Response { .. } => status_only(StatusCode::ACCEPTED, &[]),
+        Incoming::Response { id, outcome } => {
+            // The answer to a question a tool put on this session's exchange.
+            if !session.answer(&id, outcome) {
+                tracing::debug!(%id, "a client response matched no waiting request");
+            }
+            status_only(StatusCode::ACCEPTED, &[])
+        }
         Incoming::Batch(items) => {
             match state.server.batch(items, Some(&session), transport, &credential(state, headers)).await {
                 Ok(Some(replies)) => json_reply(StatusCode::OK, &replies, &[]),
