@@ -13,7 +13,12 @@ in both protocol eras over both transports, list its tools and call one:
 For each of the four combinations it lists the tools (they must include
 `whoami` and `server.info`), calls `whoami`, and checks that the server saw
 the expected era (`modern` in default mode, `legacy` in legacy mode) and the
-right transport. If default mode ends up legacy, it does NOT pass: it sends a
+right transport. Then it answers a confirmation: it issues a spare platform
+key and calls `key.revoke_all`, which asks "Revoke ...?" through elicitation;
+the `confirm` callback below answers it. Under 2026-07-28 the question comes
+as an `input_required` result that the SDK retries with the answer; under
+2025 as an `elicitation/create` request on the open exchange. The tool must
+have named the spare key in its question and revoked it. If default mode ends up legacy, it does NOT pass: it sends a
 `server/discover` probe by hand and prints what tollgate answered and why the
 SDK turned it down.
 
@@ -177,15 +182,44 @@ async def diagnose_discover(transport: str, binary: Path, url: str, errlog: Any)
     return "\n".join(lines)
 
 
+class Confirmer:
+    """An elicitation callback that accepts every confirmation and remembers the questions."""
+
+    def __init__(self) -> None:
+        self.questions: list[str] = []
+
+    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.questions.append(getattr(params, "message", ""))
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+
+async def confirm_revocation(client: Client, confirmer: Confirmer, label: str) -> None:
+    """Issue a spare key, then revoke every other key, confirming through the callback."""
+    issued = await client.call_tool("key.issue", {"role": "platform_admin", "label": f"spare {label}"})
+    spare = (issued.structured_content or {}).get("key_id")
+    if issued.is_error or not spare:
+        raise CheckFailed(f"{label}: key.issue failed: {issued.content!r}")
+    result = await client.call_tool("key.revoke_all", {})
+    if result.is_error:
+        raise CheckFailed(f"{label}: key.revoke_all returned isError: {result.content!r}")
+    revoked = (result.structured_content or {}).get("revoked", [])
+    if spare not in revoked:
+        raise CheckFailed(f"{label}: key.revoke_all revoked {revoked!r}, not the spare key {spare}")
+    if not any(spare in q for q in confirmer.questions):
+        raise CheckFailed(f"{label}: no confirmation named {spare}; asked {confirmer.questions!r}")
+
+
 async def check(transport: str, mode: str, binary: Path, url: str, errlog: Any) -> str:
     """Connect, list tools, call whoami and check it. Returns the summary line."""
     label = f"{transport}/{mode}"
     want_era = EXPECTED_ERA[mode]
     async with asyncio.timeout(COMBO_TIMEOUT_S):
+        confirmer = Confirmer()
         client = Client(
             _transport(transport, binary, url, errlog),
             mode=SDK_MODE[mode],
             read_timeout_seconds=COMBO_TIMEOUT_S,
+            elicitation_callback=confirmer,
         )
         async with client:
             negotiated = client.protocol_version
@@ -224,8 +258,12 @@ async def check(transport: str, mode: str, binary: Path, url: str, errlog: Any) 
                 problems.append(f"server={server!r}, but the SDK saw {info.name!r} {info.version!r}")
             if problems:
                 raise CheckFailed(f"{label}: whoami {who!r}: " + "; ".join(problems))
+            await confirm_revocation(client, confirmer, label)
 
-    return f"{label}: era={who['era']} protocol={who['protocol_version']} tools={len(names)} OK"
+    return (
+        f"{label}: era={who['era']} protocol={who['protocol_version']} tools={len(names)} "
+        f"confirmation answered ({len(confirmer.questions)} question) OK"
+    )
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -77,8 +77,14 @@ impl HttpClient {
     }
 
     /// A 2026-07-28 request; returns the whole JSON-RPC reply (result or error).
-    pub async fn modern_reply(&self, method: &str, mut params: Value) -> Result<Value, String> {
+    pub async fn modern_reply(&self, method: &str, params: Value) -> Result<Value, String> {
+        self.modern_reply_as(method, params, json!({})).await
+    }
+
+    /// A 2026-07-28 request from a client declaring `capabilities`; the whole reply.
+    pub async fn modern_reply_as(&self, method: &str, mut params: Value, capabilities: Value) -> Result<Value, String> {
         params["_meta"] = modern_meta();
+        params["_meta"][META_CLIENT_CAPABILITIES] = capabilities;
         let name = params.get("name").and_then(Value::as_str).map(str::to_owned);
         let mut headers = vec![("mcp-protocol-version", MODERN_VERSION), ("mcp-method", method)];
         if let Some(n) = name.as_deref() {

@@ -21,13 +21,14 @@ use crate::server::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
 
-const STEPS: usize = 7;
+const STEPS: usize = 8;
 
 /// Run the demo, writing a readable summary to `out`.
 pub async fn run(out: &mut dyn Write) -> Result<(), String> {
     let _ = writeln!(
         out,
-        "tollgate demo: tenants, keys, a spoof attempt, plans and quotas, both protocol eras, a verified audit log"
+        "tollgate demo: tenants, keys, a spoof attempt, plans and quotas, a confirmed destructive call, both protocol \
+         eras, a verified audit log"
     );
     let mut step = 0;
     let mut say = |line: &str, is_step: bool| {
@@ -122,6 +123,10 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         &format!("upgraded to enterprise: admitted again, {} tool calls left this month", who["remaining_tool_calls"]),
         false,
     );
+    say("a destructive tool asks first: acme's admin revokes every other key (2026-07-28 client)", true);
+    for line in confirm_modern(&acme_admin).await? {
+        say(&line, false);
+    }
     let session = admin.initialize("2025-11-25").await?;
     let who = admin.legacy(&session, "tools/call", json!({"name": "whoami", "arguments": {}})).await?;
     say(
@@ -136,7 +141,7 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
     store.shutdown();
     drop(store);
 
-    say("both eras over stdio (a `tollgate stdio` child with acme's admin key)", true);
+    say("both eras over stdio (a `tollgate stdio` child with acme's admin key); the 2025 client confirms too", true);
     for line in stdio_round(&dir, acme["api_key"].as_str().unwrap_or_default()).await? {
         say(&line, false);
     }
@@ -148,6 +153,26 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
     }
     say(&format!("done. Data dir kept at {} (delete it when finished)", dir.display()), false);
     Ok(())
+}
+
+/// `key.revoke_all` as a 2026-07-28 client that can elicit: asked, then retried with the answer.
+async fn confirm_modern(client: &HttpClient) -> Result<Vec<String>, String> {
+    let caps = json!({"elicitation": {}});
+    let call = json!({"name": "key.revoke_all", "arguments": {}});
+    let first = client.modern_reply_as("tools/call", call.clone(), caps.clone()).await?;
+    let asked = &first["result"];
+    if asked["resultType"] != "input_required" {
+        return Err(format!("key.revoke_all did not ask: {first}"));
+    }
+    let question = &asked["inputRequests"]["confirm"]["params"]["message"];
+    let mut retry = call;
+    retry["inputResponses"] = json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+    retry["requestState"] = asked["requestState"].clone();
+    let done = client.modern_reply_as("tools/call", retry, caps).await?;
+    Ok(vec![
+        format!("asked (input_required, sealed requestState): {question}"),
+        format!("retried with accept: revoked {}", done["result"]["structuredContent"]["revoked"]),
+    ])
 }
 
 fn names(list: &Value) -> String {
@@ -205,7 +230,8 @@ async fn stdio_round(dir: &Path, key: &str) -> Result<Vec<String>, String> {
         json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                "params": {"name": "whoami", "arguments": {}, "_meta": modern_meta()}}),
         json!({"jsonrpc": "2.0", "id": 2, "method": "initialize",
-               "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "demo", "version": "1"}}}),
+               "params": {"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+                          "clientInfo": {"name": "demo", "version": "1"}}}),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "audit.verify", "arguments": {}}}),
     ];
@@ -232,6 +258,33 @@ async fn stdio_round(dir: &Path, key: &str) -> Result<Vec<String>, String> {
             out.push(format!("initialize negotiated {v}"));
         }
     }
+    // The 2025 client is asked with an elicitation/create request on stdout and answers on stdin.
+    let mut send = async |message: Value| {
+        let line = format!("{message}\n");
+        stdin.write_all(line.as_bytes()).await.map_err(|e| e.to_string())
+    };
+    let mut next = async || -> Result<Value, String> {
+        let line = lines.next_line().await.map_err(|e| e.to_string())?.ok_or("stdio child closed early")?;
+        serde_json::from_str(&line).map_err(|e| e.to_string())
+    };
+    send(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                "params": {"name": "key.issue", "arguments": {"role": "viewer", "label": "ci"}}}))
+    .await?;
+    let issued = next().await?;
+    send(json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "key.revoke_all", "arguments": {}}}))
+        .await?;
+    let question = next().await?;
+    if question["method"] != "elicitation/create" {
+        return Err(format!("expected the server to ask, got {question}"));
+    }
+    out.push(format!(
+        "issued key {}; key.revoke_all asks (elicitation/create): {}",
+        issued["result"]["structuredContent"]["key_id"], question["params"]["message"]
+    ));
+    send(json!({"jsonrpc": "2.0", "id": question["id"], "result": {"action": "accept", "content": {"confirm": true}}}))
+        .await?;
+    let done = next().await?;
+    out.push(format!("answered accept: revoked {}", done["result"]["structuredContent"]["revoked"]));
     drop(stdin);
     let _ = child.wait().await;
     Ok(out)

@@ -12,10 +12,10 @@ use jsonrpsee::{ConnectionId, Extensions, RpcModule};
 use serde_json::{Map, Value, json};
 
 use crate::context::{CallContext, SharedContext};
+use crate::events::Filter;
 use crate::governed::Governance;
 use crate::identity::Principal;
 use crate::protocol::errors::RpcError;
-use crate::events::Filter;
 use crate::protocol::{Era, INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor, era};
 use crate::session::LegacySession;
 use crate::tools::Registry;
@@ -56,7 +56,8 @@ impl Dispatcher {
         module.register_async_method("logging/setLevel", |p, core, ext| async move { set_level(&core, &p, &ext) })?;
         module.register_async_method("tools/list", |p, core, ext| async move { list_tools(&core, &p, &ext) })?;
         module.register_async_method("tools/call", |p, core, ext| async move { call_tool(&core, p, ext).await })?;
-        module.register_async_method("subscriptions/listen", |p, core, ext| async move { listen(&core, p, ext).await })?;
+        module
+            .register_async_method("subscriptions/listen", |p, core, ext| async move { listen(&core, p, ext).await })?;
         Ok(Self { module, gov })
     }
 
@@ -187,7 +188,8 @@ fn list_tools(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
         Some(Value::String(c)) => Some(c.as_str()),
         Some(_) => return Err(RpcError::invalid_params("cursor must be a string").into()),
     };
-    let tools: Vec<Value> = core.gov.visible_tools(&principal).iter().map(|t| t.descriptor(t.spec.name)).collect();
+    let visible = core.gov.visible_tools(&principal).map_err(ErrorObjectOwned::from)?;
+    let tools: Vec<Value> = visible.iter().map(|t| t.descriptor(t.spec.name)).collect();
     let (page, next) = cursor::page(&tools, cursor, core.page_size).map_err(ErrorObjectOwned::from)?;
     // The list depends on the caller's role, so it may only be cached privately.
     let mut result = json!({ "tools": page, "ttlMs": LIST_TTL_MS, "cacheScope": "private" });

@@ -221,14 +221,19 @@ mod tests {
     use super::*;
     use tokio::sync::mpsc;
 
-    fn stream(
-        hub: &Arc<Hub>,
-        audience: Audience,
-        tools: bool,
-        id: i64,
-    ) -> (Subscription, mpsc::UnboundedReceiver<Value>) {
+    fn principal(id: &str, tenant: Option<&str>) -> Principal {
+        Principal {
+            id: id.into(),
+            kind: crate::identity::PrincipalKind::ApiKey,
+            tenant: tenant.map(|t| TenantId(t.into())),
+            role: crate::identity::Role::TenantAdmin,
+        }
+    }
+
+    fn stream(hub: &Arc<Hub>, who: &Principal, tools: bool, id: i64) -> (Subscription, mpsc::UnboundedReceiver<Value>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (hub.listen(audience, Filter { tools_list_changed: tools }, json!(id), tx), rx)
+        let sub = hub.listen(who, Filter { tools_list_changed: tools }, json!(id), tx).expect("room");
+        (sub, rx)
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
-use crate::billing::period;
+use crate::billing::{BillingView, period};
 use crate::clock::Clock;
 use crate::commit::{CommitPlan, Committed};
 use crate::config::Config;
@@ -28,7 +28,7 @@ use crate::interact::{Input, Interrupt, Stop};
 use crate::protocol::errors::RpcError;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
-use crate::store::{Store, StoreError, audit_log, tenants};
+use crate::store::{Store, StoreError, audit_log, billing, tenants};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolOutcome};
 
@@ -171,13 +171,28 @@ impl Governance {
         self.store.denials.note(key, self.clock.now(), &cx.request_id);
     }
 
-    /// The tools a principal may see, latest version of each, in name order.
-    pub fn visible_tools(&self, principal: &Principal) -> Vec<Arc<RegisteredTool>> {
-        self.registry
+    /// The tools a principal may see, latest version of each, in name order:
+    /// its role may call them and its tenant's plan includes their feature
+    /// (so a plan change can change the list, and listen streams are told).
+    pub fn visible_tools(&self, principal: &Principal) -> Result<Vec<Arc<RegisteredTool>>, RpcError> {
+        let view = match &principal.tenant {
+            None => None,
+            Some(t) => {
+                let row = self.store.read(|c| billing::get(c, &t.0)).map_err(|e| unavailable(&e))?;
+                let row = row.ok_or_else(|| RpcError::unavailable("the caller's tenant has no billing state"))?;
+                Some(BillingView::from_row(&row).map_err(RpcError::unavailable)?)
+            }
+        };
+        Ok(self
+            .registry
             .latest(self.config.multi_tenant)
             .into_iter()
             .filter(|t| t.visible_to(principal.role, self.config.multi_tenant))
-            .collect()
+            .filter(|t| match (t.spec.feature, &view) {
+                (Some(feature), Some(v)) => v.entitles(feature),
+                _ => true,
+            })
+            .collect())
     }
 
     fn draft(

@@ -15,7 +15,9 @@ use super::result::{ToolError, ToolErrorCode};
 use crate::billing::plans::{PLANS, plan};
 use crate::billing::{BillingView, Counter, Feature, LimitOverrides, Limits, PlanName, Status, period};
 use crate::clock;
+use crate::events::{Audience, Event};
 use crate::identity::Role;
+use crate::identity::TenantId;
 use crate::store::WriteCx;
 use crate::store::billing::{self as ledger, BillingRow, HistoryRow};
 
@@ -248,6 +250,8 @@ impl Tool for Set {
             overrides: serde_json::to_string(&overrides).unwrap_or_else(|_| "{}".into()),
         };
         ledger::set(tx.conn, &tenant, &row, &cx.clock.now_rfc3339(), &cx.principal.id)?;
+        // What the tenant may call may have changed: tell its listen streams (only its own).
+        cx.announcements.push(Audience::Tenant(TenantId(tenant.clone())), Event::ToolsListChanged);
         plan_state(cx, tx, &tenant)
     }
 }

@@ -114,7 +114,10 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
                 "status": { "type": "string", "enum": ["active", "inactive", "pending"], "default": "active" },
                 "verified": { "type": "boolean", "default": true },
             });
-            let q = Question::Elicit { message: "Please review and update the form fields with defaults".into(), schema: schema(props, &[]) };
+            let q = Question::Elicit {
+                message: "Please review and update the form fields with defaults".into(),
+                schema: schema(props, &[]),
+            };
             let got = one(cx, "defaults", q, Value::Null)?;
             Ok(format!("Elicitation completed: {}", elicited(got.get("defaults"))))
         }),
@@ -129,7 +132,10 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
                 "untitledMulti": { "type": "array", "items": { "type": "string", "enum": ["option1", "option2", "option3"] } },
                 "titledMulti": { "type": "array", "items": { "anyOf": choices("value", ["First Choice", "Second Choice", "Third Choice"]) } },
             });
-            let q = Question::Elicit { message: "Please select options from the enum fields".into(), schema: schema(props, &[]) };
+            let q = Question::Elicit {
+                message: "Please select options from the enum fields".into(),
+                schema: schema(props, &[]),
+            };
             let got = one(cx, "enums", q, Value::Null)?;
             Ok(format!("Elicitation completed: {}", elicited(got.get("enums"))))
         }),
@@ -149,14 +155,19 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
             let got = one(cx, "client_roots", Question::Roots, Value::Null)?;
             Ok(format!("Roots: {}", roots(got.get("client_roots"))))
         }),
-        ("test_input_required_result_request_state", "Confirms through a sealed request state.", no_args.clone(), |_, cx| {
-            let q = Question::Elicit {
-                message: "Please confirm".into(),
-                schema: schema(json!({ "ok": { "type": "boolean" } }), &["ok"]),
-            };
-            one(cx, "confirm", q, json!(STATEFUL))?;
-            Ok("state-ok: the request state was verified".to_owned())
-        }),
+        (
+            "test_input_required_result_request_state",
+            "Confirms through a sealed request state.",
+            no_args.clone(),
+            |_, cx| {
+                let q = Question::Elicit {
+                    message: "Please confirm".into(),
+                    schema: schema(json!({ "ok": { "type": "boolean" } }), &["ok"]),
+                };
+                one(cx, "confirm", q, json!(STATEFUL))?;
+                Ok("state-ok: the request state was verified".to_owned())
+            },
+        ),
         ("test_input_required_result_multiple_inputs", "Asks three questions at once.", no_args.clone(), |_, cx| {
             let got = cx.input.ask(
                 vec![
@@ -182,25 +193,43 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
             let second = one(cx, "step2", color, json!(STATEFUL))?;
             Ok(format!("{} likes {}", accepted(first.get("step1"), "name"), accepted(second.get("step2"), "color")))
         }),
-        ("test_input_required_result_tampered_state", "Needs its sealed request state back intact.", no_args.clone(), |_, cx| {
-            let q = Question::Elicit {
-                message: "Please confirm".into(),
-                schema: schema(json!({ "ok": { "type": "boolean" } }), &["ok"]),
-            };
-            one(cx, "confirm", q, json!(STATEFUL))?;
-            Ok("state-ok".to_owned())
-        }),
-        ("test_input_required_result_capabilities", "Asks only what the client can answer.", no_args.clone(), |_, cx| {
-            let got = cx.input.ask(
-                vec![("user_name", name_question("What is your name?")), ("greeting", sampling("Generate a greeting", 50))],
-                Value::Null,
-            )?;
-            Ok(format!("answered: {}", got.keys().cloned().collect::<Vec<_>>().join(", ")))
-        }),
-        ("test_trigger_tool_change", "Announces a tool-list change to the caller's listen streams.", no_args, |_, cx| {
-            cx.announcements.push(Audience::of(&cx.principal), Event::ToolsListChanged);
-            Ok("tool list change announced".to_owned())
-        }),
+        (
+            "test_input_required_result_tampered_state",
+            "Needs its sealed request state back intact.",
+            no_args.clone(),
+            |_, cx| {
+                let q = Question::Elicit {
+                    message: "Please confirm".into(),
+                    schema: schema(json!({ "ok": { "type": "boolean" } }), &["ok"]),
+                };
+                one(cx, "confirm", q, json!(STATEFUL))?;
+                Ok("state-ok".to_owned())
+            },
+        ),
+        (
+            "test_input_required_result_capabilities",
+            "Asks only what the client can answer.",
+            no_args.clone(),
+            |_, cx| {
+                let got = cx.input.ask(
+                    vec![
+                        ("user_name", name_question("What is your name?")),
+                        ("greeting", sampling("Generate a greeting", 50)),
+                    ],
+                    Value::Null,
+                )?;
+                Ok(format!("answered: {}", got.keys().cloned().collect::<Vec<_>>().join(", ")))
+            },
+        ),
+        (
+            "test_trigger_tool_change",
+            "Announces a tool-list change to the caller's listen streams.",
+            no_args,
+            |_, cx| {
+                cx.announcements.push(Audience::of(&cx.principal), Event::ToolsListChanged);
+                Ok("tool list change announced".to_owned())
+            },
+        ),
     ];
     for (name, description, input, fixture) in fixtures {
         r.add_raw(spec(name, description), input, handler(fixture))?;

@@ -70,7 +70,7 @@ fn not_found() -> ToolError {
 
 /// The caller's key scope: its tenant; for a platform admin the effective
 /// tenant (single-tenant mode binds `default`), else the platform itself (`None`).
-fn scope(cx: &ToolCx) -> Option<String> {
+pub(crate) fn scope(cx: &ToolCx) -> Option<String> {
     if cx.principal.is_platform() {
         cx.tenant.as_ref().map(|t| t.0.clone())
     } else {

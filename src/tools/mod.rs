@@ -10,6 +10,7 @@ pub mod audit_tools;
 pub mod billing_tools;
 pub mod conformance;
 pub mod conformance_interactive;
+pub mod key_revoke_all;
 pub mod keys;
 pub mod registry;
 pub mod result;
@@ -57,6 +58,7 @@ pub fn standard() -> Result<Registry, registry::RegistryError> {
     r.add_typed(server_info::ServerInfoTool)?;
     tenants::register(&mut r)?;
     keys::register(&mut r)?;
+    r.add_typed(key_revoke_all::RevokeAll)?;
     audit_tools::register(&mut r)?;
     billing_tools::register(&mut r)?;
     Ok(r)

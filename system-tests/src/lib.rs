@@ -603,3 +603,53 @@ impl DataDir {
         DataDir { path, admin_key: self.admin_key.clone() }
     }
 }
+
+/// A POST whose answer is read message by message as it streams (a listen
+/// stream, or a 2025 exchange on which the server asks questions).
+pub struct SseStream {
+    response: reqwest::Response,
+    buffer: String,
+    pub status: u16,
+    pub content_type: String,
+}
+
+impl SseStream {
+    /// Send the POST (the endpoint's key, JSON and SSE accepted) and wait for the answer's head.
+    pub async fn open(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> Self {
+        let mut req = reqwest::Client::new()
+            .post(&to.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json");
+        if let Some(key) = &to.key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = req.body(body.to_owned()).send().await.expect("send");
+        let status = response.status().as_u16();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        Self { response, buffer: String::new(), status, content_type }
+    }
+
+    /// The next message (an SSE `data:` line, or the whole JSON body); None when the answer ends.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(end) = self.buffer.find('\n') {
+                let line: String = self.buffer.drain(..=end).collect();
+                let line = line.trim();
+                let data = line.strip_prefix("data:").map(str::trim).or_else(|| line.starts_with('{').then_some(line));
+                if let Some(message) = data.and_then(|d| serde_json::from_str(d).ok()) {
+                    return Some(message);
+                }
+                continue;
+            }
+            match self.response.chunk().await.expect("read the stream") {
+                Some(bytes) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                None if self.buffer.trim().is_empty() => return None,
+                None => self.buffer.push('\n'),
+            }
+        }
+    }
+}

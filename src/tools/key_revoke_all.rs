@@ -1,0 +1,94 @@
+//! `key.revoke_all`: revoke every active key of the caller's scope at once
+//! (incident response), after the person behind the client confirms.
+//!
+//! The confirmation goes through [`crate::interact`]: it names the keys and is
+//! bound to exactly that set, so a confirmation given for one set of keys
+//! never revokes another (a key issued in between means asking again).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::ToolCx;
+use super::keys::scope;
+use super::registry::{Annotations, BillingClass, Tool, ToolSpec};
+use super::result::{ToolError, ToolErrorCode};
+use crate::audit::digest_json;
+use crate::identity::Role;
+use crate::interact::Question;
+use crate::store::{WriteCx, keys};
+
+/// `key.revoke_all` input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeAllInput {
+    /// Keep the key making this call (default true), so the caller can go on issuing new keys.
+    #[serde(default = "yes")]
+    pub keep_caller: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What was revoked.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RevokeAllOutput {
+    /// The revoked keys' ids, sorted.
+    pub revoked: Vec<String>,
+    pub revoked_at: String,
+}
+
+/// Revokes every active key of the caller's scope, once confirmed.
+pub struct RevokeAll;
+
+impl Tool for RevokeAll {
+    type Input = RevokeAllInput;
+    type Output = RevokeAllOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            annotations: Annotations { destructive_hint: true, ..Annotations::WRITE },
+            roles: &[Role::PlatformAdmin, Role::TenantAdmin],
+            // A leak must stay containable whatever the billing state.
+            billing: BillingClass::Safety,
+            ..ToolSpec::open(
+                "key.revoke_all",
+                1,
+                "Revoke every active key",
+                "Revoke every active key of your scope (except, by default, the calling key) after you confirm \
+                 the list. Needs a client that can answer elicitation.",
+            )
+        }
+    }
+
+    fn run(&self, input: RevokeAllInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RevokeAllOutput, ToolError> {
+        let now = cx.clock.now_rfc3339();
+        let scope = scope(cx);
+        let mut targets: Vec<String> = keys::list(tx.conn, scope.as_deref())?
+            .into_iter()
+            .filter(|k| k.status == "active" && k.expires_at.as_deref().is_none_or(|e| e > now.as_str()))
+            .filter(|k| !(input.keep_caller && k.key_id == cx.principal.id))
+            .map(|k| k.key_id)
+            .collect();
+        targets.sort();
+        if targets.is_empty() {
+            return Ok(RevokeAllOutput { revoked: targets, revoked_at: now });
+        }
+        let message = format!(
+            "Revoke {} active key(s) of {}: {}? Requests with them are refused from then on.",
+            targets.len(),
+            scope.as_deref().map_or_else(|| "the platform".to_owned(), |t| format!("tenant {t}")),
+            targets.join(", ")
+        );
+        let bind = json!(digest_json(&json!(targets)).unwrap_or_default());
+        let answers = cx.input.ask(vec![("confirm", Question::confirm(message))], bind)?;
+        if !answers.get("confirm").is_some_and(crate::interact::Answer::confirmed) {
+            return Err(ToolError::new(ToolErrorCode::Declined, "not confirmed: nothing was revoked"));
+        }
+        for key_id in &targets {
+            keys::revoke(tx.conn, key_id, &now)?;
+        }
+        Ok(RevokeAllOutput { revoked: targets, revoked_at: now })
+    }
+}
