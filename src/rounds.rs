@@ -101,9 +101,10 @@ async fn ask_client(
     let mut given = Map::new();
     for (key, question) in &interrupt.questions {
         let (id, answer) = session.expect_answer();
+        // Forget the request however this ends (answered, timed out, or the call cancelled).
+        let _waiting = Waiting { session, id: &id };
         let request = json!({ "jsonrpc": "2.0", "id": id, "method": question.method(), "params": question.params() });
         if sink.send(request).is_err() {
-            session.forget(&id);
             return Err(unreachable());
         }
         match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
@@ -116,11 +117,22 @@ async fn ask_client(
                 return Err(ToolOutcome::failure(&ToolError::new(ToolErrorCode::Declined, message)));
             }
             Ok(Err(_)) | Err(_) => {
-                session.forget(&id);
                 let message = format!("the client did not answer {} in time", question.method());
                 return Err(ToolOutcome::failure(&ToolError::new(ToolErrorCode::Declined, message)));
             }
         }
     }
     Ok(given)
+}
+
+/// A question waiting for its answer; dropping it forgets the question.
+struct Waiting<'a> {
+    session: &'a LegacySession,
+    id: &'a str,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.session.forget(self.id);
+    }
 }

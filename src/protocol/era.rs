@@ -297,4 +297,10 @@ mod tests {
             finish(Era::Legacy, json!({"tools": [], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"}));
         assert_eq!(legacy, json!({"tools": []}));
     }
+
+    #[test]
+    fn only_2026_clients_are_promised_list_changes() {
+        assert_eq!(capabilities(Era::Modern)["tools"]["listChanged"], true);
+        assert_eq!(capabilities(Era::Legacy)["tools"]["listChanged"], false, "no 2025 stream delivers them");
+    }
 }

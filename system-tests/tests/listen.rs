@@ -110,3 +110,33 @@ async fn listening_needs_credentials_and_the_2026_protocol() {
     let legacy = legacy_call(&server.endpoint(), &session, 2, "subscriptions/listen", json!({})).await;
     assert_eq!(error_code(&legacy.body), Some(-32601), "{:?}", legacy.body);
 }
+
+#[test]
+fn a_stdio_stream_is_acknowledged_tagged_and_closed_with_a_result_and_a_cancellation() {
+    let mut s = StdioServer::start(&["--conformance"]);
+    let listen = json!({"notifications": {"toolsListChanged": true}, "_meta": modern_meta()});
+    s.send(&request(9, "subscriptions/listen", listen));
+    let ack = s.recv();
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged", "{ack}");
+    assert_eq!(subscription_id(&ack), json!(9));
+    let done = s.tool(10, "test_trigger_tool_change", json!({}));
+    assert!(tool_failure(&done).is_none(), "{done}");
+    // The change was announced before the call's reply; `tool` skipped it, so ask again and read in order.
+    s.send(&request(
+        11,
+        "tools/call",
+        json!({"name": "test_trigger_tool_change", "arguments": {}, "_meta": modern_meta()}),
+    ));
+    let note = s.recv();
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+    assert_eq!(subscription_id(&note), json!(9));
+    assert_eq!(s.recv()["id"], 11);
+    // End of input: the stream's closing result, then the server's cancellation of it.
+    let rest = s.finish_and_drain();
+    let closing = rest.iter().position(|m| m["id"] == 9).expect("a closing result");
+    assert_eq!(rest[closing]["result"]["resultType"], "complete");
+    assert_eq!(subscription_id(&rest[closing]), json!(9));
+    let cancelled = rest.iter().position(|m| m["method"] == "notifications/cancelled").expect("a cancellation");
+    assert!(cancelled > closing, "the result comes first: {rest:?}");
+    assert_eq!(rest[cancelled]["params"]["requestId"], 9);
+}

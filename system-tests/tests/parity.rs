@@ -100,6 +100,7 @@ async fn tools_list_is_identical_across_transports_and_eras() {
         "key.issue",
         "key.list",
         "key.revoke",
+        "key.revoke_all",
         "key.rotate",
         "plan.catalog",
         "plan.get",

@@ -329,6 +329,8 @@ fn matrix(w: &World, listed: &BTreeSet<String>) -> Vec<Cell> {
             json!({"role": "viewer", "label": "x", "tenant_id": GHOST_TENANT}),
             GateToolError("invalid_arguments"),
         ),
+        // key.revoke_all acts on the caller's own scope and has no way to name another.
+        twin(Admin, "key.revoke_all", t(b), t(GHOST_TENANT), GateToolError("invalid_arguments")),
         cell(Admin, "audit.verify", json!({}), Allowed(check_verify_own)),
         twin(Admin, "audit.verify", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         cell(Admin, "audit.verify", t("_system"), Forbidden("tenant_mismatch")),
@@ -347,6 +349,7 @@ fn matrix(w: &World, listed: &BTreeSet<String>) -> Vec<Cell> {
             Forbidden("role_required"),
         ),
         cell(Viewer, "key.issue", json!({"role": "viewer", "label": "x"}), Forbidden("role_required")),
+        cell(Viewer, "key.revoke_all", json!({}), Forbidden("role_required")),
         cell(Viewer, "tenant.list", json!({}), Forbidden("role_required")),
         twin(Viewer, "tenant.suspend", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         cell(Viewer, "tenant.bootstrap", json!({"slug": "iso-delta", "display_name": "D"}), Forbidden("role_required")),
