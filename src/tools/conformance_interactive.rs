@@ -86,6 +86,16 @@ fn one(cx: &ToolCx, key: &str, question: Question, bind: Value) -> Result<BTreeM
     cx.input.ask(vec![(key, question)], bind)
 }
 
+/// "Please confirm" {ok: boolean}, bound so that only the sealed state of the asking round counts.
+fn please_confirm(cx: &ToolCx) -> Result<String, ToolError> {
+    let q = Question::Elicit {
+        message: "Please confirm".into(),
+        schema: schema(json!({ "ok": { "type": "boolean" } }), &["ok"]),
+    };
+    one(cx, "confirm", q, json!(STATEFUL))?;
+    Ok("state-ok: the request state was verified".to_owned())
+}
+
 /// Register every interactive fixture.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
     let no_args = json!({ "type": "object", "properties": {} });
@@ -159,14 +169,7 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
             "test_input_required_result_request_state",
             "Confirms through a sealed request state.",
             no_args.clone(),
-            |_, cx| {
-                let q = Question::Elicit {
-                    message: "Please confirm".into(),
-                    schema: schema(json!({ "ok": { "type": "boolean" } }), &["ok"]),
-                };
-                one(cx, "confirm", q, json!(STATEFUL))?;
-                Ok("state-ok: the request state was verified".to_owned())
-            },
+            |_, cx| please_confirm(cx),
         ),
         ("test_input_required_result_multiple_inputs", "Asks three questions at once.", no_args.clone(), |_, cx| {
             let got = cx.input.ask(
@@ -197,14 +200,7 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
             "test_input_required_result_tampered_state",
             "Needs its sealed request state back intact.",
             no_args.clone(),
-            |_, cx| {
-                let q = Question::Elicit {
-                    message: "Please confirm".into(),
-                    schema: schema(json!({ "ok": { "type": "boolean" } }), &["ok"]),
-                };
-                one(cx, "confirm", q, json!(STATEFUL))?;
-                Ok("state-ok".to_owned())
-            },
+            |_, cx| please_confirm(cx),
         ),
         (
             "test_input_required_result_capabilities",

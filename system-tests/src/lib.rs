@@ -518,18 +518,7 @@ pub fn audit_chain(dir: &std::path::Path, chain: &str) -> Vec<Value> {
 /// [`post`], but a request that gets no answer (connection refused or reset,
 /// e.g. because the server was killed) is an `Err` instead of a panic.
 pub async fn try_post(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> Result<Answer, String> {
-    let client = reqwest::Client::new();
-    let mut req = client
-        .post(&to.url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json");
-    if let Some(key) = &to.key {
-        req = req.header("authorization", format!("Bearer {key}"));
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.body(body.to_owned()).send().await.map_err(|e| format!("send: {e}"))?;
+    let resp = valid_post(to, headers, body).send().await.map_err(|e| format!("send: {e}"))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.map_err(|e| format!("body: {e}"))?;
@@ -604,6 +593,21 @@ impl DataDir {
     }
 }
 
+/// A POST with valid Accept and Content-Type, the endpoint's key, and `headers`.
+fn valid_post(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> reqwest::RequestBuilder {
+    let mut req = reqwest::Client::new()
+        .post(&to.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json");
+    if let Some(key) = &to.key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(body.to_owned())
+}
+
 /// A POST whose answer is read message by message as it streams (a listen
 /// stream, or a 2025 exchange on which the server asks questions).
 pub struct SseStream {
@@ -616,17 +620,7 @@ pub struct SseStream {
 impl SseStream {
     /// Send the POST (the endpoint's key, JSON and SSE accepted) and wait for the answer's head.
     pub async fn open(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> Self {
-        let mut req = reqwest::Client::new()
-            .post(&to.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json");
-        if let Some(key) = &to.key {
-            req = req.header("authorization", format!("Bearer {key}"));
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let response = req.body(body.to_owned()).send().await.expect("send");
+        let response = valid_post(to, headers, body).send().await.expect("send");
         let status = response.status().as_u16();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
