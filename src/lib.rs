@@ -18,6 +18,7 @@ pub mod gate;
 pub mod governed;
 pub mod identity;
 pub mod offline;
+pub mod package;
 pub mod protocol;
 pub mod schemas;
 pub mod server;

@@ -6,6 +6,7 @@
 //! transaction; they never check permissions, never write audit records and
 //! never know which transport or era a call came from.
 
+pub mod audit_export;
 pub mod audit_tools;
 pub mod billing_tools;
 pub mod conformance;
@@ -53,6 +54,7 @@ pub fn standard() -> Result<Registry, registry::RegistryError> {
     tenants::register(&mut r)?;
     keys::register(&mut r)?;
     audit_tools::register(&mut r)?;
+    audit_export::register(&mut r)?;
     billing_tools::register(&mut r)?;
     Ok(r)
 }

@@ -603,3 +603,4 @@ impl DataDir {
         DataDir { path, admin_key: self.admin_key.clone() }
     }
 }
+pub mod package;
