@@ -157,12 +157,19 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
         crate::audit::digest(built.tree.get(super::paths::MANIFEST).map(Vec::as_slice).unwrap_or_default());
     let args_v = json!({"tenant_id": tenant, "from_seq": args.from_seq, "to_seq": args.to_seq});
     let result_v = json!({"manifest_sha256": manifest_digest});
-    let (chain, at, request_id) = (tenant.clone(), clock.now_rfc3339(), crate::context::new_request_id());
+    // A deleted tenant's chain is sealed: its export is recorded on the platform's chain and ledger.
+    let sealed = store.read(|c| crate::store::lifecycle::tombstone(c, &tenant))?.is_some();
+    let (chain, ledger) = if sealed {
+        (crate::audit::SYSTEM_CHAIN.to_owned(), crate::governed::PLATFORM_LEDGER.to_owned())
+    } else {
+        (tenant.clone(), tenant.clone())
+    };
+    let (at, request_id) = (clock.now_rfc3339(), crate::context::new_request_id());
     store.write_blocking(move |w| {
         record_usage(
             w.conn,
             &UsageEvent {
-                tenant: &chain,
+                tenant: &ledger,
                 counter: Counter::AuditExports.as_str(),
                 quantity: 1,
                 idempotency_key: None,

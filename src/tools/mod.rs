@@ -11,6 +11,7 @@ pub mod audit_tools;
 pub mod billing_tools;
 pub mod conformance;
 pub mod keys;
+pub mod lifecycle;
 pub mod registry;
 pub mod result;
 pub mod server_info;
@@ -55,6 +56,7 @@ pub fn standard() -> Result<Registry, registry::RegistryError> {
     keys::register(&mut r)?;
     audit_tools::register(&mut r)?;
     audit_export::register(&mut r)?;
+    lifecycle::register(&mut r)?;
     billing_tools::register(&mut r)?;
     Ok(r)
 }

@@ -35,12 +35,15 @@ async fn ok(to: &Endpoint, name: &str, args: Value) -> Value {
 /// Starts the server and makes calls: allowed ones, tool failures and a
 /// spoofed-tenant denial, across two seconds; checkpoints every 5 records.
 pub async fn activity() -> Activity {
+    activity_with("").await
+}
+
+/// [`activity`] with more lines in `tollgate.toml` (feature flags, say).
+pub async fn activity_with(config: &str) -> Activity {
     let dir = DataDir::init();
-    std::fs::write(
-        dir.path.join("tollgate.toml"),
-        "checkpoint_every = 5\ncheckpoint_interval_secs = 3600\nper_address_rps = 100000\nper_address_burst = 100000\n",
-    )
-    .expect("config");
+    let base =
+        "checkpoint_every = 5\ncheckpoint_interval_secs = 3600\nper_address_rps = 100000\nper_address_burst = 100000\n";
+    std::fs::write(dir.path.join("tollgate.toml"), format!("{base}{config}")).expect("config");
     let clock = dir.path.join("clock");
     set_clock(&clock, "2030-01-15T12:00:00Z");
     let clock_arg = clock.to_string_lossy().into_owned();

@@ -8,7 +8,6 @@ use std::process::Command;
 
 use serde_json::Value;
 use system_tests::package::*;
-use system_tests::*;
 
 fn chromium() -> Option<PathBuf> {
     let candidates = [std::env::var("CHROMIUM").unwrap_or_default(), "chromium".into(), "chromium-browser".into()];
