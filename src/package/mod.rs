@@ -52,3 +52,6 @@ pub mod paths {
     /// Machine summary the HTML is rendered from.
     pub const SUMMARY_JSON: &str = "reports/summary.json";
 }
+
+#[cfg(test)]
+mod tests;

@@ -74,6 +74,14 @@ async fn every_tampering_is_detected_by_both_verifiers_and_an_untouched_package_
             assert_eq!(v.code, Some(0), "untouched {}: {}: {}{}", path.display(), v.who, v.stdout, v.stderr);
         }
     }
+    // A range that does not start at seq 1 verifies too (its first link is signed in the manifest).
+    let part = f.scratch.join("part");
+    let (code, out, err) = export_offline(&f.dir.path, &f.acme, &part, &["--from-seq", "3", "--to-seq", "9"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    for v in verify_both(&part, &["--fingerprint", &f.fingerprint], true) {
+        assert_eq!(v.code, Some(0), "range 3-9: {}: {}{}", v.who, v.stdout, v.stderr);
+        assert!(v.stdout.contains("records 3 to 9"), "{}: {}", v.who, v.stdout);
+    }
     let records = lines(&f.package.join(RECORDS));
     let checkpoints = lines(&f.package.join(CHECKPOINTS));
     let n = records.len();
