@@ -2,7 +2,8 @@
 //!
 //! It initializes a data dir, serves HTTP in-process, bootstraps two tenants,
 //! issues keys, shows a cross-tenant attempt denied and audited, speaks both
-//! protocol eras over HTTP and stdio, and verifies the audit chains offline.
+//! protocol eras over HTTP and stdio, verifies the audit chains offline, and
+//! verifies an exported audit package with both verifiers, then a tampered copy.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use crate::server::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
 
-const STEPS: usize = 7;
+const STEPS: usize = 8;
 
 /// Run the demo, writing a readable summary to `out`.
 pub async fn run(out: &mut dyn Write) -> Result<(), String> {
@@ -122,6 +123,14 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         &format!("upgraded to enterprise: admitted again, {} tool calls left this month", who["remaining_tool_calls"]),
         false,
     );
+    let package = call(&acme_admin, "audit.export_package", json!({})).await?;
+    say(
+        &format!(
+            "acme exported its audit package: {} records, {} bytes, download at {}",
+            package["record_count"], package["size"], package["download_url"]
+        ),
+        false,
+    );
     let session = admin.initialize("2025-11-25").await?;
     let who = admin.legacy(&session, "tools/call", json!({"name": "whoami", "arguments": {}})).await?;
     say(
@@ -144,6 +153,10 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
     say("verifying every audit chain offline against the signing key", true);
     let verified = verify_all(&dir)?;
     for line in verified {
+        say(&line, false);
+    }
+    say("the audit package: both verifiers, then a tampered copy", true);
+    for line in crate::package::demo::run(&dir, package["package_id"].as_str().unwrap_or_default())? {
         say(&line, false);
     }
     say(&format!("done. Data dir kept at {} (delete it when finished)", dir.display()), false);

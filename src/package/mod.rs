@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod commands;
+pub mod demo;
 pub mod files;
 pub mod manifest;
 mod range;
