@@ -135,6 +135,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         )));
     }
     let dir = require_dir(args.data_dir)?;
+    let _lock = crate::store::lock::acquire_shared(&dir)?;
     let (server, store, config) = open(&dir, args.conformance, clock(args.clock_file))?;
     let options = HttpOptions {
         max_body_bytes: config.max_body_bytes,
@@ -166,6 +167,7 @@ pub fn stdio(
         }
     };
     let dir = require_dir(data_dir)?;
+    let _lock = crate::store::lock::acquire_shared(&dir)?;
     let (server, store, _) = open(&dir, conformance, clock(clock_file))?;
     if let Err(e) = server.governance().authenticator.authenticate(&credential) {
         store.shutdown();
@@ -234,3 +236,4 @@ pub fn bench(calls: usize, clients: &[usize]) -> Result<(), CliError> {
 }
 
 pub use crate::offline::{audit_pubkey, audit_verify};
+pub use crate::package::commands::{audit_export, verify_package};

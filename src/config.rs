@@ -32,6 +32,10 @@ checkpoint_interval_secs = 10
 per_address_rps = 500
 per_address_burst = 1000
 
+# Feature flag: allow `tenant.delete` (plan-then-confirm, blocked by a legal hold). Off: the tool
+# is refused with -31403 feature_disabled.
+tenant_delete = false
+
 # Legacy (2025) HTTP sessions: most held at once (1 .. 100000) and idle lifetime in seconds (10 .. 86400).
 session_capacity = 1024
 session_idle_secs = 1800
@@ -50,6 +54,8 @@ pub struct Config {
     pub session_idle_secs: u64,
     pub per_address_rps: u32,
     pub per_address_burst: u32,
+    /// Feature flag for `tenant.delete` (off by default).
+    pub tenant_delete: bool,
 }
 
 impl Default for Config {
@@ -64,6 +70,7 @@ impl Default for Config {
             session_idle_secs: 1800,
             per_address_rps: 500,
             per_address_burst: 1000,
+            tenant_delete: false,
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! It initializes a data dir, serves HTTP in-process, bootstraps two tenants,
 //! issues keys, shows a cross-tenant attempt denied and audited, speaks both
-//! protocol eras over HTTP and stdio, and verifies the audit chains offline.
+//! protocol eras over HTTP and stdio, verifies the audit chains offline, and
+//! verifies an exported audit package with both verifiers, then a tampered copy.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -21,14 +22,14 @@ use crate::server::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
 
-const STEPS: usize = 8;
+const STEPS: usize = 9;
 
 /// Run the demo, writing a readable summary to `out`.
 pub async fn run(out: &mut dyn Write) -> Result<(), String> {
     let _ = writeln!(
         out,
         "tollgate demo: tenants, keys, a spoof attempt, plans and quotas, a confirmed destructive call, both protocol \
-         eras, a verified audit log"
+         eras, a verified audit log and an offline-verified audit package"
     );
     let mut step = 0;
     let mut say = |line: &str, is_step: bool| {
@@ -123,6 +124,14 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         &format!("upgraded to enterprise: admitted again, {} tool calls left this month", who["remaining_tool_calls"]),
         false,
     );
+    let package = call(&acme_admin, "audit.export_package", json!({})).await?;
+    say(
+        &format!(
+            "acme exported its audit package: {} records, {} bytes, download at {}",
+            package["record_count"], package["size"], package["download_url"]
+        ),
+        false,
+    );
     say("a destructive tool asks first: acme's admin revokes every other key (2026-07-28 client)", true);
     for line in confirm_modern(&acme_admin).await? {
         say(&line, false);
@@ -149,6 +158,10 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
     say("verifying every audit chain offline against the signing key", true);
     let verified = verify_all(&dir)?;
     for line in verified {
+        say(&line, false);
+    }
+    say("the audit package: both verifiers, then a tampered copy", true);
+    for line in crate::package::demo::run(&dir, package["package_id"].as_str().unwrap_or_default())? {
         say(&line, false);
     }
     say(&format!("done. Data dir kept at {} (delete it when finished)", dir.display()), false);

@@ -98,7 +98,7 @@ impl Governance {
             Arc::clone(&authenticator),
             Arc::clone(&store),
             clock.clone(),
-            config.multi_tenant,
+            crate::gate::Flags::of(&config),
         );
         let rate = NonZeroU32::new(config.per_address_rps).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);

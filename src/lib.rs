@@ -20,6 +20,7 @@ pub mod governed;
 pub mod identity;
 pub mod interact;
 pub mod offline;
+pub mod package;
 pub mod protocol;
 pub mod rounds;
 pub mod schemas;

@@ -95,8 +95,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify audit chains against their signed checkpoints; exit 0 valid, 1 invalid, 2 usage error.
+    /// Verify audit chains (--data-dir) or an audit package (PATH: directory or .tar); exit 0 valid, 1 invalid, 2 usage error.
     Verify {
+        /// An audit package directory or .tar to verify (needs --pubkey, --fingerprint or --trust-embedded-key).
+        path: Option<PathBuf>,
         #[command(flatten)]
         dir: DataDirArg,
         /// Only this tenant (id or slug) or `_system`.
@@ -105,9 +107,29 @@ enum AuditCommand {
         /// Trust only this public key (hex, as `tollgate audit pubkey` prints it).
         #[arg(long, conflicts_with = "fingerprint")]
         pubkey: Option<String>,
-        /// Trust the data dir's key only if it has this fingerprint.
+        /// Trust the data dir's key (or the package's key) only if it has this fingerprint.
         #[arg(long)]
         fingerprint: Option<String>,
+        /// Packages only: trust the key embedded in the package (integrity only, not origin; reported loudly).
+        #[arg(long, conflicts_with_all = ["pubkey", "fingerprint"])]
+        trust_embedded_key: bool,
+    },
+    /// Build a tenant's audit package offline (refused while a server holds the data dir).
+    Export {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The tenant (id or slug).
+        #[arg(long)]
+        tenant: String,
+        /// Directory to create (its .tar is written as OUT.tar), or a path ending in .tar.
+        #[arg(long)]
+        out: PathBuf,
+        /// First seq (default 1).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        /// Last seq (default: the chain's last record).
+        #[arg(long)]
+        to_seq: Option<u64>,
     },
     /// Print the audit signing public key and its fingerprint.
     Pubkey {
@@ -135,7 +157,24 @@ fn main() -> ExitCode {
             let api_key = std::env::var("TOLLGATE_API_KEY").ok();
             cli::stdio(dir.data_dir, api_key, local_admin, conformance, clock_file)
         }
-        Command::Audit { command: AuditCommand::Verify { dir, tenant, pubkey, fingerprint } } => {
+        Command::Audit {
+            command: AuditCommand::Verify { path: Some(path), dir, tenant, pubkey, fingerprint, trust_embedded_key },
+        } => {
+            if dir.data_dir.is_some() && std::env::var_os("TOLLGATE_DATA_DIR").is_none() || tenant.is_some() {
+                Err(cli::CliError::Usage("a package PATH is verified on its own: drop --data-dir and --tenant".into()))
+            } else {
+                cli::verify_package(
+                    &path,
+                    tollgate::package::commands::PinArgs { pubkey, fingerprint, trust_embedded: trust_embedded_key },
+                )
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { path: None, dir, tenant, pubkey, fingerprint, trust_embedded_key },
+        } => {
+            if trust_embedded_key {
+                return finish(Err(cli::CliError::Usage("--trust-embedded-key is for packages (give a PATH)".into())));
+            }
             let pin = match (pubkey, fingerprint) {
                 (Some(k), _) => Pin::PublicKey(k),
                 (None, Some(f)) => Pin::Fingerprint(f),
@@ -144,12 +183,25 @@ fn main() -> ExitCode {
             cli::audit_verify(dir.data_dir, tenant, pin)
         }
         Command::Audit { command: AuditCommand::Pubkey { dir } } => cli::audit_pubkey(dir.data_dir),
+        Command::Audit { command: AuditCommand::Export { dir, tenant, out, from_seq, to_seq } } => {
+            cli::audit_export(tollgate::package::commands::ExportArgs {
+                data_dir: dir.data_dir,
+                tenant,
+                out,
+                from_seq,
+                to_seq,
+            })
+        }
         Command::Schemas { out: Some(dir), .. } => cli::schemas_write(&dir),
         Command::Schemas { check: true, dir, .. } => cli::schemas_check(&dir),
         Command::Schemas { .. } => cli::schemas_print(),
         Command::Demo => cli::demo(),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };
+    finish(result)
+}
+
+fn finish(result: Result<(), cli::CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

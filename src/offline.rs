@@ -83,7 +83,10 @@ pub fn audit_verify(dir: Option<PathBuf>, tenant: Option<String>, pin: Pin) -> R
         Some(t) if t == crate::audit::SYSTEM_CHAIN => vec![t],
         Some(t) => {
             let id = if t.starts_with("tn_") { t.clone() } else { TenantId::for_slug(&t).0 };
-            if crate::store::tenants::get(&conn, &id)?.is_none() {
+            // A deleted tenant's chain is kept (and sealed): it still verifies.
+            if crate::store::tenants::get(&conn, &id)?.is_none()
+                && crate::store::lifecycle::tombstone(&conn, &id)?.is_none()
+            {
                 return Err(CliError::Usage(format!("no tenant {t:?} in this data dir (give its id or its slug)")));
             }
             vec![id]

@@ -11,6 +11,7 @@ mod billing_status;
 mod bind_tenant;
 mod capabilities;
 mod entitlement;
+mod flags;
 pub mod idempotency;
 mod quota;
 mod rate_limit;
@@ -33,6 +34,7 @@ use crate::store::Store;
 use crate::tools::{RegisteredTool, Registry, ToolError};
 
 pub use authenticate::{Authenticate, auth_error};
+pub use flags::Flags;
 
 /// A call on its way through the chain; steps fill it in.
 pub struct Admission {
@@ -138,13 +140,14 @@ impl Chain {
         authenticator: Arc<Authenticator>,
         store: Arc<Store>,
         clock: Clock,
-        multi_tenant: bool,
+        flags: Flags,
     ) -> Self {
+        let multi_tenant = flags.multi_tenant;
         Self {
             steps: vec![
                 Box::new(Authenticate::new(authenticator)),
                 Box::new(rate_limit::RateLimit::new(store, clock.clone())),
-                Box::new(resolve::ResolveTool::new(registry, multi_tenant)),
+                Box::new(resolve::ResolveTool::new(registry, flags)),
                 Box::new(validate::ValidateArguments),
                 Box::new(bind_tenant::BindTenant::new(multi_tenant)),
                 Box::new(role::RequireRole),

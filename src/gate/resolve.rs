@@ -1,8 +1,9 @@
 //! Gate step: resolve `name` or `name.vN` to a registered tool version.
 //!
 //! This is also where feature flags apply: a tool that a flag switches off
-//! (today: the tools of the other `multi_tenant` mode) is refused here with
-//! -31403 `feature_disabled`, before validation, so its schema says nothing.
+//! (the tools of the other `multi_tenant` mode, and the tools of
+//! [`super::Flags::disabled_flag`]) is refused here with -31403
+//! `feature_disabled`, before validation, so its schema says nothing.
 //!
 //! An unknown tool is -32602 whose `data.available` lists only the tools the
 //! caller can see (its role and the server's mode allow), so the error names
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::{Admission, Refusal, Step, forbidden};
+use super::{Admission, Flags, Refusal, Step, forbidden};
 use crate::protocol::errors::RpcError;
 use crate::tools::Registry;
 
@@ -21,11 +22,12 @@ use crate::tools::Registry;
 pub struct ResolveTool {
     registry: Arc<Registry>,
     multi_tenant: bool,
+    flags: Flags,
 }
 
 impl ResolveTool {
-    pub fn new(registry: Arc<Registry>, multi_tenant: bool) -> Self {
-        Self { registry, multi_tenant }
+    pub fn new(registry: Arc<Registry>, flags: Flags) -> Self {
+        Self { registry, multi_tenant: flags.multi_tenant, flags }
     }
 }
 
@@ -43,6 +45,15 @@ impl Step for ResolveTool {
                         "feature_disabled",
                         "this tool is disabled on this server",
                         json!({ "flag": "multi_tenant" }),
+                    ));
+                }
+                if let Some(flag) = self.flags.disabled_flag(tool.spec.name) {
+                    // The record names the tool a flag refused (its schema still says nothing).
+                    call.tool = Some(tool);
+                    return Err(forbidden(
+                        "feature_disabled",
+                        "this tool is disabled on this server",
+                        json!({ "flag": flag }),
                     ));
                 }
                 call.tool = Some(tool);

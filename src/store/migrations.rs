@@ -133,6 +133,36 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 5: tenant data lifecycle: tombstones of deleted tenants (slug reserved for ever),
+    // legal holds, and deletion plans awaiting confirmation (only the token's digest).
+    r#"
+    CREATE TABLE tenant_tombstones (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        deleted_at TEXT NOT NULL,
+        final_seq INTEGER NOT NULL
+    );
+    CREATE TRIGGER tenant_tombstones_no_update BEFORE UPDATE ON tenant_tombstones
+        BEGIN SELECT RAISE(ABORT, 'tenant_tombstones is append-only'); END;
+    CREATE TRIGGER tenant_tombstones_no_delete BEFORE DELETE ON tenant_tombstones
+        BEGIN SELECT RAISE(ABORT, 'tenant_tombstones is append-only'); END;
+    CREATE TABLE legal_holds (
+        tenant_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        principal TEXT NOT NULL
+    );
+    CREATE TABLE deletion_plans (
+        token_digest TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        plan_digest TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

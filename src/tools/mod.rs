@@ -6,12 +6,14 @@
 //! transaction; they never check permissions, never write audit records and
 //! never know which transport or era a call came from.
 
+pub mod audit_export;
 pub mod audit_tools;
 pub mod billing_tools;
 pub mod conformance;
 pub mod conformance_interactive;
 pub mod key_revoke_all;
 pub mod keys;
+pub mod lifecycle;
 pub mod registry;
 pub mod result;
 pub mod server_info;
@@ -60,6 +62,8 @@ pub fn standard() -> Result<Registry, registry::RegistryError> {
     keys::register(&mut r)?;
     r.add_typed(key_revoke_all::RevokeAll)?;
     audit_tools::register(&mut r)?;
+    audit_export::register(&mut r)?;
+    lifecycle::register(&mut r)?;
     billing_tools::register(&mut r)?;
     Ok(r)
 }

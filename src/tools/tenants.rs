@@ -87,6 +87,12 @@ impl Tool for Bootstrap {
         if !slug_ok {
             return Err(ToolError::invalid_argument("/slug", "slug must be 3-63 characters of a-z, 0-9 and -"));
         }
+        if crate::store::lifecycle::slug_retired(tx.conn, &input.slug)? {
+            return Err(ToolError::new(
+                ToolErrorCode::Conflict,
+                format!("the slug {:?} belonged to a deleted tenant and stays reserved; choose another", input.slug),
+            ));
+        }
         let id = TenantId::for_slug(&input.slug);
         let plan = input.plan.unwrap_or(PlanName::Free);
         let now = cx.clock.now_rfc3339();

@@ -647,3 +647,4 @@ impl SseStream {
         }
     }
 }
+pub mod package;

@@ -334,8 +334,27 @@ fn matrix(w: &World, listed: &BTreeSet<String>) -> Vec<Cell> {
         cell(Admin, "audit.verify", json!({}), Allowed(check_verify_own)),
         twin(Admin, "audit.verify", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         cell(Admin, "audit.verify", t("_system"), Forbidden("tenant_mismatch")),
+        // Data lifecycle (issue 8): the flag refuses tenant.delete before anything is read.
+        twin(Admin, "tenant.delete", t(b), t(GHOST_TENANT), Forbidden("feature_disabled")),
+        twin(
+            Admin,
+            "tenant.legal_hold",
+            json!({"tenant_id": b, "hold": true, "reason": "x"}),
+            json!({"tenant_id": GHOST_TENANT, "hold": true, "reason": "x"}),
+            Forbidden("tenant_mismatch"),
+        ),
+        cell(
+            Admin,
+            "tenant.legal_hold",
+            json!({"tenant_id": a, "hold": true, "reason": "x"}),
+            Forbidden("role_required"),
+        ),
+        twin(Admin, "audit.export_package", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
+        twin(Admin, "tenant.export_data", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         // --- A's viewer ---
         cell(Viewer, "whoami", json!({}), Allowed(check_whoami_viewer)),
+        twin(Viewer, "audit.export_package", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
+        cell(Viewer, "audit.export_package", json!({}), Forbidden("role_required")),
         twin(Viewer, "tenant.get", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         cell(Viewer, "tenant.get", json!({}), Forbidden("role_required")),
         twin(Viewer, "audit.verify", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),

@@ -7,6 +7,7 @@
 //! Host are checked before anything else is read.
 
 mod guard;
+mod packages;
 mod reply;
 
 use std::net::SocketAddr;
@@ -63,6 +64,7 @@ pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
         .route("/mcp", axum::routing::any(mcp))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/packages/{id}", get(packages::download))
         .layer(axum::middleware::map_response(reply::security_headers))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

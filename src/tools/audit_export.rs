@@ -1,0 +1,253 @@
+//! `audit.export_package` (v1 multi-tenant, v2 single-tenant) and
+//! `tenant.export_data`: build the tenant's signed audit package, keep it in
+//! the data dir for download at `GET /packages/{id}`, and say where it is.
+//!
+//! Invariants: both only read the store (they run on a read connection,
+//! never holding the writer); the call is audited and metered by the commit
+//! (`audit_exports` or `data_exports`); a call that the quota would refuse
+//! builds nothing.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::ToolCx;
+use super::registry::{BillingClass, Modes, ReadTool, Registry, RegistryError, ToolSpec};
+use super::result::{ToolError, ToolErrorCode};
+use crate::audit::SigningKey;
+use crate::billing::{Counter, Feature, period};
+use crate::identity::Role;
+use crate::package::files::DOWNLOAD_TTL_SECS;
+use crate::package::manifest::FileEntry;
+use crate::package::{BuildError, ExportRange, PackageFiles, build_package};
+use crate::store::billing as ledger;
+use crate::store::datadir::DataDir;
+
+/// Register the export tools.
+pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
+    r.add_read(ExportPackage)?;
+    r.add_read(ExportPackageSingle)?;
+    r.add_read(ExportData)?;
+    Ok(())
+}
+
+/// Where a built package can be fetched.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExportOutput {
+    /// The package id (derived from its manifest: the same package has the same id).
+    pub package_id: String,
+    /// The first and last seq it covers.
+    pub from_seq: u64,
+    pub to_seq: u64,
+    /// Records in the package.
+    pub record_count: u64,
+    /// Signed checkpoints in it (the export's own last).
+    pub checkpoint_count: u64,
+    /// `sha256:` of its manifest.json.
+    pub manifest_sha256: String,
+    /// Size of the `.tar` in bytes.
+    pub size: u64,
+    /// Path of the `.tar` on this server (GET with the same credentials).
+    pub download_url: String,
+    /// When the download stops working (RFC 3339 UTC).
+    pub expires_at: String,
+    /// Fingerprint of the signing key (pin it from `tollgate audit pubkey`, not from here).
+    pub key_fingerprint: String,
+    /// Every file of the package with its digest and size, sorted by path.
+    pub files: Vec<ArtifactView>,
+}
+
+/// One file of a package.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ArtifactView {
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl From<&FileEntry> for ArtifactView {
+    fn from(f: &FileEntry) -> Self {
+        Self { path: f.path.clone(), sha256: f.sha256.clone(), size: f.size }
+    }
+}
+
+/// The data dir of the read connection's database.
+fn data_dir(conn: &rusqlite::Connection) -> Result<PathBuf, ToolError> {
+    conn.path()
+        .map(PathBuf::from)
+        .and_then(|db| db.parent().map(PathBuf::from))
+        .ok_or_else(|| ToolError::new(ToolErrorCode::Internal, "the data dir is unknown"))
+}
+
+/// Builds and keeps the package; `counter` is what the call will consume.
+fn export(
+    cx: &ToolCx,
+    conn: &rusqlite::Connection,
+    range: ExportRange,
+    counter: Counter,
+) -> Result<ExportOutput, ToolError> {
+    let tenant = cx.tenant.as_ref().ok_or_else(|| ToolError::new(ToolErrorCode::NotFound, "no such tenant"))?;
+    if let Some(billing) = &cx.billing {
+        // The commit refuses the call over quota; do not build a package nobody will get.
+        let used = ledger::total(conn, &tenant.0, counter.as_str(), &period::containing(cx.clock.now()).name)?;
+        if used.saturating_add(1) > billing.limits.of(counter) {
+            return Err(ToolError::new(ToolErrorCode::FailedPrecondition, "quota exhausted"));
+        }
+    }
+    let dir = data_dir(conn)?;
+    let key = SigningKey::load(&DataDir::new(&dir).signing_key())
+        .map_err(|e| ToolError::new(ToolErrorCode::Internal, format!("signing key: {e}")))?;
+    let built = build_package(conn, &tenant.0, range, &key).map_err(|e| match e {
+        BuildError::NoSuchTenant => ToolError::new(ToolErrorCode::NotFound, "no such tenant"),
+        BuildError::EmptyChain => ToolError::new(ToolErrorCode::FailedPrecondition, e.to_string()),
+        BuildError::BadRange(_) => ToolError::invalid_argument("/to_seq", e.to_string()),
+        other => ToolError::new(ToolErrorCode::Internal, other.to_string()),
+    })?;
+    let now = cx.clock.now();
+    let expires_at = crate::clock::rfc3339(now + time::Duration::seconds(DOWNLOAD_TTL_SECS));
+    let files = PackageFiles::new(&dir);
+    files.sweep(&crate::clock::rfc3339(now));
+    let stored = files
+        .keep(&built, &tenant.0, &expires_at)
+        .map_err(|e| ToolError::new(ToolErrorCode::Internal, format!("cannot keep the package: {e}")))?;
+    let m = &built.manifest;
+    Ok(ExportOutput {
+        download_url: format!("/packages/{}", stored.id),
+        package_id: stored.id,
+        from_seq: m.range.from_seq,
+        to_seq: m.range.to_seq,
+        record_count: m.record_count,
+        checkpoint_count: m.checkpoint_count,
+        manifest_sha256: stored.manifest_sha256,
+        size: stored.size,
+        expires_at,
+        key_fingerprint: m.public_key.fingerprint.clone(),
+        files: m.files.iter().map(ArtifactView::from).collect(),
+    })
+}
+
+const EXPORTERS: &[Role] = &[Role::TenantAdmin, Role::Auditor];
+
+fn export_spec(version: u32, modes: Modes, description: &'static str) -> ToolSpec {
+    ToolSpec {
+        roles: EXPORTERS,
+        modes,
+        feature: Some(Feature::AuditExport),
+        charges: &[(Counter::AuditExports, 1)],
+        billing: BillingClass::Safety,
+        ..ToolSpec::open("audit.export_package", version, "Export the audit package", description)
+    }
+}
+
+/// `audit.export_package` v1 input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportInput {
+    /// Your tenant (advisory; naming another is refused).
+    pub tenant_id: Option<String>,
+    /// First seq of the range (default 1).
+    #[schemars(range(min = 1))]
+    pub from_seq: Option<u64>,
+    /// Last seq of the range (default: the last record).
+    #[schemars(range(min = 1))]
+    pub to_seq: Option<u64>,
+}
+
+/// `audit.export_package` v1 (multi-tenant mode).
+pub struct ExportPackage;
+
+impl ReadTool for ExportPackage {
+    type Input = ExportInput;
+    type Output = ExportOutput;
+
+    fn spec(&self) -> ToolSpec {
+        export_spec(
+            1,
+            Modes::MultiTenant,
+            "Build your tenant's signed audit package for a closed range of its audit chain (default: all of it) and get a download link (GET it with the same credentials). Verify it offline with `tollgate audit verify` or examples/verify_package.py.",
+        )
+    }
+
+    fn read(&self, input: ExportInput, cx: &ToolCx, conn: &rusqlite::Connection) -> Result<ExportOutput, ToolError> {
+        export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq }, Counter::AuditExports)
+    }
+}
+
+/// `audit.export_package` v2 input (no tenant wording).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSingleInput {
+    /// First seq of the range (default 1).
+    #[schemars(range(min = 1))]
+    pub from_seq: Option<u64>,
+    /// Last seq of the range (default: the last record).
+    #[schemars(range(min = 1))]
+    pub to_seq: Option<u64>,
+}
+
+/// `audit.export_package` v2 (single-tenant mode).
+pub struct ExportPackageSingle;
+
+impl ReadTool for ExportPackageSingle {
+    type Input = ExportSingleInput;
+    type Output = ExportOutput;
+
+    fn spec(&self) -> ToolSpec {
+        export_spec(
+            2,
+            Modes::SingleTenant,
+            "Build the signed audit package for a closed range of the audit chain (default: all of it) and get a download link (GET it with the same credentials). Verify it offline with `tollgate audit verify` or examples/verify_package.py.",
+        )
+    }
+
+    fn read(
+        &self,
+        input: ExportSingleInput,
+        cx: &ToolCx,
+        conn: &rusqlite::Connection,
+    ) -> Result<ExportOutput, ToolError> {
+        export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq }, Counter::AuditExports)
+    }
+}
+
+/// `tenant.export_data` input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportDataInput {
+    /// Your tenant.
+    pub tenant_id: String,
+}
+
+/// `tenant.export_data`: everything the tenant has with us, as a package.
+pub struct ExportData;
+
+impl ReadTool for ExportData {
+    type Input = ExportDataInput;
+    type Output = ExportOutput;
+
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            roles: &[Role::TenantAdmin],
+            modes: Modes::MultiTenant,
+            feature: Some(Feature::DataExport),
+            charges: &[(Counter::DataExports, 1)],
+            billing: BillingClass::Safety,
+            ..ToolSpec::open(
+                "tenant.export_data",
+                1,
+                "Export the tenant's data",
+                "Export everything tollgate holds about your tenant (tenant, keys' metadata, plan history, usage ledger, the whole signed audit chain) as a deterministic list of artifacts written as an audit package, with a download link.",
+            )
+        }
+    }
+
+    fn read(
+        &self,
+        _input: ExportDataInput,
+        cx: &ToolCx,
+        conn: &rusqlite::Connection,
+    ) -> Result<ExportOutput, ToolError> {
+        export(cx, conn, ExportRange::default(), Counter::DataExports)
+    }
+}

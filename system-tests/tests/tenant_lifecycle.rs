@@ -1,0 +1,165 @@
+//! Tenant data lifecycle through the real binary (issue 8, done-when 4):
+//! `tenant.export_data`, `tenant.legal_hold` and `tenant.delete` — refused
+//! with -31403 `feature_disabled` while the flag is off; with it on,
+//! plan-then-confirm, wrong, foreign, stale, expired and reused tokens
+//! refused, a legal hold blocks, and afterwards the slug stays reserved and
+//! the tenant's sealed audit chain still verifies with both verifiers.
+
+use serde_json::{Value, json};
+use system_tests::package::*;
+use system_tests::*;
+
+async fn call(to: &Endpoint, name: &str, args: Value) -> Value {
+    http_tool(to, 3, name, args).await.body
+}
+
+fn failure_message(body: &Value) -> String {
+    tool_failure(body).unwrap_or_else(|| panic!("expected a tool failure: {body:?}"))["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn tenant_delete_is_refused_while_its_flag_is_off_and_the_refusal_is_audited() {
+    let a = activity().await;
+    let admin = a.server.endpoint();
+    let body = call(&admin, "tenant.delete", json!({"tenant_id": a.acme})).await;
+    assert_eq!(error_code(&body), Some(-31403), "{body:?}");
+    assert_eq!(error_reason(&body), Some("feature_disabled"));
+    assert_eq!(body["error"]["data"]["flag"], "tenant_delete");
+    // Refused at resolution, before the tenant is bound: recorded on the platform's chain.
+    let audited = audit_chain(&a.server.dir.path, "_system")
+        .into_iter()
+        .any(|r| r["tool"] == "tenant.delete" && r["decision"] == "deny" && r["reason"] == "feature_disabled");
+    assert!(audited, "the refusal is audited");
+    assert!(
+        tool_output(&call(&admin, "tenant.get", json!({"tenant_id": a.acme})).await).is_some(),
+        "nothing was deleted"
+    );
+}
+
+#[tokio::test]
+async fn export_data_then_plan_confirm_delete_with_tokens_legal_hold_and_tombstone() {
+    let a = activity_with("tenant_delete = true\n").await;
+    let admin = a.server.endpoint();
+    let acme = a.acme.clone();
+
+    // tenant.export_data: a deterministic artifact list, written as a package, metered.
+    let r = http_tool(&a.acme_admin, 1, "tenant.export_data", json!({"tenant_id": acme})).await;
+    let exported = tool_output(&r.body).unwrap_or_else(|| panic!("{:?}", r.body));
+    let paths: Vec<&str> = exported["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted);
+    assert!(paths.contains(&"exports/keys.json") && paths.contains(&"audit/records.jsonl"), "{paths:?}");
+    let (status, _) =
+        download(&a.server.base, exported["package_id"].as_str().unwrap(), a.acme_admin.key.as_deref()).await;
+    assert_eq!(status, 200);
+    let r = http_tool(&a.acme_auditor, 1, "tenant.export_data", json!({"tenant_id": acme})).await;
+    assert_eq!(error_reason(&r.body), Some("role_required"));
+
+    // Plan: what goes, what stays, and a token.
+    let planned = tool_output(&call(&admin, "tenant.delete", json!({"tenant_id": acme})).await).expect("plan");
+    assert_eq!(planned["status"], "planned");
+    assert!(planned["plan"]["removes"]["api_keys"].as_u64().unwrap() >= 3, "{planned}");
+    assert!(planned["plan"]["retains"]["audit_records"].as_u64().unwrap() >= 10, "{planned}");
+    let stale = planned["confirm_token"].as_str().unwrap().to_owned();
+
+    // A wrong token, and a token issued for another tenant.
+    let m = failure_message(
+        &call(
+            &admin,
+            "tenant.delete",
+            json!({"tenant_id": acme, "confirm_token": format!("tgdel_{}", "0".repeat(64))}),
+        )
+        .await,
+    );
+    assert!(m.starts_with("invalid_token"), "{m}");
+    let globex = tool_output(&call(&admin, "tenant.list", json!({})).await).unwrap()["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "globex")
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let other = tool_output(&call(&admin, "tenant.delete", json!({"tenant_id": globex})).await).unwrap();
+    let m = failure_message(
+        &call(&admin, "tenant.delete", json!({"tenant_id": acme, "confirm_token": other["confirm_token"]})).await,
+    );
+    assert!(m.starts_with("invalid_token"), "{m}");
+
+    // The data changed since the plan: its token no longer confirms anything.
+    http_tool(&a.acme_admin, 2, "key.issue", json!({"role": "viewer", "label": "after the plan"})).await;
+    let m = failure_message(&call(&admin, "tenant.delete", json!({"tenant_id": acme, "confirm_token": stale})).await);
+    assert!(m.starts_with("plan_changed"), "{m}");
+
+    // An expired token.
+    let plan = tool_output(&call(&admin, "tenant.delete", json!({"tenant_id": acme})).await).unwrap();
+    set_clock(&a.clock, "2030-01-15T12:20:00Z");
+    let m = failure_message(
+        &call(&admin, "tenant.delete", json!({"tenant_id": acme, "confirm_token": plan["confirm_token"]})).await,
+    );
+    assert!(m.starts_with("token_expired"), "{m}");
+
+    // A legal hold blocks both planning and confirming.
+    let plan = tool_output(&call(&admin, "tenant.delete", json!({"tenant_id": acme})).await).unwrap();
+    let token = plan["confirm_token"].as_str().unwrap().to_owned();
+    let held =
+        call(&admin, "tenant.legal_hold", json!({"tenant_id": acme, "hold": true, "reason": "case 2030-17"})).await;
+    assert_eq!(tool_output(&held).unwrap()["legal_hold"]["reason"], "case 2030-17");
+    let m = failure_message(&call(&admin, "tenant.delete", json!({"tenant_id": acme})).await);
+    assert!(m.starts_with("legal_hold") && m.contains("case 2030-17"), "{m}");
+    let m = failure_message(&call(&admin, "tenant.delete", json!({"tenant_id": acme, "confirm_token": token})).await);
+    assert!(m.starts_with("legal_hold"), "{m}");
+    call(&admin, "tenant.legal_hold", json!({"tenant_id": acme, "hold": false})).await;
+
+    // Confirmed: deleted, the chain sealed by this call's own record.
+    let done = tool_output(&call(&admin, "tenant.delete", json!({"tenant_id": acme, "confirm_token": token})).await)
+        .unwrap_or_else(|| panic!("delete failed"));
+    assert_eq!(done["status"], "deleted");
+    let final_seq = done["final_seq"].as_u64().unwrap();
+    let chain = audit_chain(&a.server.dir.path, &acme);
+    let last = chain.last().unwrap();
+    assert_eq!(
+        (last["seq"].as_u64(), &last["tool"], &last["decision"]),
+        (Some(final_seq), &json!("tenant.delete"), &json!("allow"))
+    );
+
+    // The token cannot be used again; the tenant's keys are dead; the slug is reserved.
+    assert!(
+        tool_failure(&call(&admin, "tenant.delete", json!({"tenant_id": acme, "confirm_token": token})).await)
+            .is_some()
+    );
+    let r = http_tool(&a.acme_admin, 4, "whoami", json!({})).await;
+    assert_eq!(r.status, 401, "{:?}", r.body);
+    let again = call(&admin, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme again"})).await;
+    assert_eq!(tool_failure(&again).unwrap()["code"], "conflict", "{again:?}");
+    assert!(tool_failure(&call(&admin, "tenant.get", json!({"tenant_id": acme})).await).is_some());
+    let db = database(&a.server.dir.path);
+    let left = |sql: &str| sqlite_lines(&db, &sql.replace("{t}", &acme))[0].clone();
+    assert_eq!(left("SELECT COUNT(*) FROM api_keys WHERE tenant_id = '{t}'"), "0");
+    assert_eq!(left("SELECT COUNT(*) FROM idempotency WHERE tenant_id = '{t}'"), "0");
+    assert_ne!(left("SELECT COUNT(*) FROM usage_events WHERE tenant_id = '{t}'"), "0", "the ledger is kept");
+    assert_eq!(chain.len() as u64, final_seq, "nothing was written after the seal");
+
+    // The retained chain still verifies: live, and as a package with both verifiers.
+    let dir = a.server.kill();
+    let (code, out, err) = audit_verify(&dir.path, &["--tenant", &acme]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let scratch = Scratch::new("deleted");
+    let (code, out, err) = export_offline(&dir.path, &acme, &scratch.join("pkg"), &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (_, fingerprint) = audit_pubkey(&dir.path);
+    for v in verify_both(&scratch.join("pkg"), &["--fingerprint", &fingerprint], false) {
+        assert_eq!(v.code, Some(0), "{}: {}{}", v.who, v.stdout, v.stderr);
+    }
+    let tenant: Value =
+        serde_json::from_slice(&std::fs::read(scratch.join("pkg/exports/tenant.json")).unwrap()).unwrap();
+    assert!(tenant["deleted_at"].is_string(), "{tenant}");
+    assert_eq!(
+        audit_chain(&dir.path, &acme).len() as u64,
+        final_seq,
+        "the offline export did not write to the sealed chain"
+    );
+}
