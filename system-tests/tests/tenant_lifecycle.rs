@@ -163,3 +163,40 @@ async fn export_data_then_plan_confirm_delete_with_tokens_legal_hold_and_tombsto
         "the offline export did not write to the sealed chain"
     );
 }
+
+/// A 2026-07-28 `tenant.delete` from a client that can answer elicitation.
+async fn delete_asking(to: &Endpoint, tenant: &str, retry: Value) -> Value {
+    let mut meta = modern_meta();
+    meta["io.modelcontextprotocol/clientCapabilities"] = json!({"elicitation": {}});
+    let mut params = json!({"name": "tenant.delete", "arguments": {"tenant_id": tenant}, "_meta": meta});
+    if let (Some(p), Some(r)) = (params.as_object_mut(), retry.as_object()) {
+        p.extend(r.clone());
+    }
+    let headers = [("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "tenant.delete")];
+    post(to, &headers, &request(5, "tools/call", params).to_string()).await.body
+}
+
+#[tokio::test]
+async fn a_client_that_can_answer_elicitation_confirms_the_plan_instead_of_a_token() {
+    let a = activity_with("tenant_delete = true\n").await;
+    let admin = a.server.endpoint();
+    let asked = delete_asking(&admin, &a.acme, json!({})).await;
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let question = asked["result"]["inputRequests"]["confirm"]["params"]["message"].as_str().unwrap_or_default();
+    assert!(question.contains(&a.acme) && question.contains("Kept:") && question.contains("sha256:"), "{question}");
+    let state = asked["result"]["requestState"].clone();
+    // Declined: nothing is deleted.
+    let no = json!({"confirm": {"action": "decline"}});
+    let declined = delete_asking(&admin, &a.acme, json!({"inputResponses": no, "requestState": state})).await;
+    assert_eq!(tool_failure(&declined).map(|f| f["code"].clone()), Some(json!("declined")), "{declined}");
+    assert!(tool_output(&call(&admin, "tenant.get", json!({"tenant_id": a.acme})).await).is_some());
+    // Asked again and accepted: deleted, the chain sealed, no token ever issued.
+    let asked = delete_asking(&admin, &a.acme, json!({})).await;
+    let yes = json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+    let retry = json!({"inputResponses": yes, "requestState": asked["result"]["requestState"]});
+    let done = delete_asking(&admin, &a.acme, retry).await;
+    let out = tool_output(&done).unwrap_or_else(|| panic!("{done}"));
+    assert_eq!(out["status"], "deleted");
+    assert!(out.get("confirm_token").is_none() && out["final_seq"].as_u64().is_some(), "{out}");
+    assert!(tool_output(&call(&admin, "tenant.get", json!({"tenant_id": a.acme})).await).is_none(), "gone");
+}

@@ -5,14 +5,13 @@
 //! the plan the user saw; `delete::execute` takes one, so nothing deletes a
 //! tenant without a confirmation of the current plan.
 //!
-//! Today the confirmation is a token round trip: the plan call returns a
-//! one-time token (stored only as its digest, bound to the tenant and the
-//! plan's digest, expiring); the second call presents it. The interactive
-//! route (an `input_required` result for 2026-07-28 clients, or
-//! `elicitation/create` for 2025 ones, with the plan digest in the sealed
-//! request state) plugs in as another way to obtain a [`Confirmed`]: call
-//! [`Confirmed::by_user_answer`] with the digest from the sealed state and
-//! the user's answer.
+//! Two routes: a client that can answer elicitation is asked (an
+//! `input_required` result for 2026-07-28 clients, `elicitation/create` for
+//! 2025 ones) with the plan digest bound into the question
+//! ([`crate::interact::Input::ask`]), and [`Confirmed::by_user_answer`] turns
+//! the answer into a confirmation; any other client gets a token round trip:
+//! the plan call returns a one-time token (stored only as its digest, bound to
+//! the tenant and the plan's digest, expiring) that the second call presents.
 
 use rusqlite::Connection;
 

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::confirm::{self, Confirmed, TOKEN_TTL_SECS};
 use crate::audit::digest_json;
 use crate::identity::Role;
+use crate::interact::{Answer, Question};
 use crate::store::lifecycle::{self, Removable, Retained, Tombstone};
 use crate::store::{WriteCx, audit_log, tenants};
 use crate::tools::ToolCx;
@@ -140,7 +141,7 @@ impl Tool for Delete {
                 "tenant.delete",
                 1,
                 "Delete a tenant",
-                "Delete a tenant's data in two steps. Without confirm_token: returns the plan (what is removed: keys, namespaces, idempotency entries, billing state; what is kept: the audit chain, the usage ledger and the plan history) and a one-time confirm_token. With it: deletes, seals the audit chain with this call's record and reserves the slug for ever. Refused under a legal hold; off unless the server enables the tenant_delete flag.",
+                "Delete a tenant's data in two steps. A client that can answer elicitation is asked to confirm the plan instead of the token round trip. Without confirm_token: returns the plan (what is removed: keys, namespaces, idempotency entries, billing state; what is kept: the audit chain, the usage ledger and the plan history) and a one-time confirm_token. With it: deletes, seals the audit chain with this call's record and reserves the slug for ever. Refused under a legal hold; off unless the server enables the tenant_delete flag.",
             )
         }
     }
@@ -151,6 +152,16 @@ impl Tool for Delete {
         refuse_if_held(tx.conn, &tenant)?;
         let now = cx.clock.now_rfc3339();
         let Some(token) = input.confirm_token else {
+            // A client that can answer elicitation is asked, with the plan's digest bound
+            // into the sealed state; others get the plan and a token to come back with.
+            let question = Question::confirm(question_text(&plan, &digest));
+            if cx.input.can_ask(&question) {
+                let answers = cx.input.ask(vec![("confirm", question)], json!(digest))?;
+                let accepted = answers.get("confirm").is_some_and(Answer::confirmed);
+                let confirmed = Confirmed::by_user_answer(&digest, accepted)
+                    .map_err(|denied| ToolError::new(ToolErrorCode::Declined, denied.to_string()))?;
+                return deleted(tx, plan, digest, &confirmed, &now);
+            }
             let token = confirm::new_token();
             let expires_at = crate::clock::rfc3339(cx.clock.now() + time::Duration::seconds(TOKEN_TTL_SECS));
             confirm::remember(tx.conn, &tenant, &digest, &token, &now, &expires_at)?;
@@ -165,14 +176,43 @@ impl Tool for Delete {
         };
         let confirmed = confirm::by_token(tx.conn, &tenant, &digest, &token, &now)?
             .map_err(|denied| ToolError::new(ToolErrorCode::FailedPrecondition, denied.to_string()))?;
-        let final_seq = execute(tx, &plan, &digest, &confirmed, &now)?;
-        Ok(DeleteOutput {
-            status: DeleteStatus::Deleted,
-            plan,
-            plan_digest: digest,
-            confirm_token: None,
-            expires_at: None,
-            final_seq: Some(final_seq),
-        })
+        deleted(tx, plan, digest, &confirmed, &now)
     }
+}
+
+/// Execute a confirmed plan and say so.
+fn deleted(
+    tx: &mut WriteCx<'_>,
+    plan: DeletionPlan,
+    digest: String,
+    confirmed: &Confirmed,
+    now: &str,
+) -> Result<DeleteOutput, ToolError> {
+    let final_seq = execute(tx, &plan, &digest, confirmed, now)?;
+    Ok(DeleteOutput {
+        status: DeleteStatus::Deleted,
+        plan,
+        plan_digest: digest,
+        confirm_token: None,
+        expires_at: None,
+        final_seq: Some(final_seq),
+    })
+}
+
+/// The confirmation question: what goes, what stays, and the plan's digest.
+fn question_text(plan: &DeletionPlan, digest: &str) -> String {
+    let (r, k) = (&plan.removes, &plan.retains);
+    format!(
+        "Delete tenant {} ({})? Removed: {} API keys, {} namespaces, {} idempotency entries, the billing state. \
+         Kept: {} audit records (sealed), {} usage events, {} plan history entries; the slug stays reserved. \
+         Plan {digest}.",
+        plan.slug,
+        plan.tenant_id,
+        r.api_keys,
+        r.namespaces,
+        r.idempotency_entries,
+        k.audit_records,
+        k.usage_events,
+        k.plan_history
+    )
 }
