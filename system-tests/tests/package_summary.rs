@@ -54,6 +54,11 @@ fn render(chromium: &Path, page: &Path, png: &Path) -> String {
 #[tokio::test]
 async fn summary_html_renders_in_headless_chromium_with_the_figures_of_summary_json() {
     let Some(chromium) = chromium() else {
+        // CI installs chromium (.ci/tools.sh) and sets this, so there a missing browser fails.
+        assert!(
+            std::env::var_os("TOLLGATE_REQUIRE_CHROMIUM").is_none(),
+            "TOLLGATE_REQUIRE_CHROMIUM is set but no chromium was found"
+        );
         eprintln!(
             "SKIPPED summary_html_renders_in_headless_chromium: no chromium on PATH (install it with \
              `apt-get install -y chromium`, as .ci/tools.sh does, or set CHROMIUM)"
