@@ -155,8 +155,14 @@ impl Governance {
         }
     }
 
-    /// Run one `tools/call` end to end; the result is era-neutral.
+    /// Run one `tools/call` end to end; the result is era-neutral. Metered and
+    /// logged (with the request id of its audit record) by [`crate::metrics::observe`].
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
+        let tool = self.registry.resolve(&name, self.config.multi_tenant).map_or("unknown", |t| t.spec.name);
+        crate::metrics::observe(tool, &cx, self.governed_call(name, arguments, Arc::clone(&cx))).await
+    }
+
+    async fn governed_call(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
         let args_digest = digest_json(&arguments).unwrap_or_default();
         let mut admission = Admission::new(name, arguments, Arc::clone(&cx));
         if let Err(refusal) = self.chain.admit(&mut admission).await {

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod gate;
 pub mod governed;
 pub mod identity;
+pub mod metrics;
 pub mod offline;
 pub mod protocol;
 pub mod schemas;

@@ -66,6 +66,9 @@ pub struct McpServer {
     /// Legacy HTTP sessions.
     pub sessions: SessionStore,
     pub options: ServerOptions,
+    /// Becomes `true` when the server starts shutting down: long-lived
+    /// streams (`subscriptions/listen`) subscribe to end with their closing message.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// The tools a server with these options offers.
@@ -85,7 +88,13 @@ impl McpServer {
         let gov = Arc::new(Governance::new(store, clock, config, registry));
         let dispatcher = Dispatcher::new(gov, options.page_size)?;
         let sessions = SessionStore::new(options.session_capacity, options.session_idle);
-        Ok(Arc::new(Self { dispatcher, sessions, options }))
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        Ok(Arc::new(Self { dispatcher, sessions, options, shutdown }))
+    }
+
+    /// Called once the listener stops accepting: wakes every receiver of [`McpServer::shutdown`].
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
     }
 
     /// The tools this server offers.

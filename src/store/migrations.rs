@@ -126,6 +126,18 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO usage_totals (tenant_id, counter, period, used)
         SELECT tenant_id, counter, substr(at, 1, 7), SUM(quantity) FROM usage_events GROUP BY 1, 2, 3;
     "#,
+    // 4: mTLS client certificates bound to a tenant principal (one tenant per fingerprint).
+    r#"
+    CREATE TABLE cert_bindings (
+        fingerprint TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        label TEXT NOT NULL,
+        bound_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX cert_bindings_by_tenant ON cert_bindings(tenant_id, created_at);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -8,6 +8,7 @@
 
 pub mod audit_tools;
 pub mod billing_tools;
+pub mod cert_binding;
 pub mod conformance;
 pub mod keys;
 pub mod registry;
@@ -52,6 +53,7 @@ pub fn standard() -> Result<Registry, registry::RegistryError> {
     r.add_typed(server_info::ServerInfoTool)?;
     tenants::register(&mut r)?;
     keys::register(&mut r)?;
+    cert_binding::register(&mut r)?;
     audit_tools::register(&mut r)?;
     billing_tools::register(&mut r)?;
     Ok(r)
