@@ -33,7 +33,7 @@ mod tests {
     #[test]
     fn key_and_cert_of_one_tenant_act_as_the_key_with_the_narrower_role() {
         let got = combine(Some(p("k1", Role::TenantAdmin, Some("a"))), Some(p("cert:x", Role::Viewer, Some("a"))));
-        let got = got.ok().expect("same tenant");
+        let got = got.expect("same tenant");
         assert_eq!((got.id.as_str(), got.role), ("k1", Role::Viewer));
         let got = combine(Some(p("k1", Role::Auditor, Some("a"))), Some(p("cert:x", Role::Operator, Some("a"))));
         assert_eq!(got.ok().map(|p| p.role), Some(Role::Auditor));
