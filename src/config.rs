@@ -117,7 +117,16 @@ impl Config {
         let config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse { path: shown(), detail: e.to_string() })?;
-        config.validate()?;
+        config.validate().map_err(|e| match e {
+            // Say where an out-of-range value came from when the environment set it.
+            ConfigError::Invalid { setting, value, rule } => {
+                let var = format!("TOLLGATE_{}", setting.to_ascii_uppercase());
+                let setting =
+                    if std::env::var_os(&var).is_some() { leak(&format!("{var} ({setting})")) } else { setting };
+                ConfigError::Invalid { setting, value, rule }
+            }
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -216,6 +225,16 @@ mod tests {
             assert!(err.to_string().contains(setting), "{err}");
         }
         assert!(toml::from_str::<Config>("no_such_setting = 1").is_err());
+    }
+
+    #[test]
+    fn the_template_documents_every_setting() {
+        let table: toml::Table = TEMPLATE.parse().expect("template parses");
+        let mut written: Vec<&String> = table.keys().collect();
+        let mut known = setting_names();
+        written.sort();
+        known.sort();
+        assert_eq!(written, known.iter().collect::<Vec<_>>());
     }
 
     #[test]
