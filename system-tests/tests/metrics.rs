@@ -8,7 +8,8 @@ use system_tests::*;
 
 /// The value of one sample line, e.g. `tollgate_spoof_attempts_total`.
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.parse().ok()))
 }
 
 #[tokio::test]

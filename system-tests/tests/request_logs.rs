@@ -13,7 +13,8 @@ async fn json_logs_carry_the_audit_request_id_and_no_secret_or_argument() {
     let marker = "label-that-must-not-be-logged-7f3a";
     let boot = http_tool(&admin, 1, "tenant.bootstrap", json!({"slug": "logs-a", "display_name": marker})).await;
     let secret = tool_output(&boot.body).expect("bootstrap")["api_key"].as_str().expect("key").to_owned();
-    let issued = http_tool(&admin.with_key(Some(&secret)), 2, "key.issue", json!({"role": "viewer", "label": marker})).await;
+    let issued =
+        http_tool(&admin.with_key(Some(&secret)), 2, "key.issue", json!({"role": "viewer", "label": marker})).await;
     let second = tool_output(&issued.body).expect("issue")["api_key"].as_str().expect("key").to_owned();
     let (dir, status) = server.stop();
     assert!(status.success());
