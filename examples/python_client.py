@@ -27,8 +27,14 @@ Run it from the repository root, after `cargo build`:
     .tools/venv/bin/python examples/python_client.py
     .tools/venv/bin/python examples/python_client.py --tollgate target/debug/tollgate
 
+With `--tls-dir DIR` (holding `ca.pem`, `server.pem`, `server.key`,
+`client.pem`, `client.key`, as `target/debug/test-pki DIR` writes them) it
+also starts `tollgate serve` with TLS and `--client-ca`, and runs both modes
+over `https` (the test CA trusted, bearer key) and `mtls` (also presenting
+the client certificate): eight combinations in all.
+
 It needs only the `mcp` package and the standard library. It prints one line
-per combination, runs all four, and exits non-zero if any of them failed.
+per combination, runs all of them, and exits non-zero if any of them failed.
 """
 
 from __future__ import annotations
@@ -63,6 +69,8 @@ REQUIRED_TOOLS = {"whoami", "server.info"}
 EXPECTED_ERA = {"default": "modern", "legacy": "legacy"}
 SDK_MODE = {"default": "auto", "legacy": "legacy"}
 COMBO_TIMEOUT_S = 10.0
+# What whoami reports for each transport this script drives (mTLS is HTTPS on the wire).
+WIRE_TRANSPORT = {"mtls": "https"}
 STARTUP_TIMEOUT_S = 10.0
 
 
@@ -76,15 +84,16 @@ class CheckFailed(Exception):
 class HttpServer:
     """`tollgate serve --listen 127.0.0.1:0`, with its URL read from stderr."""
 
-    def __init__(self, binary: Path) -> None:
+    def __init__(self, binary: Path, extra: list[str] | None = None) -> None:
         self.binary = binary
+        self.extra = extra or []
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.stderr_lines: list[str] = []
 
     def start(self) -> str:
         self.proc = subprocess.Popen(
-            [str(self.binary), "serve", "--listen", "127.0.0.1:0"],
+            [str(self.binary), "serve", "--listen", "127.0.0.1:0", *self.extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -115,7 +124,7 @@ class HttpServer:
                     f"tollgate serve exited (code {self.proc.wait()}) before listening; stderr:\n"
                     + "\n".join(self.stderr_lines)
                 )
-            m = re.search(r"listening on (http://\S+)", line)
+            m = re.search(r"listening on (https?://\S+)", line)
             if m:
                 self.url = m.group(1)
                 return self.url
@@ -141,7 +150,26 @@ def _transport(transport: str, binary: Path, url: str, errlog: Any) -> Any:
         params = StdioServerParameters(command=str(binary), args=["stdio"], env=dict(os.environ))
         return stdio_client(params, errlog=errlog)
     headers = {"Authorization": f"Bearer {os.environ['TOLLGATE_API_KEY']}"}
+    if transport in ("https", "mtls"):
+        return streamable_http_client(url, http_client=_tls_client(headers, mtls=transport == "mtls"))
     return streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
+
+
+TLS_DIR: Path | None = None
+
+
+def _tls_client(headers: dict[str, str], mtls: bool) -> Any:
+    """An SDK HTTP client that trusts only the test CA (and presents the client certificate for mTLS)."""
+    import ssl
+
+    import httpx2
+
+    assert TLS_DIR is not None
+    context = ssl.create_default_context(cafile=str(TLS_DIR / "ca.pem"))
+    if mtls:
+        context.load_cert_chain(str(TLS_DIR / "client.pem"), str(TLS_DIR / "client.key"))
+    base = create_mcp_http_client(headers=headers)
+    return httpx2.AsyncClient(headers=headers, timeout=base.timeout, verify=context)
 
 
 async def diagnose_discover(transport: str, binary: Path, url: str, errlog: Any) -> str:
@@ -246,7 +274,7 @@ async def check(transport: str, mode: str, binary: Path, url: str, errlog: Any) 
             problems = []
             if who.get("era") != want_era:
                 problems.append(f"era={who.get('era')!r}, expected {want_era!r}")
-            if who.get("transport") != transport:
+            if who.get("transport") != WIRE_TRANSPORT.get(transport, transport):
                 problems.append(f"transport={who.get('transport')!r}, expected {transport!r}")
             if who.get("protocol_version") != negotiated:
                 problems.append(
@@ -272,9 +300,9 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-async def run_all(binary: Path, url: str, errlog: Any) -> int:
+async def run_all(binary: Path, url: str, errlog: Any, transports: tuple[str, ...] = ("stdio", "http")) -> int:
     failures = 0
-    for transport in ("stdio", "http"):
+    for transport in transports:
         for mode in ("default", "legacy"):
             label = f"{transport}/{mode}"
             try:
@@ -308,7 +336,14 @@ def main() -> int:
         default=REPO_ROOT / "target" / "debug" / "tollgate",
         help="path to the tollgate binary (default: target/debug/tollgate in the repo)",
     )
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="also run over HTTPS and mTLS with the CA, server and client certificates in this directory",
+    )
     args = parser.parse_args()
+    global TLS_DIR
+    TLS_DIR = args.tls_dir.resolve() if args.tls_dir else None
     binary = args.tollgate.resolve()
     if not binary.is_file():
         print(f"FAIL tollgate binary not found at {binary} (run `cargo build`)", file=sys.stderr)
@@ -324,16 +359,32 @@ def main() -> int:
     os.environ["TOLLGATE_API_KEY"] = json.loads(init.stdout)["api_key"]
 
     server = HttpServer(binary)
+    tls_server = None
+    if TLS_DIR is not None:
+        tls_server = HttpServer(
+            binary,
+            [
+                "--tls-cert", str(TLS_DIR / "server.pem"),
+                "--tls-key", str(TLS_DIR / "server.key"),
+                "--client-ca", str(TLS_DIR / "ca.pem"),
+            ],
+        )  # fmt: skip
+    total = 4 if tls_server is None else 8
     with tempfile.TemporaryFile("w+") as stdio_errlog:
         try:
             try:
                 url = server.start()
+                tls_url = tls_server.start() if tls_server is not None else ""
             except CheckFailed as e:
                 print(f"FAIL {e}", file=sys.stderr)
                 return 1
             failures = asyncio.run(run_all(binary, url, stdio_errlog))
+            if tls_server is not None:
+                failures += asyncio.run(run_all(binary, tls_url, stdio_errlog, ("https", "mtls")))
         finally:
             server.stop()
+            if tls_server is not None:
+                tls_server.stop()
         if failures:
             stdio_errlog.seek(0)
             stdio_err = stdio_errlog.read().strip()
@@ -341,10 +392,12 @@ def main() -> int:
                 print("--- stderr of `tollgate stdio` ---\n" + stdio_err, file=sys.stderr)
             if server.stderr_lines:
                 print("--- stderr of `tollgate serve` ---\n" + "\n".join(server.stderr_lines), file=sys.stderr)
-            print(f"FAIL {failures} of 4 combinations failed", file=sys.stderr)
+            if tls_server is not None and tls_server.stderr_lines:
+                print("--- stderr of `tollgate serve` (TLS) ---\n" + "\n".join(tls_server.stderr_lines), file=sys.stderr)
+            print(f"FAIL {failures} of {total} combinations failed", file=sys.stderr)
             return 1
     shutil.rmtree(data_dir.parent, ignore_errors=True)
-    print("all 4 combinations OK")
+    print(f"all {total} combinations OK")
     return 0
 
 

@@ -123,6 +123,10 @@ pub struct ServeArgs {
     pub allowed_hosts: Vec<String>,
     pub conformance: bool,
     pub clock_file: Option<PathBuf>,
+    /// HTTPS (and mTLS) instead of plain HTTP.
+    pub tls: Option<crate::transport::tls::TlsSettings>,
+    /// Serve `/metrics` on this separate address.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `tollgate serve`.
@@ -136,14 +140,35 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let dir = require_dir(args.data_dir)?;
     let _lock = crate::store::lock::acquire_shared(&dir)?;
+    // TLS files are checked before the store is opened: a bad flag changes nothing.
+    let tls = args
+        .tls
+        .as_ref()
+        .map(crate::transport::tls::server_config)
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let (server, store, config) = open(&dir, args.conformance, clock(args.clock_file))?;
     let options = HttpOptions {
         max_body_bytes: config.max_body_bytes,
         allowed_hosts: AllowedHosts::with_extra(args.allowed_hosts),
-        transport: TransportKind::Http,
+        transport: if tls.is_some() { TransportKind::Https } else { TransportKind::Http },
         local_admin_fallback: args.conformance,
     };
-    let served = runtime()?.block_on(crate::transport::http::serve(server, args.listen, options));
+    let secs = std::time::Duration::from_secs;
+    let listen_options = crate::transport::http::listener::ListenOptions {
+        tls,
+        max_connections: config.max_connections,
+        handshake_timeout: secs(config.tls_handshake_timeout_secs),
+        header_timeout: secs(config.header_timeout_secs),
+        request_timeout: secs(config.request_timeout_secs),
+        shutdown_grace: secs(config.shutdown_grace_secs),
+    };
+    let served = runtime()?.block_on(async move {
+        if let Some(at) = args.metrics_listen {
+            crate::metrics::listener::spawn(Arc::clone(&server), at).await?;
+        }
+        crate::transport::http::serve(server, args.listen, options, listen_options).await
+    });
     store.shutdown();
     Ok(served?)
 }

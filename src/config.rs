@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 /// The file `init` writes: every setting, commented, at its default.
 pub const TEMPLATE: &str = r#"# tollgate configuration. Every setting is shown at its default.
-# Environment variables override the file: TOLLGATE_MULTI_TENANT=false, for example.
+# Environment variables override the file: TOLLGATE_ and the setting's name in
+# capitals, e.g. TOLLGATE_MULTI_TENANT=false or TOLLGATE_MAX_CONNECTIONS=256.
+# An invalid value refuses to start, naming the setting.
 
 # Multi-tenant mode. false makes tollgate a single-tenant server: tenant tools
 # disappear, everything acts on the tenant `default`, other tenants' keys are refused.
@@ -39,10 +41,21 @@ tenant_delete = false
 # Legacy (2025) HTTP sessions: most held at once (1 .. 100000) and idle lifetime in seconds (10 .. 86400).
 session_capacity = 1024
 session_idle_secs = 1800
+
+# `serve`: most client connections served at once (1 .. 100000); more are closed at accept.
+max_connections = 1024
+# Longest wait for a request's headers, idle keep-alive included, in seconds (1 .. 300).
+header_timeout_secs = 10
+# Longest time from a request to its answer's headers, in seconds (1 .. 3600).
+request_timeout_secs = 60
+# Longest TLS handshake, in seconds (1 .. 60).
+tls_handshake_timeout_secs = 10
+# On SIGTERM / Ctrl-C: how long in-flight requests may still run, in seconds (0 .. 300).
+shutdown_grace_secs = 10
 "#;
 
 /// Settings, validated.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub multi_tenant: bool,
@@ -56,6 +69,11 @@ pub struct Config {
     pub per_address_burst: u32,
     /// Feature flag for `tenant.delete` (off by default).
     pub tenant_delete: bool,
+    pub max_connections: usize,
+    pub header_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub tls_handshake_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -71,6 +89,11 @@ impl Default for Config {
             per_address_rps: 500,
             per_address_burst: 1000,
             tenant_delete: false,
+            max_connections: 1024,
+            header_timeout_secs: 10,
+            request_timeout_secs: 60,
+            tls_handshake_timeout_secs: 10,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -89,26 +112,28 @@ pub enum ConfigError {
 impl Config {
     /// Read `path` (missing file: defaults), apply environment overrides, validate.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let mut config = match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| ConfigError::Parse { path: path.display().to_string(), detail: e.to_string() })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
-            Err(e) => return Err(ConfigError::Read { path: path.display().to_string(), detail: e.to_string() }),
+        let shown = || path.display().to_string();
+        let mut table = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Parse { path: shown(), detail: e.to_string() })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+            Err(e) => return Err(ConfigError::Read { path: shown(), detail: e.to_string() }),
         };
-        if let Ok(v) = std::env::var("TOLLGATE_MULTI_TENANT") {
-            config.multi_tenant = match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        setting: "TOLLGATE_MULTI_TENANT",
-                        value: v,
-                        rule: "true or false",
-                    });
-                }
-            };
-        }
-        config.validate()?;
+        apply_env(&mut table, |name| std::env::var(name).ok())?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { path: shown(), detail: e.to_string() })?;
+        config.validate().map_err(|e| match e {
+            // Say where an out-of-range value came from when the environment set it.
+            ConfigError::Invalid { setting, value, rule } => {
+                let var = format!("TOLLGATE_{}", setting.to_ascii_uppercase());
+                let setting =
+                    if std::env::var_os(&var).is_some() { leak(&format!("{var} ({setting})")) } else { setting };
+                ConfigError::Invalid { setting, value, rule }
+            }
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -130,8 +155,50 @@ impl Config {
         within("session_idle_secs", self.session_idle_secs, 10, 86_400, "between 10 and 86400")?;
         within("per_address_rps", u64::from(self.per_address_rps), 1, 1_000_000, "between 1 and 1000000")?;
         within("per_address_burst", u64::from(self.per_address_burst), 1, 1_000_000, "between 1 and 1000000")?;
+        within("max_connections", us(self.max_connections), 1, 100_000, "between 1 and 100000")?;
+        within("header_timeout_secs", self.header_timeout_secs, 1, 300, "between 1 and 300")?;
+        within("request_timeout_secs", self.request_timeout_secs, 1, 3600, "between 1 and 3600")?;
+        within("tls_handshake_timeout_secs", self.tls_handshake_timeout_secs, 1, 60, "between 1 and 60")?;
+        within("shutdown_grace_secs", self.shutdown_grace_secs, 0, 300, "between 0 and 300")?;
         Ok(())
     }
+}
+
+/// The settings an environment variable may override: every one, as
+/// `TOLLGATE_<NAME>` (the config's own field names, so none is forgotten).
+fn setting_names() -> Vec<String> {
+    match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(t)) => t.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Overlay `TOLLGATE_<NAME>` values on the file's settings. A value is read
+/// as the setting's type (booleans also as 1/0, yes/no, on/off); one that
+/// cannot be is refused, naming the variable.
+fn apply_env(table: &mut toml::Table, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    let defaults = toml::Value::try_from(Config::default()).ok();
+    for name in setting_names() {
+        let env = format!("TOLLGATE_{}", name.to_ascii_uppercase());
+        let Some(raw) = var(&env) else { continue };
+        let default = defaults.as_ref().and_then(|d| d.get(&name));
+        let invalid = |rule: &'static str| ConfigError::Invalid { setting: leak(&env), value: raw.clone(), rule };
+        let value = match default {
+            Some(toml::Value::Boolean(_)) => match raw.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+                "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+                _ => return Err(invalid("true or false")),
+            },
+            _ => toml::Value::Integer(raw.trim().parse::<i64>().map_err(|_| invalid("a whole number"))?),
+        };
+        table.insert(name, value);
+    }
+    Ok(())
+}
+
+/// Setting names are few and fixed; an environment variable's name lives as long as the process.
+fn leak(name: &str) -> &'static str {
+    Box::leak(name.to_owned().into_boxed_str())
 }
 
 #[cfg(test)]
@@ -154,11 +221,44 @@ mod tests {
             ("session_capacity = 0", "session_capacity"),
             ("session_idle_secs = 1", "session_idle_secs"),
             ("per_address_rps = 0", "per_address_rps"),
+            ("max_connections = 0", "max_connections"),
+            ("header_timeout_secs = 0", "header_timeout_secs"),
+            ("request_timeout_secs = 99999", "request_timeout_secs"),
+            ("tls_handshake_timeout_secs = 0", "tls_handshake_timeout_secs"),
+            ("shutdown_grace_secs = 301", "shutdown_grace_secs"),
         ] {
             let c: Config = toml::from_str(text).expect("parses");
             let err = c.validate().expect_err("invalid");
             assert!(err.to_string().contains(setting), "{err}");
         }
         assert!(toml::from_str::<Config>("no_such_setting = 1").is_err());
+    }
+
+    #[test]
+    fn the_template_documents_every_setting() {
+        let table: toml::Table = TEMPLATE.parse().expect("template parses");
+        let mut written: Vec<&String> = table.keys().collect();
+        let mut known = setting_names();
+        written.sort();
+        known.sort();
+        assert_eq!(written, known.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn every_setting_has_an_environment_override() {
+        let mut table = toml::Table::new();
+        let vars = |name: &str| match name {
+            "TOLLGATE_MULTI_TENANT" => Some("off".to_owned()),
+            "TOLLGATE_MAX_CONNECTIONS" => Some("7".to_owned()),
+            _ => None,
+        };
+        apply_env(&mut table, vars).expect("valid");
+        let c: Config = toml::Value::Table(table).try_into().expect("config");
+        assert!(!c.multi_tenant);
+        assert_eq!(c.max_connections, 7);
+        let err = apply_env(&mut toml::Table::new(), |n| (n == "TOLLGATE_REQUEST_TIMEOUT_SECS").then(|| "soon".into()))
+            .expect_err("not a number");
+        assert!(err.to_string().contains("TOLLGATE_REQUEST_TIMEOUT_SECS"), "{err}");
+        assert_eq!(setting_names().len(), 14);
     }
 }

@@ -221,8 +221,10 @@ impl Governance {
 
     /// Run one `tools/call` end to end (every round of it, for a 2025 client
     /// that answers questions on the open exchange); the result is era-neutral.
+    /// Metered and logged (with the request id of its audit record) by [`crate::metrics::observe`].
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
-        crate::rounds::drive(self, name, arguments, cx).await
+        let tool = self.registry.resolve(&name, self.config.multi_tenant).map_or("unknown", |t| t.spec.name);
+        crate::metrics::observe(tool, &cx, crate::rounds::drive(self, name, arguments, Arc::clone(&cx))).await
     }
 
     /// One governed round of a call: gate chain, request state, tool, commit.

@@ -19,6 +19,7 @@ pub mod gate;
 pub mod governed;
 pub mod identity;
 pub mod interact;
+pub mod metrics;
 pub mod offline;
 pub mod package;
 pub mod protocol;

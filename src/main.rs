@@ -22,6 +22,34 @@ struct DataDirArg {
     data_dir: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct TlsArgs {
+    /// Serve HTTPS with this certificate chain (PEM, leaf first).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Accept client certificates issued by this CA (PEM): mTLS identity.
+    #[arg(long, requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// Refuse clients without a certificate from --client-ca (a TLS alert, no HTTP answer).
+    #[arg(long, requires = "client_ca")]
+    require_client_cert: bool,
+}
+
+impl TlsArgs {
+    fn settings(self) -> Option<tollgate::transport::tls::TlsSettings> {
+        let (cert, key) = (self.tls_cert?, self.tls_key?);
+        Some(tollgate::transport::tls::TlsSettings {
+            cert,
+            key,
+            client_ca: self.client_ca,
+            require_client_cert: self.require_client_cert,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a data dir: database, signing key, config, tenant `default`, first platform-admin key.
@@ -48,6 +76,11 @@ enum Command {
         /// Tests only: read the current time from this file (loopback only).
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
+        #[command(flatten)]
+        tls: TlsArgs,
+        /// Serve Prometheus `/metrics` on this separate address (bare flag: 127.0.0.1:9464).
+        #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Serve newline-delimited JSON-RPC on stdin/stdout, acting with the key in TOLLGATE_API_KEY.
     Stdio {
@@ -149,8 +182,16 @@ fn main() -> ExitCode {
     cli::init_logging();
     let result = match cli.command {
         Command::Init { dir, json } => cli::init(dir.data_dir, json),
-        Command::Serve { dir, listen, allowed_hosts, conformance, clock_file } => {
-            cli::serve(ServeArgs { data_dir: dir.data_dir, listen, allowed_hosts, conformance, clock_file })
+        Command::Serve { dir, listen, allowed_hosts, conformance, clock_file, tls, metrics_listen } => {
+            cli::serve(ServeArgs {
+                data_dir: dir.data_dir,
+                listen,
+                allowed_hosts,
+                conformance,
+                clock_file,
+                tls: tls.settings(),
+                metrics_listen,
+            })
         }
         Command::Stdio { dir, local_admin, conformance, clock_file } => {
             // The key comes from the environment only: a flag would show it in `ps`.

@@ -88,6 +88,12 @@ impl McpServer {
         Ok(Arc::new(Self { dispatcher, sessions, options }))
     }
 
+    /// Called once the transport stops accepting: every listen stream ends
+    /// with its closing message, so that in-flight requests can drain.
+    pub fn begin_shutdown(&self) {
+        self.governance().events.close_all();
+    }
+
     /// The tools this server offers.
     pub fn registry(&self) -> &Arc<Registry> {
         self.dispatcher.registry()

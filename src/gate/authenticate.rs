@@ -31,6 +31,11 @@ pub fn auth_error(e: &AuthError) -> RpcError {
                 .with_data(json!({ "reason": f.reason() }))
         }
         AuthError::Unavailable(s) => RpcError::unavailable(s),
+        AuthError::Mismatch(_) => RpcError::new(
+            crate::protocol::errors::FORBIDDEN,
+            "Forbidden: the API key and the client certificate belong to different accounts; present one of them",
+        )
+        .with_data(json!({ "reason": "credential_mismatch" })),
     }
 }
 
@@ -42,10 +47,16 @@ impl Step for Authenticate {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             let bound = call.context.session_principal.as_deref();
-            let principal = self
-                .authenticator
-                .authenticate_on(&call.context.credential, bound)
-                .map_err(|e| Refusal::Deny(auth_error(&e)))?;
+            let principal = match self.authenticator.authenticate_on(&call.context.credential, bound) {
+                Ok(p) => p,
+                // The key's principal is known: the refusal is audited in its chain, not aggregated.
+                Err(AuthError::Mismatch(key)) => {
+                    let e = auth_error(&AuthError::Mismatch(key.clone()));
+                    call.principal = Some(*key);
+                    return Err(Refusal::Deny(e));
+                }
+                Err(e) => return Err(Refusal::Deny(auth_error(&e))),
+            };
             call.principal = Some(principal);
             Ok(())
         })

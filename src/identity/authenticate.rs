@@ -28,6 +28,8 @@ pub enum AuthFailure {
     TenantDisabled,
     /// A valid key on a legacy session another principal opened.
     SessionPrincipalMismatch,
+    /// An mTLS certificate that is bound to no principal, presented without a key.
+    UnknownCertificate,
 }
 
 impl AuthFailure {
@@ -42,6 +44,7 @@ impl AuthFailure {
             AuthFailure::TenantInactive => "tenant_inactive",
             AuthFailure::TenantDisabled => "tenant_disabled",
             AuthFailure::SessionPrincipalMismatch => "session_principal_mismatch",
+            AuthFailure::UnknownCertificate => "unknown_certificate",
         }
     }
 
@@ -56,6 +59,7 @@ impl AuthFailure {
             AuthFailure::TenantInactive,
             AuthFailure::TenantDisabled,
             AuthFailure::SessionPrincipalMismatch,
+            AuthFailure::UnknownCertificate,
         ]
         .into_iter()
         .find(|f| f.reason() == reason)
@@ -80,6 +84,10 @@ impl AuthFailure {
 pub enum AuthError {
     Refused(AuthFailure),
     Unavailable(StoreError),
+    /// A key and a client certificate of different tenants (or a platform key
+    /// with a tenant certificate): -31403 `credential_mismatch`, audited
+    /// under the key's principal, which this carries.
+    Mismatch(Box<Principal>),
 }
 
 /// Resolves credentials to principals.
@@ -109,7 +117,17 @@ impl Authenticator {
             Credential::None => return Err(AuthError::Refused(AuthFailure::MissingCredential)),
             Credential::LocalAdmin => return Ok(Principal::local_admin()),
             Credential::Bearer(t) => t,
+            Credential::Certificate { fingerprint, bearer } => {
+                let by_key = bearer.as_deref().map(|t| self.key(t)).transpose()?;
+                let by_cert = self.certificate(fingerprint)?;
+                return super::cert_auth::combine(by_key, by_cert);
+            }
         };
+        self.key(token)
+    }
+
+    /// The principal of a bearer key.
+    fn key(&self, token: &str) -> Result<Principal, AuthError> {
         let (key_id, secret) = key_format::parse(token).ok_or(AuthError::Refused(AuthFailure::MalformedKey))?;
         let (row, tenant) = self
             .store
@@ -149,5 +167,35 @@ impl Authenticator {
             _ => return Err(AuthError::Refused(AuthFailure::InvalidKey)),
         };
         Ok(Principal { id: row.key_id, kind: PrincipalKind::ApiKey, role, tenant: tenant_id })
+    }
+
+    /// The principal a client certificate is bound to, if any; a binding that
+    /// cannot act (tenant suspended, or hidden by single-tenant mode) refuses.
+    fn certificate(&self, fingerprint: &super::CertFingerprint) -> Result<Option<Principal>, AuthError> {
+        let found = self
+            .store
+            .read(|conn| {
+                let Some(b) = crate::store::cert_bindings::get(conn, &fingerprint.0)? else { return Ok(None) };
+                let tenant = tenants::get(conn, &b.tenant_id)?;
+                Ok(Some((b, tenant)))
+            })
+            .map_err(AuthError::Unavailable)?;
+        let Some((binding, tenant)) = found else { return Ok(None) };
+        let role = Role::parse(&binding.role).filter(|r| *r != Role::PlatformAdmin);
+        let (Some(role), Some(tenant)) = (role, tenant) else {
+            return Err(AuthError::Refused(AuthFailure::UnknownCertificate));
+        };
+        if tenant.status != "active" {
+            return Err(AuthError::Refused(AuthFailure::TenantInactive));
+        }
+        if !self.multi_tenant && tenant.id != TenantId::default_tenant().0 {
+            return Err(AuthError::Refused(AuthFailure::TenantDisabled));
+        }
+        Ok(Some(Principal {
+            id: fingerprint.principal_id(),
+            kind: PrincipalKind::Certificate,
+            role,
+            tenant: Some(TenantId(tenant.id)),
+        }))
     }
 }

@@ -5,6 +5,7 @@
 //! principal, never from the request.
 
 pub mod authenticate;
+mod cert_auth;
 pub mod keys;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,22 @@ impl Role {
             Role::Viewer => "viewer",
             Role::Auditor => "auditor",
         }
+    }
+
+    /// Of two roles, the one that may do less: when a key and a certificate of
+    /// the same tenant are presented together, the narrower one applies.
+    /// Ordered tenant_admin > operator > auditor > viewer (platform above all).
+    pub fn narrower(self, other: Role) -> Role {
+        fn rank(r: Role) -> u8 {
+            match r {
+                Role::PlatformAdmin => 4,
+                Role::TenantAdmin => 3,
+                Role::Operator => 2,
+                Role::Auditor => 1,
+                Role::Viewer => 0,
+            }
+        }
+        if rank(other) < rank(self) { other } else { self }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -162,6 +179,10 @@ pub struct Principal {
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     ApiKey,
+    /// A client certificate bound with `key.bind_cert` (mTLS). Not published in
+    /// the schemas of the `whoami` versions that predate it, which omit the kind.
+    #[schemars(skip)]
+    Certificate,
     /// The local admin of a stdio process (or of conformance mode).
     Local,
 }
@@ -177,6 +198,25 @@ impl Principal {
     }
 }
 
+/// The SHA-256 of a client certificate's DER, lowercase hex. Public (it names
+/// a certificate, proves nothing by itself); only the TLS layer creates one,
+/// from a certificate rustls verified during the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertFingerprint(pub String);
+
+impl CertFingerprint {
+    /// The fingerprint of a DER-encoded certificate.
+    pub fn of_der(der: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(hex::encode(sha2::Sha256::digest(der)))
+    }
+
+    /// What audit records and `whoami` name a certificate principal by.
+    pub fn principal_id(&self) -> String {
+        format!("cert:{}", self.0)
+    }
+}
+
 /// The credential a transport extracted; transports never decide anything with it.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub enum Credential {
@@ -187,6 +227,9 @@ pub enum Credential {
     Bearer(String),
     /// The local admin of this process.
     LocalAdmin,
+    /// The verified client certificate of an mTLS connection, with the bearer
+    /// key sent on the same request, if any (how a certificate gets bound).
+    Certificate { fingerprint: CertFingerprint, bearer: Option<String> },
 }
 
 impl std::fmt::Debug for Credential {
@@ -196,6 +239,9 @@ impl std::fmt::Debug for Credential {
             Credential::None => f.write_str("None"),
             Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
             Credential::LocalAdmin => f.write_str("LocalAdmin"),
+            Credential::Certificate { fingerprint, bearer } => {
+                write!(f, "Certificate({}, bearer: {})", fingerprint.0, bearer.is_some())
+            }
         }
     }
 }

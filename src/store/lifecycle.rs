@@ -171,6 +171,8 @@ pub struct Removable {
     pub idempotency_entries: u64,
     /// Billing state rows (current plan state; the history is kept).
     pub billing_state: u64,
+    /// mTLS client certificates bound to the tenant's principals.
+    pub cert_bindings: u64,
 }
 
 /// What deleting a tenant keeps: row counts per kind.
@@ -196,6 +198,7 @@ pub fn inventory(conn: &Connection, tenant: &str) -> Result<(Removable, Retained
             namespaces: count(conn, "SELECT COUNT(*) FROM namespaces WHERE tenant_id = ?1", tenant)?,
             idempotency_entries: count(conn, "SELECT COUNT(*) FROM idempotency WHERE tenant_id = ?1", tenant)?,
             billing_state: count(conn, "SELECT COUNT(*) FROM billing WHERE tenant_id = ?1", tenant)?,
+            cert_bindings: count(conn, "SELECT COUNT(*) FROM cert_bindings WHERE tenant_id = ?1", tenant)?,
         },
         Retained {
             audit_records: count(conn, "SELECT COUNT(*) FROM audit_records WHERE chain = ?1", tenant)?,
@@ -205,12 +208,13 @@ pub fn inventory(conn: &Connection, tenant: &str) -> Result<(Removable, Retained
     ))
 }
 
-/// Remove the tenant's data (keys, namespaces, idempotency entries, billing
+/// Remove the tenant's data (keys, certificate bindings, namespaces, idempotency entries, billing
 /// state, legal hold, pending plans, the tenant row). The audit chain, the
 /// usage ledger, the usage totals and the plan history are kept.
 pub fn remove_tenant(conn: &Connection, tenant: &str) -> Result<(), StoreError> {
     for sql in [
         "DELETE FROM api_keys WHERE tenant_id = ?1",
+        "DELETE FROM cert_bindings WHERE tenant_id = ?1",
         "DELETE FROM idempotency WHERE tenant_id = ?1",
         "DELETE FROM billing WHERE tenant_id = ?1",
         "DELETE FROM namespaces WHERE tenant_id = ?1",

@@ -163,6 +163,18 @@ const MIGRATIONS: &[&str] = &[
         used_at TEXT
     ) WITHOUT ROWID;
     "#,
+    // 6: mTLS client certificates bound to a tenant principal (one tenant per fingerprint).
+    r#"
+    CREATE TABLE cert_bindings (
+        fingerprint TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        label TEXT NOT NULL,
+        bound_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX cert_bindings_by_tenant ON cert_bindings(tenant_id, created_at);
+    "#,
 ];
 
 /// The schema version this binary writes.

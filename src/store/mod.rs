@@ -7,6 +7,7 @@
 
 pub mod audit_log;
 pub mod billing;
+pub mod cert_bindings;
 pub mod checkpointing;
 pub mod datadir;
 pub mod denials;

@@ -102,7 +102,9 @@ fn run(
         }
         if !jobs.is_empty() {
             let n = jobs.len() as u64;
+            let started = Instant::now();
             let appended = commit_batch(&conn, jobs);
+            crate::metrics::get().commit(started.elapsed(), jobs_of(n));
             housekeeping.after_commit(&conn, &appended);
             if let Ok(mut s) = stats.lock() {
                 s.batches += 1;
@@ -119,6 +121,10 @@ fn run(
             return;
         }
     }
+}
+
+fn jobs_of(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Run a batch in one transaction. A job that cannot start is dropped, which

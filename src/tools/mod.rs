@@ -9,6 +9,7 @@
 pub mod audit_export;
 pub mod audit_tools;
 pub mod billing_tools;
+pub mod cert_binding;
 pub mod conformance;
 pub mod conformance_interactive;
 pub mod key_revoke_all;
@@ -61,6 +62,7 @@ pub fn standard() -> Result<Registry, registry::RegistryError> {
     tenants::register(&mut r)?;
     keys::register(&mut r)?;
     r.add_typed(key_revoke_all::RevokeAll)?;
+    cert_binding::register(&mut r)?;
     audit_tools::register(&mut r)?;
     audit_export::register(&mut r)?;
     lifecycle::register(&mut r)?;

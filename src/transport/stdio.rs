@@ -112,7 +112,7 @@ where
         }
     }
     // Input ended: listen streams end with their closing messages, other requests finish.
-    server.governance().events.close_all();
+    server.begin_shutdown();
     while tasks.join_next().await.is_some() {}
     drop(tx);
     writer.await.map_err(std::io::Error::other)?

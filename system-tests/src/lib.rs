@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+pub mod pki;
+
 pub const MODERN: &str = "2026-07-28";
 
 /// Path of the `tollgate` binary of this build profile, built (or brought up
@@ -69,12 +71,15 @@ impl Drop for DataDir {
 pub struct Endpoint {
     pub url: String,
     pub key: Option<String>,
+    /// The client to send with (HTTPS with a test CA and maybe a client
+    /// certificate); `None`: a plain default client.
+    pub client: Option<reqwest::Client>,
 }
 
 impl Endpoint {
     /// The same endpoint with another key (or none).
     pub fn with_key(&self, key: Option<&str>) -> Self {
-        Self { url: self.url.clone(), key: key.map(str::to_owned) }
+        Self { url: self.url.clone(), key: key.map(str::to_owned), client: self.client.clone() }
     }
 }
 
@@ -116,7 +121,7 @@ impl HttpServer {
 
     /// `/mcp` with the platform admin's key.
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint { url: format!("{}/mcp", self.base), key: Some(self.dir.admin_key.clone()) }
+        Endpoint { url: format!("{}/mcp", self.base), key: Some(self.dir.admin_key.clone()), client: None }
     }
 
     /// Stop the server with SIGKILL (no cleanup), keeping the data dir.
@@ -152,10 +157,21 @@ pub struct Answer {
     pub events: Vec<Value>,
 }
 
+/// A plain reqwest client. reqwest is built without a TLS crypto provider of
+/// its own (no C toolchain for aws-lc), so ring is installed as the process
+/// default first; every client in these tests comes from here or [`pki`].
+pub fn client() -> reqwest::Client {
+    static PROVIDER: OnceLock<()> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::new()
+}
+
 /// A raw POST with the given headers (Accept and Content-Type default to
 /// valid values; the endpoint's key is sent unless `authorization` is given).
 pub async fn post(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> Answer {
-    let client = reqwest::Client::new();
+    let client = to.client.clone().unwrap_or_else(client);
     let mut req = client.post(&to.url);
     let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
     if let (false, Some(key)) = (has("authorization"), &to.key) {
@@ -595,7 +611,10 @@ impl DataDir {
 
 /// A POST with valid Accept and Content-Type, the endpoint's key, and `headers`.
 fn valid_post(to: &Endpoint, headers: &[(&str, &str)], body: &str) -> reqwest::RequestBuilder {
-    let mut req = reqwest::Client::new()
+    let mut req = to
+        .client
+        .clone()
+        .unwrap_or_else(client)
         .post(&to.url)
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json");

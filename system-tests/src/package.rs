@@ -73,7 +73,7 @@ pub async fn activity_with(config: &str) -> Activity {
 
 /// `GET {base}/packages/{id}` with `key`: status and body bytes.
 pub async fn download(base: &str, id: &str, key: Option<&str>) -> (u16, Vec<u8>) {
-    let mut req = reqwest::Client::new().get(format!("{base}/packages/{id}"));
+    let mut req = crate::client().get(format!("{base}/packages/{id}"));
     if let Some(k) = key {
         req = req.header("authorization", format!("Bearer {k}"));
     }

@@ -9,7 +9,7 @@ async fn progress_call(ep: &Endpoint) -> reqwest::Response {
     let mut meta = modern_meta();
     meta["progressToken"] = json!("p");
     let body = request(1, "tools/call", json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": meta}));
-    reqwest::Client::new()
+    system_tests::client()
         .post(&ep.url)
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")

@@ -81,7 +81,7 @@ fn stdio_needs_a_credential_or_an_explicit_local_admin() {
 #[tokio::test]
 async fn health_and_readiness_answer_on_a_working_server() {
     let server = HttpServer::start(&[]);
-    let get = |path: &str| reqwest::get(format!("{}{path}", server.base));
+    let get = |path: &str| system_tests::client().get(format!("{}{path}", server.base)).send();
     assert_eq!(get("/healthz").await.map(|r| r.status().as_u16()).ok(), Some(200));
     assert_eq!(get("/readyz").await.map(|r| r.status().as_u16()).ok(), Some(200));
 }

@@ -96,7 +96,7 @@ async fn modern_bad_input_gets_documented_codes_and_statuses() {
     assert_eq!(post(&url, MH, &big).await.status, 413);
     assert_eq!(post(&url, &[("accept", "application/json")], &list(modern_meta())).await.status, 406);
     assert_eq!(post(&url, &[("content-type", "text/plain")], &list(modern_meta())).await.status, 415);
-    let c = reqwest::Client::new();
+    let c = system_tests::client();
     assert_eq!(c.get(&url.url).send().await.map(|r| r.status().as_u16()).ok(), Some(405));
     let del = c.delete(&url.url).header("mcp-protocol-version", MODERN).send().await;
     assert_eq!(del.map(|r| r.status().as_u16()).ok(), Some(405));
@@ -168,7 +168,7 @@ async fn legacy_bad_input_gets_documented_codes_and_statuses() {
     // Client responses and notifications are 202; DELETE ends the session.
     let resp = json!({"jsonrpc": "2.0", "id": 99, "result": {}}).to_string();
     assert_eq!(post(&url, &[("mcp-session-id", &s)], &resp).await.status, 202);
-    let c = reqwest::Client::new();
+    let c = system_tests::client();
     let del = c
         .delete(&url.url)
         .header("mcp-session-id", &s)

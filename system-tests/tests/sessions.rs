@@ -27,7 +27,7 @@ async fn a_legacy_session_refuses_another_principal() {
     assert_eq!((a.status, a.body["error"]["data"]["reason"].clone()), (401, json!("missing_credential")));
 
     // Only the owner may end it: another principal is told it does not exist; no key is 401.
-    let c = reqwest::Client::new();
+    let c = system_tests::client();
     let delete = |key: Option<String>| {
         let mut req = c.delete(&admin.url).header("mcp-session-id", &session);
         if let Some(k) = key {

@@ -141,7 +141,7 @@ impl Tool for Delete {
                 "tenant.delete",
                 1,
                 "Delete a tenant",
-                "Delete a tenant's data in two steps. A client that can answer elicitation is asked to confirm the plan instead of the token round trip. Without confirm_token: returns the plan (what is removed: keys, namespaces, idempotency entries, billing state; what is kept: the audit chain, the usage ledger and the plan history) and a one-time confirm_token. With it: deletes, seals the audit chain with this call's record and reserves the slug for ever. Refused under a legal hold; off unless the server enables the tenant_delete flag.",
+                "Delete a tenant's data in two steps. A client that can answer elicitation is asked to confirm the plan instead of the token round trip. Without confirm_token: returns the plan (what is removed: keys, certificate bindings, namespaces, idempotency entries, billing state; what is kept: the audit chain, the usage ledger and the plan history) and a one-time confirm_token. With it: deletes, seals the audit chain with this call's record and reserves the slug for ever. Refused under a legal hold; off unless the server enables the tenant_delete flag.",
             )
         }
     }
@@ -203,12 +203,14 @@ fn deleted(
 fn question_text(plan: &DeletionPlan, digest: &str) -> String {
     let (r, k) = (&plan.removes, &plan.retains);
     format!(
-        "Delete tenant {} ({})? Removed: {} API keys, {} namespaces, {} idempotency entries, the billing state. \
+        "Delete tenant {} ({})? Removed: {} API keys, {} certificate bindings, {} namespaces, {} idempotency entries, \
+         the billing state. \
          Kept: {} audit records (sealed), {} usage events, {} plan history entries; the slug stays reserved. \
          Plan {digest}.",
         plan.slug,
         plan.tenant_id,
         r.api_keys,
+        r.cert_bindings,
         r.namespaces,
         r.idempotency_entries,
         k.audit_records,

@@ -7,6 +7,7 @@
 //! Host are checked before anything else is read.
 
 mod guard;
+pub mod listener;
 mod packages;
 mod reply;
 
@@ -22,7 +23,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::context::TransportKind;
-use crate::identity::Credential;
+use crate::identity::{CertFingerprint, Credential};
 use crate::protocol::era::Route;
 use crate::protocol::errors::RpcError;
 use crate::protocol::headers::{self, HeaderField, McpHeaders};
@@ -80,9 +81,15 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Bind, print the address on stderr, and serve until SIGTERM or Ctrl-C;
-/// then stop accepting and let in-flight requests finish.
-pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: HttpOptions) -> std::io::Result<()> {
+/// Bind, print the address on stderr, and serve (HTTPS when `listen_options`
+/// has TLS) until SIGTERM or Ctrl-C; then stop accepting, tell long-lived
+/// streams through [`McpServer::shutdown`], and let in-flight requests finish.
+pub async fn serve(
+    server: Arc<McpServer>,
+    listen: SocketAddr,
+    mut options: HttpOptions,
+    listen_options: listener::ListenOptions,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await.map_err(|e| {
         std::io::Error::new(
             e.kind(),
@@ -91,7 +98,8 @@ pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: Http
     })?;
     let local = listener.local_addr()?;
     options.allowed_hosts.add_bound(local);
-    eprintln!("listening on http://{local}/mcp");
+    let tls = listen_options.tls.is_some();
+    eprintln!("listening on {}://{local}/mcp", if tls { "https" } else { "http" });
     let sweeper = Arc::clone(&server);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -100,14 +108,12 @@ pub async fn serve(server: Arc<McpServer>, listen: SocketAddr, mut options: Http
             sweeper.governance().sweep();
         }
     });
-    let events = Arc::clone(&server.governance().events);
-    let app = router(server, options).into_make_service_with_connect_info::<SocketAddr>();
-    let stop = async move {
-        shutdown_signal().await;
-        // Listen streams would hold their connections open: end them with their closing message.
-        events.close_all();
-    };
-    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+    let shutting_down = Arc::clone(&server);
+    let mut app = router(server, options);
+    if tls {
+        app = app.layer(axum::middleware::map_response(listener::hsts));
+    }
+    listener::run(listener, app, listen_options, shutdown_signal(), move || shutting_down.begin_shutdown()).await?;
     eprintln!("shutting down: in-flight requests finished");
     Ok(())
 }
@@ -137,10 +143,13 @@ pub async fn shutdown_signal() {
 async fn mcp(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    cert: Option<axum::Extension<listener::ClientCert>>,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let cert = cert.map(|axum::Extension(c)| c.0);
+    let cert = cert.as_ref();
     if let Err(e) = state.server.governance().admit_address(peer.ip(), state.options.transport) {
         return reply::rate_limited(&e);
     }
@@ -153,7 +162,7 @@ async fn mcp(
     };
     match method {
         Method::POST => {}
-        Method::DELETE if !modern => return delete_session(&state, &headers),
+        Method::DELETE if !modern => return delete_session(&state, &headers, cert),
         _ => return status_only(StatusCode::METHOD_NOT_ALLOWED, &[("allow", "POST")]),
     }
     if let Err(resp) = guard::check_post_headers(&headers) {
@@ -169,18 +178,27 @@ async fn mcp(
             return rpc_error_reply(StatusCode::PAYLOAD_TOO_LARGE, &e);
         }
     };
-    if modern { modern_post(&state, &headers, &bytes).await } else { legacy_post(&state, &headers, &bytes).await }
+    if modern {
+        modern_post(&state, &headers, &bytes, cert).await
+    } else {
+        legacy_post(&state, &headers, &bytes, cert).await
+    }
 }
 
 /// The credential a request presents; the transport decides nothing with it.
-fn credential(state: &AppState, headers: &HeaderMap) -> Credential {
+/// A client certificate comes only from the connection's TLS session (`cert`);
+/// a header that claims one is ignored.
+fn credential(state: &AppState, headers: &HeaderMap, cert: Option<&CertFingerprint>) -> Credential {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| Credential::Bearer(token.trim().to_owned()));
-    match bearer {
+        .map(|(_, token)| token.trim().to_owned());
+    if let Some(fingerprint) = cert {
+        return Credential::Certificate { fingerprint: fingerprint.clone(), bearer };
+    }
+    match bearer.map(Credential::Bearer) {
         Some(c) => c,
         None if state.options.local_admin_fallback => Credential::LocalAdmin,
         None => Credential::None,
@@ -209,7 +227,7 @@ fn mcp_headers(headers: &HeaderMap) -> McpHeaders {
     }
 }
 
-async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Response {
+async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert: Option<&CertFingerprint>) -> Response {
     match jsonrpc::parse(bytes) {
         Err(rejected) => json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&rejected.id, &rejected.error), &[]),
         Ok(Incoming::Request(request)) => {
@@ -220,7 +238,7 @@ async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
                 route,
                 state.options.transport,
                 true,
-                credential(state, headers),
+                credential(state, headers, cert),
             )
             .await
         }
@@ -236,7 +254,7 @@ async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
     }
 }
 
-async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Response {
+async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert: Option<&CertFingerprint>) -> Response {
     let incoming = match jsonrpc::parse(bytes) {
         Ok(i) => i,
         Err(rejected) => {
@@ -251,7 +269,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
             return json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&request.id, &e), &[]);
         }
         if request.method == "initialize" {
-            return initialize(state, request.clone(), credential(state, headers)).await;
+            return initialize(state, request.clone(), credential(state, headers, cert)).await;
         }
     }
     let session = match find_session(state, headers) {
@@ -273,7 +291,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
                 route,
                 transport,
                 false,
-                credential(state, headers),
+                credential(state, headers, cert),
             )
             .await
         }
@@ -289,7 +307,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Re
             status_only(StatusCode::ACCEPTED, &[])
         }
         Incoming::Batch(items) => {
-            match state.server.batch(items, Some(&session), transport, &credential(state, headers)).await {
+            match state.server.batch(items, Some(&session), transport, &credential(state, headers, cert)).await {
                 Ok(Some(replies)) => json_reply(StatusCode::OK, &replies, &[]),
                 Ok(None) => status_only(StatusCode::ACCEPTED, &[]),
                 Err(e) => rpc_error_reply(StatusCode::BAD_REQUEST, &e),
@@ -334,12 +352,12 @@ fn find_session(state: &AppState, headers: &HeaderMap) -> Result<Arc<LegacySessi
 
 /// End a legacy session: only its own principal may (another one is told
 /// the session does not exist, exactly like an unknown id).
-fn delete_session(state: &AppState, headers: &HeaderMap) -> Response {
+fn delete_session(state: &AppState, headers: &HeaderMap, cert: Option<&CertFingerprint>) -> Response {
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
         return status_only(StatusCode::BAD_REQUEST, &[]);
     };
     let Some(session) = state.server.sessions.get(id) else { return status_only(StatusCode::NOT_FOUND, &[]) };
-    match state.server.governance().authenticator.authenticate(&credential(state, headers)) {
+    match state.server.governance().authenticator.authenticate(&credential(state, headers, cert)) {
         Err(e) => {
             let e = crate::gate::auth_error(&e);
             rpc_error_reply(StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED), &e)

@@ -26,7 +26,9 @@ pub(super) async fn download(
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    cert: Option<axum::Extension<super::listener::ClientCert>>,
 ) -> Response {
+    let cert = cert.map(|axum::Extension(c)| c.0);
     let gov = state.server.governance();
     if let Err(e) = gov.admit_address(peer.ip(), state.options.transport) {
         return super::reply::rate_limited(&e);
@@ -34,7 +36,7 @@ pub(super) async fn download(
     if let Err(status) = state.options.allowed_hosts.check(&headers) {
         return status_only(status, &[]);
     }
-    let principal = match gov.authenticator.authenticate(&credential(&state, &headers)) {
+    let principal = match gov.authenticator.authenticate(&credential(&state, &headers, cert.as_ref())) {
         Ok(p) => p,
         Err(e) => {
             let error = auth_error(&e);
