@@ -259,6 +259,6 @@ mod tests {
         let err = apply_env(&mut toml::Table::new(), |n| (n == "TOLLGATE_REQUEST_TIMEOUT_SECS").then(|| "soon".into()))
             .expect_err("not a number");
         assert!(err.to_string().contains("TOLLGATE_REQUEST_TIMEOUT_SECS"), "{err}");
-        assert_eq!(setting_names().len(), 14);
+        assert_eq!(setting_names().len(), 15);
     }
 }

@@ -11,6 +11,7 @@ use system_tests::*;
 /// Each setting with a value outside its bounds.
 const INVALID: &[(&str, &str)] = &[
     ("multi_tenant", "\"sometimes\""),
+    ("tenant_delete", "\"maybe\""),
     ("max_body_bytes", "10"),
     ("max_page_size", "0"),
     ("checkpoint_every", "0"),
