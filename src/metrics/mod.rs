@@ -22,7 +22,8 @@ use prometheus_client::registry::Registry;
 pub struct CallLabels {
     /// A registered tool's name, or `unknown`.
     pub tool: &'static str,
-    /// `allow`, `deny` (a JSON-RPC denial) or `error` (a tool's own failure).
+    /// `allow`, `deny` (a JSON-RPC denial), `error` (a tool's own failure) or
+    /// `input_required` (a round that asked the client; 2026-07-28).
     pub decision: &'static str,
 }
 
@@ -68,6 +69,9 @@ pub async fn observe(
     let took = started.elapsed();
     let (decision, reason) = match &result {
         Ok(v) if v.get("isError").and_then(serde_json::Value::as_bool) == Some(true) => ("error", None),
+        Ok(v) if v.get("resultType").and_then(serde_json::Value::as_str) == Some("input_required") => {
+            ("input_required", None)
+        }
         Ok(_) => ("allow", None),
         Err(e) => {
             let reason = e.data.as_ref().and_then(|d| d.get("reason")).and_then(|r| r.as_str());
