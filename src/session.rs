@@ -59,7 +59,11 @@ impl LegacySession {
 
     /// A fresh id for a server-to-client request, and where its answer will arrive.
     pub fn expect_answer(&self) -> (String, oneshot::Receiver<ClientAnswer>) {
-        let id = format!("tollgate-{}", self.next_request.fetch_add(1, Ordering::Relaxed));
+        // Unguessable, so that nobody can answer a question they were not shown.
+        let mut nonce = [0u8; 8];
+        rand::rng().fill_bytes(&mut nonce);
+        let n = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let id = format!("tollgate-{n}-{}", hex::encode(nonce));
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
         (id, rx)

@@ -324,3 +324,30 @@ fn the_same_confirmation_over_stdio_in_both_eras() {
     assert_eq!(tool_output(&result).map(|o| o["revoked"].clone()), Some(json!([second])), "{result}");
     assert!(s.finish().success());
 }
+
+#[tokio::test]
+async fn only_the_sessions_own_principal_can_answer_its_questions() {
+    let (server, _clock) = server(&[]);
+    let admin = server.endpoint();
+    let (owner, keys) = tenant_with_keys(&admin, "acme").await;
+    let session = elicit_session(&owner, json!({"elicitation": {}})).await;
+    let body = request(3, "tools/call", json!({"name": "key.revoke_all", "arguments": {}})).to_string();
+    let mut stream = SseStream::open(&owner, &[("mcp-session-id", &session)], &body).await;
+    let question = stream.next().await.expect("a question");
+    assert_eq!(question["method"], "elicitation/create");
+    let id = question["id"].as_str().expect("a string id");
+    assert!(id.len() > 20, "question ids are not guessable: {id}");
+    let yes =
+        json!({"jsonrpc": "2.0", "id": id, "result": {"action": "accept", "content": {"confirm": true}}}).to_string();
+    let headers = [("mcp-session-id", session.as_str())];
+    // Without credentials, and as another principal: refused, and the question stays open.
+    let anonymous = post(&owner.with_key(None), &headers, &yes).await;
+    assert_eq!(anonymous.status, 401, "{:?}", anonymous.body);
+    let stranger = post(&admin, &headers, &yes).await;
+    assert_eq!(stranger.status, 404, "another principal is told the session does not exist");
+    assert_eq!(active_keys(&owner).await.len(), 3, "nothing revoked by their answers");
+    // The owner's answer counts.
+    assert_eq!(post(&owner, &headers, &yes).await.status, 202);
+    let result = stream.next().await.expect("the result");
+    assert_eq!(tool_output(&result).map(|o| o["revoked"].clone()), Some(json!(keys)), "{result}");
+}

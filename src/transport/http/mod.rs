@@ -300,7 +300,11 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert:
             status_only(StatusCode::ACCEPTED, &[])
         }
         Incoming::Response { id, outcome } => {
-            // The answer to a question a tool put on this session's exchange.
+            // The answer to a question a tool put on this session's exchange: only
+            // the session's own principal may answer (a confirmation is an authorization).
+            if let Err(refused) = session_owner(state, headers, cert, &session) {
+                return refused;
+            }
             if !session.answer(&id, outcome) {
                 tracing::debug!(%id, "a client response matched no waiting request");
             }
@@ -357,14 +361,30 @@ fn delete_session(state: &AppState, headers: &HeaderMap, cert: Option<&CertFinge
         return status_only(StatusCode::BAD_REQUEST, &[]);
     };
     let Some(session) = state.server.sessions.get(id) else { return status_only(StatusCode::NOT_FOUND, &[]) };
+    if let Err(refused) = session_owner(state, headers, cert, &session) {
+        return refused;
+    }
+    if state.server.sessions.remove(id) {
+        status_only(StatusCode::OK, &[])
+    } else {
+        status_only(StatusCode::NOT_FOUND, &[])
+    }
+}
+
+/// The request is authenticated as the principal that opened `session`; any
+/// other principal is told the session does not exist, exactly like an unknown id.
+fn session_owner(
+    state: &AppState,
+    headers: &HeaderMap,
+    cert: Option<&CertFingerprint>,
+    session: &LegacySession,
+) -> Result<(), Response> {
     match state.server.governance().authenticator.authenticate(&credential(state, headers, cert)) {
         Err(e) => {
             let e = crate::gate::auth_error(&e);
-            rpc_error_reply(StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED), &e)
+            Err(rpc_error_reply(StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED), &e))
         }
-        Ok(p) if session.state().principal.as_deref() == Some(p.id.as_str()) && state.server.sessions.remove(id) => {
-            status_only(StatusCode::OK, &[])
-        }
-        Ok(_) => status_only(StatusCode::NOT_FOUND, &[]),
+        Ok(p) if session.state().principal.as_deref() == Some(p.id.as_str()) => Ok(()),
+        Ok(_) => Err(status_only(StatusCode::NOT_FOUND, &[])),
     }
 }
