@@ -230,6 +230,7 @@ async fn listen(core: &Core, p: Params<'static>, ext: Extensions) -> MethodResul
                 .with_data(json!({ "reason": "too_many_streams" })),
         )
     })?;
-    subscription.ended().await;
+    // Ends when the server shuts down or the stream has lived its lifetime (the client listens again).
+    let _ = tokio::time::timeout(crate::events::STREAM_LIFETIME, subscription.ended()).await;
     Ok(json!({ "_meta": { crate::events::META_SUBSCRIPTION_ID: cx.rpc_id } }))
 }

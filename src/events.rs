@@ -92,21 +92,44 @@ struct Listener {
 /// Most listen streams one principal may hold open (each holds a connection).
 pub const MAX_STREAMS_PER_PRINCIPAL: usize = 16;
 
-/// A principal tried to open more than [`MAX_STREAMS_PER_PRINCIPAL`] streams.
+/// Most listen streams one audience (a tenant, or the platform) may hold open.
+pub const MAX_STREAMS_PER_AUDIENCE: usize = 64;
+
+/// How long a listen stream lives before the server ends it with its closing
+/// result (the client listens again): an idle stream cannot hold a connection for ever.
+pub const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A stream was refused: one of the limits is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("this principal already holds {MAX_STREAMS_PER_PRINCIPAL} listen streams; close one first")]
-pub struct TooManyStreams;
+pub enum TooManyStreams {
+    #[error("this principal already holds {MAX_STREAMS_PER_PRINCIPAL} listen streams; close one first")]
+    Principal,
+    #[error("this tenant already holds {MAX_STREAMS_PER_AUDIENCE} listen streams; close one first")]
+    Audience,
+    #[error("the server holds its maximum of listen streams; retry later")]
+    Server,
+}
 
 /// The listen streams of one server.
 pub struct Hub {
     listeners: Mutex<HashMap<u64, Listener>>,
     next: AtomicU64,
     closing: watch::Sender<bool>,
+    /// Most streams in all (kept well below the connection limit, so that
+    /// streams can never take every connection).
+    capacity: usize,
+}
+
+impl Hub {
+    /// A hub holding at most `capacity` streams.
+    pub fn new(capacity: usize) -> Self {
+        Self { listeners: Mutex::default(), next: AtomicU64::new(1), closing: watch::Sender::new(false), capacity }
+    }
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Self { listeners: Mutex::default(), next: AtomicU64::new(1), closing: watch::Sender::new(false) }
+        Self::new(512)
     }
 }
 
@@ -134,8 +157,15 @@ impl Hub {
         sink: NotificationSink,
     ) -> Result<Subscription, TooManyStreams> {
         let mut listeners = lock(&self.listeners);
+        let audience = Audience::of(principal);
+        if listeners.len() >= self.capacity {
+            return Err(TooManyStreams::Server);
+        }
+        if listeners.values().filter(|l| l.audience == audience).count() >= MAX_STREAMS_PER_AUDIENCE {
+            return Err(TooManyStreams::Audience);
+        }
         if listeners.values().filter(|l| l.principal == principal.id).count() >= MAX_STREAMS_PER_PRINCIPAL {
-            return Err(TooManyStreams);
+            return Err(TooManyStreams::Principal);
         }
         let ack = tagged(
             "notifications/subscriptions/acknowledged",
@@ -144,7 +174,6 @@ impl Hub {
         );
         let _ = sink.send(ack);
         let key = self.next.fetch_add(1, Ordering::Relaxed);
-        let audience = Audience::of(principal);
         listeners.insert(key, Listener { audience, principal: principal.id.clone(), filter, subscription_id, sink });
         Ok(Subscription { hub: Arc::clone(self), key, closing: self.closing.subscribe() })
     }
@@ -267,12 +296,28 @@ mod tests {
             held.push(stream(&hub, &admin, true, 10 + i as i64));
         }
         let (tx, _) = mpsc::unbounded_channel();
-        assert!(hub.listen(&admin, Filter::default(), json!(99), tx).is_err(), "one principal cannot hold more");
+        let refused = hub.listen(&admin, Filter::default(), json!(99), tx).err();
+        assert_eq!(refused, Some(TooManyStreams::Principal), "one principal cannot hold more");
         drop(held);
         hub.close_all();
         sub.ended().await;
         drop(sub);
         assert!(hub.is_empty());
         assert_eq!(Filter::honoured(Some(&json!({"promptsListChanged": true}))).to_json(), json!({}));
+    }
+
+    #[tokio::test]
+    async fn a_tenant_and_the_server_have_stream_limits_too() {
+        let hub = Arc::new(Hub::new(MAX_STREAMS_PER_AUDIENCE + 1));
+        let mut held = Vec::new();
+        for i in 0..MAX_STREAMS_PER_AUDIENCE {
+            held.push(stream(&hub, &principal(&format!("k{i}"), Some("a")), true, i as i64));
+        }
+        let (tx, _) = mpsc::unbounded_channel();
+        let refused = hub.listen(&principal("k-new", Some("a")), Filter::default(), json!(0), tx.clone()).err();
+        assert_eq!(refused, Some(TooManyStreams::Audience), "one tenant cannot take every stream");
+        held.push(stream(&hub, &principal("kb", Some("b")), true, 1));
+        let refused = hub.listen(&principal("kc", Some("c")), Filter::default(), json!(0), tx).err();
+        assert_eq!(refused, Some(TooManyStreams::Server));
     }
 }

@@ -92,6 +92,8 @@ fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&Tenant
 impl Governance {
     pub fn new(store: Arc<Store>, clock: Clock, config: Config, registry: Arc<Registry>) -> Self {
         let state_key = store.request_state_key.clone();
+        // Listen streams may hold at most half of the connections (at least one).
+        let stream_capacity = (config.max_connections / 2).max(1);
         let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
         let chain = Chain::standard(
             Arc::clone(&registry),
@@ -110,7 +112,7 @@ impl Governance {
             registry,
             authenticator,
             chain,
-            events: Arc::new(Hub::default()),
+            events: Arc::new(Hub::new(stream_capacity)),
             state_key,
             address_limit,
         }

@@ -140,3 +140,29 @@ fn a_stdio_stream_is_acknowledged_tagged_and_closed_with_a_result_and_a_cancella
     assert!(cancelled > closing, "the result comes first: {rest:?}");
     assert_eq!(rest[cancelled]["params"]["requestId"], 9);
 }
+
+#[tokio::test]
+async fn listen_streams_can_never_take_every_connection() {
+    let dir = DataDir::init();
+    std::fs::write(
+        dir.path.join("tollgate.toml"),
+        "per_address_rps = 100000\nper_address_burst = 100000\nmax_connections = 6\n",
+    )
+    .expect("config");
+    let server = HttpServer::start_in(dir, &[]);
+    let admin = server.endpoint();
+    let (_, acme) = tenant(&admin, "acme").await;
+    // Half of the six connections may be listen streams; the fourth is refused at once.
+    let mut held = Vec::new();
+    for id in 1..=3 {
+        let mut s = listen(&acme, id, json!({"toolsListChanged": true})).await;
+        assert!(s.next().await.is_some(), "acknowledged");
+        held.push(s);
+    }
+    let params = json!({"notifications": {"toolsListChanged": true}, "_meta": modern_meta()});
+    let headers = [("mcp-protocol-version", MODERN), ("mcp-method", "subscriptions/listen")];
+    let refused = post(&acme, &headers, &request(4, "subscriptions/listen", params).to_string()).await;
+    assert_eq!((refused.status, error_reason(&refused.body)), (429, Some("too_many_streams")), "{:?}", refused.body);
+    // Everyone else is still served.
+    assert!(tool_names(&admin).await.contains(&"whoami".to_owned()));
+}
