@@ -10,7 +10,7 @@ mod fields;
 mod record;
 mod signing;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod verify;
 
 pub use canonical::{MAX_SAFE_INTEGER, canonical_json};

@@ -110,6 +110,17 @@ pub enum Problem {
         /// The unknown key id.
         key_id: String,
     },
+    /// A deleted tenant's chain continues past the record that sealed it.
+    #[error(
+        "the tenant was deleted and its chain sealed at seq {final_seq}, but it ends at seq {last_seq}: \
+         records were written after the seal"
+    )]
+    WrittenAfterSeal {
+        /// The seq of the deletion's own record (the tombstone's).
+        final_seq: u64,
+        /// The last record present.
+        last_seq: u64,
+    },
     /// A line is not a record or checkpoint.
     #[error("line {line} is malformed: {detail}")]
     Malformed {
@@ -138,6 +149,7 @@ impl Problem {
             Problem::WrongChain { .. } => "wrong_chain",
             Problem::BadCheckpointSignature { .. } => "bad_checkpoint_signature",
             Problem::CheckpointMismatch { .. } => "checkpoint_mismatch",
+            Problem::WrittenAfterSeal { .. } => "written_after_seal",
             Problem::Truncated { .. } => "truncated",
             Problem::UntrustedKey { .. } => "untrusted_key",
             Problem::Malformed { .. } => "malformed",
@@ -154,6 +166,7 @@ impl Problem {
             | Problem::CheckpointMismatch { seq } => Some(*seq),
             Problem::SeqGap { expected, .. } => Some(*expected),
             Problem::Truncated { last_seq, .. } => Some(last_seq.saturating_add(1)),
+            Problem::WrittenAfterSeal { final_seq, .. } => Some(final_seq.saturating_add(1)),
             Problem::UntrustedKey { .. } | Problem::Malformed { .. } => None,
         }
     }

@@ -180,6 +180,12 @@ async fn delete_asking(to: &Endpoint, tenant: &str, retry: Value) -> Value {
 async fn a_client_that_can_answer_elicitation_confirms_the_plan_instead_of_a_token() {
     let a = activity_with("tenant_delete = true\n").await;
     let admin = a.server.endpoint();
+    // A flood window of acme's is still open when it is deleted (flushed only at shutdown).
+    let slow = json!({"tenant_id": a.acme, "plan": "pro", "limits": {"rate_per_key": 1}});
+    assert!(tool_output(&call(&admin, "plan.set", slow).await).is_some());
+    for _ in 0..3 {
+        call(&a.acme_admin, "whoami", json!({})).await;
+    }
     let asked = delete_asking(&admin, &a.acme, json!({})).await;
     assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
     let question = asked["result"]["inputRequests"]["confirm"]["params"]["message"].as_str().unwrap_or_default();
@@ -199,4 +205,17 @@ async fn a_client_that_can_answer_elicitation_confirms_the_plan_instead_of_a_tok
     assert_eq!(out["status"], "deleted");
     assert!(out.get("confirm_token").is_none() && out["final_seq"].as_u64().is_some(), "{out}");
     assert!(tool_output(&call(&admin, "tenant.get", json!({"tenant_id": a.acme})).await).is_none(), "gone");
+    // After the seal nothing lands in acme's chain: the late flood record goes to `_system`.
+    let final_seq = out["final_seq"].as_u64().unwrap_or_default();
+    let (dir, status) = a.server.stop();
+    assert!(status.success());
+    assert_eq!(audit_chain(&dir.path, &a.acme).len() as u64, final_seq, "nothing was written after the seal");
+    let late = audit_chain(&dir.path, "_system")
+        .into_iter()
+        .any(|r| r["reason"] == "rate_limited" && r["tenant"] == a.acme.as_str());
+    assert!(late, "the flood window of the deleted tenant is recorded on _system, naming it");
+    for chain in [a.acme.as_str(), "_system"] {
+        let (code, out, err) = audit_verify(&dir.path, &["--tenant", chain]);
+        assert_eq!(code, Some(0), "{chain}: {out}{err}");
+    }
 }
