@@ -147,8 +147,21 @@ impl Governance {
     /// `initialize`); a refusal is counted in the flood-denial windows.
     pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
         self.authenticator.authenticate_on(&cx.credential, cx.session_principal.as_deref()).map_err(|e| {
-            if let AuthError::Refused(f) = &e {
-                self.note_flood(cx, *f, Some(method));
+            match &e {
+                AuthError::Refused(f) => self.note_flood(cx, *f, Some(method)),
+                // Audited under the key's principal in its own chain, aggregated like other refusals.
+                AuthError::Mismatch(key) => {
+                    let chain = key.tenant.as_ref().map_or_else(|| SYSTEM_CHAIN.to_owned(), |t| t.0.clone());
+                    let denial = DenialKey {
+                        chain,
+                        principal: key.id.clone(),
+                        reason: "credential_mismatch".to_owned(),
+                        tool: Some(method.to_owned()),
+                        transport: cx.transport.as_str().to_owned(),
+                    };
+                    self.store.denials.note(denial, self.clock.now(), &cx.request_id);
+                }
+                AuthError::Unavailable(_) => {}
             }
             auth_error(&e)
         })

@@ -197,6 +197,9 @@ async fn key_and_certificate_of_different_tenants_are_denied_and_audited() {
     // The platform admin's key with a tenant certificate: refused too.
     let a = whoami(&endpoint(&server, &pki, Some(&server.dir.admin_key), Some(&cert))).await;
     assert_eq!(error_reason(&a.body), Some("credential_mismatch"));
+    // Not only tool calls: a tools/list with the mixed credentials is refused and audited as well.
+    let listed = modern_call(&mixed, 4, "tools/list", json!({})).await;
+    assert_eq!((listed.status, error_reason(&listed.body)), (403, Some("credential_mismatch")), "{:?}", listed.body);
 
     // Audited in the key's tenant chain, under the key, never the certificate's tenant.
     let (dir, status) = server.stop();
@@ -204,7 +207,8 @@ async fn key_and_certificate_of_different_tenants_are_denied_and_audited() {
     let key_b = admin_b.split('_').nth(1).expect("key id");
     let records = audit_chain(&dir.path, &tenant_b);
     let denied: Vec<&Value> = records.iter().filter(|r| r["reason"] == "credential_mismatch").collect();
-    assert_eq!(denied.len(), 2, "{records:?}");
+    assert_eq!(denied.len(), 3, "{records:?}");
+    assert!(denied.iter().any(|r| r["tool"] == "tools/list"), "{denied:?}");
     assert!(denied.iter().all(|r| r["principal"] == key_b && r["decision"] == "deny" && r["transport"] == "https"));
     let in_a = audit_chain(&dir.path, &tenant_a);
     assert!(in_a.iter().all(|r| r["reason"] != "credential_mismatch"), "{in_a:?}");
