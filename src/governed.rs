@@ -187,9 +187,11 @@ impl Governance {
     }
 
     /// The tools a principal may see, latest version of each, in name order:
-    /// its role may call them and its tenant's plan includes their feature
-    /// (so a plan change can change the list, and listen streams are told).
+    /// its role may call them, no flag turns them off, and its tenant's plan
+    /// includes their feature (so a plan change can change the list, and
+    /// listen streams are told).
     pub fn visible_tools(&self, principal: &Principal) -> Result<Vec<Arc<RegisteredTool>>, RpcError> {
+        let flags = crate::gate::Flags::of(&self.config);
         let view = match &principal.tenant {
             None => None,
             Some(t) => {
@@ -203,6 +205,7 @@ impl Governance {
             .latest(self.config.multi_tenant)
             .into_iter()
             .filter(|t| t.visible_to(principal.role, self.config.multi_tenant))
+            .filter(|t| flags.disabled_flag(t.spec.name).is_none())
             .filter(|t| match (t.spec.feature, &view) {
                 (Some(feature), Some(v)) => v.entitles(feature),
                 _ => true,
@@ -334,10 +337,12 @@ impl Governance {
                         }
                         w.conn.execute_batch("SAVEPOINT effect")?;
                         let outcome = run(arguments, &tcx, w);
-                        let close =
-                            if outcome.is_error { "ROLLBACK TO effect; RELEASE effect" } else { "RELEASE effect" };
-                        w.conn.execute_batch(close)?;
                         let stop = tcx.input.take_stop();
+                        // A failed tool, or one that stopped to ask (even if it swallowed
+                        // the stop), leaves no effect: only a finished success is kept.
+                        let keep = !outcome.is_error && stop.is_none();
+                        let close = if keep { "RELEASE effect" } else { "ROLLBACK TO effect; RELEASE effect" };
+                        w.conn.execute_batch(close)?;
                         plan.finish(w, outcome, stop)
                     })
                     .await

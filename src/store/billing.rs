@@ -185,10 +185,15 @@ pub fn idempotency_get(
         .optional()?)
 }
 
-/// Mark a request state's nonce as used; false if it already was. Expired
-/// nonces are forgotten on the way (their states are refused by expiry).
+/// How long a used nonce is kept past its state's expiry: the state was
+/// opened (and its expiry checked) a moment before this commit's clock
+/// reading, so a nonce must outlive that moment.
+const NONCE_MARGIN_SECS: i64 = 300;
+
+/// Mark a request state's nonce as used; false if it already was. Nonces
+/// well past expiry are forgotten on the way (their states are refused by expiry).
 pub fn consume_request_state(conn: &Connection, nonce: &str, expires: i64, now: i64) -> Result<bool, StoreError> {
-    exec(conn, "DELETE FROM consumed_request_states WHERE expires_at < ?1", params![now])?;
+    exec(conn, "DELETE FROM consumed_request_states WHERE expires_at < ?1", params![now - NONCE_MARGIN_SECS])?;
     let inserted = exec(
         conn,
         "INSERT OR IGNORE INTO consumed_request_states (nonce, expires_at) VALUES (?1, ?2)",

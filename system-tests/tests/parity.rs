@@ -107,7 +107,6 @@ async fn tools_list_is_identical_across_transports_and_eras() {
         "plan.set",
         "server.info",
         "tenant.bootstrap",
-        "tenant.delete",
         "tenant.get",
         "tenant.legal_hold",
         "tenant.list",

@@ -24,6 +24,8 @@ fn failure_message(body: &Value) -> String {
 async fn tenant_delete_is_refused_while_its_flag_is_off_and_the_refusal_is_audited() {
     let a = activity().await;
     let admin = a.server.endpoint();
+    let listed = modern_call(&admin, 2, "tools/list", json!({})).await.body.to_string();
+    assert!(!listed.contains("\"tenant.delete\""), "a tool its flag turns off is not listed");
     let body = call(&admin, "tenant.delete", json!({"tenant_id": a.acme})).await;
     assert_eq!(error_code(&body), Some(-31403), "{body:?}");
     assert_eq!(error_reason(&body), Some("feature_disabled"));
@@ -180,6 +182,8 @@ async fn delete_asking(to: &Endpoint, tenant: &str, retry: Value) -> Value {
 async fn a_client_that_can_answer_elicitation_confirms_the_plan_instead_of_a_token() {
     let a = activity_with("tenant_delete = true\n").await;
     let admin = a.server.endpoint();
+    let listed = modern_call(&admin, 2, "tools/list", json!({})).await.body.to_string();
+    assert!(listed.contains("\"tenant.delete\""), "listed once its flag is on");
     // A flood window of acme's is still open when it is deleted (flushed only at shutdown).
     let slow = json!({"tenant_id": a.acme, "plan": "pro", "limits": {"rate_per_key": 1}});
     assert!(tool_output(&call(&admin, "plan.set", slow).await).is_some());
