@@ -57,7 +57,7 @@ fn store(name: &str, n: u64) -> (std::path::PathBuf, std::sync::Arc<Store>, Sign
 }
 
 fn build(store: &Store, key: &SigningKey, range: ExportRange) -> build::Built {
-    store.read(|c| Ok(build_package(c, TENANT, range, key))).unwrap().unwrap()
+    store.read(|c| Ok(build_package(c, TENANT, range, key, &[]))).unwrap().unwrap()
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn a_rebuilt_range_is_byte_identical_and_verifies_against_the_pinned_key_only() 
     assert_eq!(first.tar, second.tar);
     assert_eq!(tree::from_tar(&first.tar).unwrap(), first.tree);
 
-    let pinned = Trust::PublicKey(key.public_key());
+    let pinned = Trust::public_key(key.public_key());
     let report = verify_tree(&first.tree, &pinned).unwrap();
     assert_eq!(
         (report.range, report.records, report.checkpoints),
@@ -79,9 +79,9 @@ fn a_rebuilt_range_is_byte_identical_and_verifies_against_the_pinned_key_only() 
         "checkpoints at 4, 8 and the export's 9"
     );
     let other = SigningKey::from_seed([7; 32]).public_key();
-    let err = verify_tree(&first.tree, &Trust::PublicKey(other)).unwrap_err();
+    let err = verify_tree(&first.tree, &Trust::public_key(other)).unwrap_err();
     assert_eq!(err.code(), "untrusted_key");
-    assert!(verify_tree(&first.tree, &Trust::Fingerprint(key.public_key().fingerprint())).is_ok());
+    assert!(verify_tree(&first.tree, &Trust::fingerprint(key.public_key().fingerprint())).is_ok());
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -90,7 +90,7 @@ fn a_rebuilt_range_is_byte_identical_and_verifies_against_the_pinned_key_only() 
 fn a_range_that_does_not_start_at_one_links_to_the_signed_prev_and_is_tamper_evident() {
     let (dir, store, key) = store("range", 12);
     let built = build(&store, &key, ExportRange { from_seq: Some(5), to_seq: Some(10) });
-    let trust = Trust::PublicKey(key.public_key());
+    let trust = Trust::public_key(key.public_key());
     let report = verify_tree(&built.tree, &trust).unwrap();
     assert_eq!((report.range, report.records), ((5, 10), 6));
 
@@ -106,10 +106,10 @@ fn a_range_that_does_not_start_at_one_links_to_the_signed_prev_and_is_tamper_evi
     assert_eq!(verify_tree(&missing, &trust).unwrap_err().code(), "manifest_missing");
 
     for bad in [ExportRange { from_seq: Some(0), to_seq: None }, ExportRange { from_seq: Some(3), to_seq: Some(99) }] {
-        let e = store.read(|c| Ok(build_package(c, TENANT, bad, &key))).unwrap().unwrap_err();
+        let e = store.read(|c| Ok(build_package(c, TENANT, bad, &key, &[]))).unwrap().unwrap_err();
         assert!(matches!(e, BuildError::BadRange(_)), "{e}");
     }
-    let e = store.read(|c| Ok(build_package(c, "tn_nobody", ExportRange::default(), &key))).unwrap().unwrap_err();
+    let e = store.read(|c| Ok(build_package(c, "tn_nobody", ExportRange::default(), &key, &[]))).unwrap().unwrap_err();
     assert!(matches!(e, BuildError::NoSuchTenant), "{e}");
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
