@@ -124,3 +124,71 @@ fn keys_json_holds_no_secret_material() {
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_package_spanning_a_rotation_lists_both_keys_and_needs_both_pins() {
+    // Records 1-8 are checkpointed (at 4 and 8) by the data dir's key `old`;
+    // the export is then signed by `new`, with `old` retired.
+    let (dir, store, old) = store("rotation", 10);
+    let new = SigningKey::from_seed([9; 32]);
+    let (old_pk, new_pk) = (old.public_key(), new.public_key());
+    let built = store.read(|c| Ok(build_package(c, TENANT, ExportRange::default(), &new, &[old_pk]))).unwrap().unwrap();
+    let listed: Vec<String> = built.manifest.public_keys.clone().unwrap().into_iter().map(|k| k.key_id).collect();
+    let mut expected = vec![old_pk.key_id(), new_pk.key_id()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(built.manifest.public_key.key_id, new_pk.key_id());
+    assert_eq!(built.manifest.format_version, 2);
+
+    let both = Trust::Pinned { keys: vec![new_pk], fingerprints: vec![old_pk.fingerprint()] };
+    assert_eq!(verify_tree(&built.tree, &both).unwrap().checkpoints, 3);
+    let only_new = verify_tree(&built.tree, &Trust::public_key(new_pk)).unwrap_err();
+    assert_eq!(only_new.code(), "untrusted_key", "{only_new}");
+    assert!(only_new.to_string().contains(&old_pk.key_id()), "{only_new}");
+    let only_old = verify_tree(&built.tree, &Trust::fingerprint(old_pk.fingerprint())).unwrap_err();
+    assert_eq!(only_old.code(), "untrusted_key", "{only_old}");
+    assert!(verify_tree(&built.tree, &Trust::Embedded).is_ok());
+
+    // A retired key that signed nothing in the range is not listed.
+    let unused = SigningKey::from_seed([8; 32]).public_key();
+    let b2 = store.read(|c| Ok(build_package(c, TENANT, ExportRange::default(), &new, &[old_pk, unused]))).unwrap();
+    assert_eq!(b2.unwrap().manifest.public_keys.unwrap().len(), 2);
+    store.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn format_1_manifests_still_verify_and_public_keys_must_describe_themselves() {
+    let (dir, store, key) = store("format1", 6);
+    let built = build(&store, &key, ExportRange::default());
+    let trust = Trust::public_key(key.public_key());
+    let resigned = |edit: &dyn Fn(&mut Manifest)| {
+        let mut m = built.manifest.clone();
+        edit(&mut m);
+        m.sign(&key).unwrap();
+        let mut tree = built.tree.clone();
+        tree.insert(paths::MANIFEST.into(), m.to_bytes().unwrap());
+        tree
+    };
+    // A format-1 package (built before rotation existed) has no public_keys.
+    let v1 = resigned(&|m| {
+        m.format_version = 1;
+        m.public_keys = None;
+    });
+    assert!(!String::from_utf8(v1[paths::MANIFEST].clone()).unwrap().contains("public_keys"));
+    assert!(verify_tree(&v1, &trust).is_ok());
+    let v1_with_list = resigned(&|m| m.format_version = 1);
+    assert_eq!(verify_tree(&v1_with_list, &trust).unwrap_err().code(), "manifest_malformed");
+    let v2_without = resigned(&|m| m.public_keys = None);
+    assert_eq!(verify_tree(&v2_without, &trust).unwrap_err().code(), "manifest_malformed");
+    let lying = resigned(&|m| {
+        if let Some(k) = m.public_keys.as_mut().and_then(|l| l.first_mut()) {
+            k.key_id = "0000000000000000".into();
+        }
+    });
+    assert_eq!(verify_tree(&lying, &trust).unwrap_err().code(), "manifest_malformed");
+    let v3 = resigned(&|m| m.format_version = 3);
+    assert_eq!(verify_tree(&v3, &trust).unwrap_err().code(), "manifest_malformed");
+    store.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
