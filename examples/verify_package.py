@@ -401,7 +401,7 @@ def verify(tree, pubkeys=(), fingerprints=(), embedded_trust=False):
         return embedded_trust or raw in pubkeys or _fingerprint(raw) in pinned_fingerprints
 
     if not is_trusted(embedded):
-        raise Invalid("untrusted_key", "the package is signed by key %s, which is not pinned"
+        raise Invalid("untrusted_key", "the package is signed by key %s, not by the pinned keys"
                       % _fingerprint(embedded))
     trusted = dict((kid, raw) for kid, raw in listed.items() if is_trusted(raw))
     unsigned = dict(manifest)

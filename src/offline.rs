@@ -74,10 +74,9 @@ fn trusted_keys(dir: &Path, pin: &Pin) -> Result<(Vec<PublicKey>, String), CliEr
             }
             Ok((keys, "pinned".into()))
         }
-        Pin::DataDirKey => Ok((
-            data_dir_keys(dir)?,
-            "the data dir's own key and keyring (pin with --pubkey or --fingerprint)".into(),
-        )),
+        Pin::DataDirKey => {
+            Ok((data_dir_keys(dir)?, "the data dir's own key and keyring (pin with --pubkey or --fingerprint)".into()))
+        }
     }
 }
 

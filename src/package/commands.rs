@@ -63,7 +63,9 @@ fn trust_of(pin: PinArgs) -> Result<Trust, CliError> {
              of a rotation), or --trust-embedded-key to check integrity only"
                 .into(),
         )),
-        (true, true) => Err(CliError::Usage("--trust-embedded-key cannot be combined with --pubkey or --fingerprint".into())),
+        (true, true) => {
+            Err(CliError::Usage("--trust-embedded-key cannot be combined with --pubkey or --fingerprint".into()))
+        }
     }
 }
 

@@ -45,7 +45,9 @@ impl Trust {
     /// Whether `key` is trusted.
     pub fn accepts(&self, key: &PublicKey) -> bool {
         match self {
-            Trust::Pinned { keys, fingerprints } => keys.contains(key) || fingerprints.iter().any(|f| key.matches_pin(f)),
+            Trust::Pinned { keys, fingerprints } => {
+                keys.contains(key) || fingerprints.iter().any(|f| key.matches_pin(f))
+            }
             Trust::Embedded => true,
         }
     }
@@ -54,7 +56,8 @@ impl Trust {
     fn describe(&self) -> String {
         match self {
             Trust::Pinned { keys, fingerprints } => {
-                let all: Vec<String> = keys.iter().map(PublicKey::fingerprint).chain(fingerprints.iter().cloned()).collect();
+                let all: Vec<String> =
+                    keys.iter().map(PublicKey::fingerprint).chain(fingerprints.iter().cloned()).collect();
                 all.join(", ")
             }
             Trust::Embedded => "the embedded keys".into(),
@@ -174,7 +177,7 @@ fn trusted_keys(manifest: &Manifest, trust: &Trust) -> Result<(PublicKey, Vec<Pu
         .map_err(|e| PackageProblem::ManifestMalformed(format!("public_key: {e}")))?;
     if !trust.accepts(&signer) {
         return Err(PackageProblem::UntrustedKey(format!(
-            "the package is signed by key {}, which is not pinned (pinned: {})",
+            "the package is signed by key {}, not by the pinned keys ({})",
             signer.fingerprint(),
             trust.describe()
         )));
