@@ -221,7 +221,8 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     println!(
         "verify: tollgate audit verify {} --fingerprint {}",
         if tar_only { tar_path.display() } else { args.out.display() },
-        m.public_key.fingerprint
+        // A package spanning a key rotation needs every key that signed it pinned.
+        m.public_keys.iter().flatten().map(|k| k.fingerprint.as_str()).collect::<Vec<_>>().join(" --fingerprint ")
     );
     Ok(())
 }
