@@ -9,13 +9,15 @@ is installed, and the output says which; VERIFY_PACKAGE_PURE_PYTHON=1 forces
 the pure-Python check). It shares no code with tollgate, so
 it checks the documented format (docs/audit-package.md), not our code.
 
-Trust comes only from a pinned key: --pubkey HEX or --fingerprint sha256:HEX
-as `tollgate audit pubkey` prints it on the server. --trust-embedded-key
+Trust comes only from pinned keys: --pubkey HEX or --fingerprint sha256:HEX
+as `tollgate audit pubkey` prints it on the server, each repeatable (a package
+that spans a signing-key rotation needs the old and the new key pinned: every
+checkpoint must be signed by a pinned key). --trust-embedded-key
 checks integrity only (anyone can re-sign a package with their own key) and
 says so loudly.
 
 Usage:
-    verify_package.py PATH (--pubkey HEX | --fingerprint sha256:HEX | --trust-embedded-key) [--json]
+    verify_package.py PATH ([--pubkey HEX]... [--fingerprint sha256:HEX]... | --trust-embedded-key) [--json]
     verify_package.py --self-test
 
 Exit status: 0 valid, 1 invalid (an unreadable package included), 2 usage error.
@@ -31,7 +33,7 @@ import sys
 import tarfile
 
 FORMAT = "tollgate-audit-package"
-FORMAT_VERSION = 1
+FORMAT_VERSIONS = (1, 2)  # 2 added public_keys (key rotation)
 GENESIS = "sha256:" + "0" * 64
 MAX_SAFE_INTEGER = 2**53 - 1
 MANIFEST = "manifest.json"
@@ -343,8 +345,36 @@ def _key_id(raw):
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def verify(tree, pubkey=None, fingerprint=None):
-    """Returns a report dict, or raises Invalid naming the first problem."""
+def _listed_keys(manifest, version):
+    """The keys the manifest lists ({key_id: raw}), each checked against itself."""
+    if (version >= 2) != ("public_keys" in manifest):
+        raise Invalid("manifest_malformed", "manifest.json is malformed: public_keys is required in format "
+                      "version 2 and absent in version 1")
+    refs = manifest["public_keys"] if version >= 2 else [manifest["public_key"]]
+    listed = {}
+    try:
+        if not isinstance(refs, list):
+            raise ValueError("public_keys must be a list")
+        for ref in refs:
+            raw = bytes.fromhex(ref["hex"])
+            if (len(raw) != 32 or ref["hex"] != ref["hex"].lower() or ref["algorithm"] != "ed25519"
+                    or ref["fingerprint"] != _fingerprint(raw) or ref["key_id"] != _key_id(raw)):
+                raise ValueError("public_keys: the entry for %s does not describe its own key" % ref["hex"])
+            if ref["key_id"] in listed:
+                raise ValueError("public_keys: %s is listed twice" % ref["key_id"])
+            listed[ref["key_id"]] = raw
+        if manifest["public_key"] not in refs:
+            raise ValueError("public_keys does not list the manifest's signing key")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise Invalid("manifest_malformed", "manifest.json is malformed: %s" % e)
+    return listed
+
+
+def verify(tree, pubkeys=(), fingerprints=(), embedded_trust=False):
+    """Returns a report dict, or raises Invalid naming the first problem.
+
+    A listed key is trusted when it is one of `pubkeys` (raw 32-byte keys) or
+    has one of `fingerprints`, or always with `embedded_trust`."""
     raw = tree.get(MANIFEST)
     if raw is None:
         raise Invalid("manifest_missing", "manifest.json is missing")
@@ -362,15 +392,18 @@ def verify(tree, pubkey=None, fingerprint=None):
         first, last = manifest["first"], manifest["last"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise Invalid("manifest_malformed", "manifest.json is malformed: %s" % e)
-    if fmt != FORMAT or version != FORMAT_VERSION:
-        raise Invalid("manifest_malformed", "format %r version %r is not %s version %d"
-                      % (fmt, version, FORMAT, FORMAT_VERSION))
-    if pubkey is not None and embedded != pubkey:
-        raise Invalid("untrusted_key", "the package is signed by key %s, not by the pinned key %s"
-                      % (_fingerprint(embedded), _fingerprint(pubkey)))
-    if fingerprint is not None and _fingerprint(embedded) != fingerprint.strip().lower():
-        raise Invalid("untrusted_key", "the package is signed by key %s, not by the pinned fingerprint %s"
-                      % (_fingerprint(embedded), fingerprint))
+    if fmt != FORMAT or version not in FORMAT_VERSIONS or isinstance(version, bool):
+        raise Invalid("manifest_malformed", "format %r version %r is not %s version 1 or 2" % (fmt, version, FORMAT))
+    listed = _listed_keys(manifest, version)
+    pinned_fingerprints = set(f.strip().lower() for f in fingerprints)
+
+    def is_trusted(raw):
+        return embedded_trust or raw in pubkeys or _fingerprint(raw) in pinned_fingerprints
+
+    if not is_trusted(embedded):
+        raise Invalid("untrusted_key", "the package is signed by key %s, not by the pinned keys"
+                      % _fingerprint(embedded))
+    trusted = dict((kid, raw) for kid, raw in listed.items() if is_trusted(raw))
     unsigned = dict(manifest)
     del unsigned["signature"]
     if not ed25519_verify(embedded, canonical(unsigned).encode("utf-8"), signature):
@@ -414,18 +447,17 @@ def verify(tree, pubkey=None, fingerprint=None):
         prev = record["hash"]
     last_seq = from_seq - 1 + len(records)
 
-    key_id = _key_id(embedded)
     checkpoints.sort(key=lambda c: c["seq"])
     for cp in checkpoints:
         if cp["chain"] != chain:
             raise Invalid("wrong_chain", "%s: the checkpoint at seq %d belongs to another chain" % (CHECKPOINTS, cp["seq"]))
-        if cp["key_id"] != key_id:
+        if cp["key_id"] not in trusted:
             raise Invalid("untrusted_key", "%s: a checkpoint is signed by key %s, which is not trusted"
                           % (CHECKPOINTS, cp["key_id"]))
         payload = dict(cp)
         del payload["signature"]
         try:
-            good = ed25519_verify(embedded, canonical(payload).encode("utf-8"), bytes.fromhex(cp["signature"]))
+            good = ed25519_verify(trusted[cp["key_id"]], canonical(payload).encode("utf-8"), bytes.fromhex(cp["signature"]))
         except ValueError:
             good = False
         if not good:
@@ -480,10 +512,11 @@ def self_test():
 def main(argv):
     parser = argparse.ArgumentParser(description="Verify a tollgate audit package offline.")
     parser.add_argument("path", nargs="?")
-    pin = parser.add_mutually_exclusive_group()
-    pin.add_argument("--pubkey", help="the server's Ed25519 public key, 64 hex digits")
-    pin.add_argument("--fingerprint", help="sha256:<hex> of the server's public key")
-    pin.add_argument("--trust-embedded-key", action="store_true",
+    parser.add_argument("--pubkey", action="append", default=[],
+                        help="a server Ed25519 public key, 64 hex digits (repeatable)")
+    parser.add_argument("--fingerprint", action="append", default=[],
+                        help="sha256:<hex> of a server public key (repeatable)")
+    parser.add_argument("--trust-embedded-key", action="store_true",
                      help="trust the key inside the package (integrity only, NOT origin)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--self-test", action="store_true", help="check the Ed25519 and JSON code")
@@ -497,21 +530,25 @@ def main(argv):
     if not args.path:
         parser.print_usage(sys.stderr)
         return 2
-    pubkey = None
-    if args.pubkey is not None:
+    pubkeys = []
+    for hex_key in args.pubkey:
         try:
-            pubkey = bytes.fromhex(args.pubkey.strip())
-            if len(pubkey) != 32:
+            pubkeys.append(bytes.fromhex(hex_key.strip()))
+            if len(pubkeys[-1]) != 32:
                 raise ValueError
         except ValueError:
             print("verify_package: --pubkey must be 64 hex digits", file=sys.stderr)
             return 2
-    elif args.fingerprint is not None:
-        f = args.fingerprint.strip().lower()
-        if not _digest_like(f):
+    for f in args.fingerprint:
+        if not _digest_like(f.strip().lower()):
             print("verify_package: --fingerprint must be sha256:<64 hex>", file=sys.stderr)
             return 2
-    elif not args.trust_embedded_key:
+    pinned = bool(pubkeys or args.fingerprint)
+    if pinned and args.trust_embedded_key:
+        print("verify_package: --trust-embedded-key cannot be combined with --pubkey or --fingerprint",
+              file=sys.stderr)
+        return 2
+    if not pinned and not args.trust_embedded_key:
         print("verify_package: a package proves nothing without a trusted key: pass --pubkey or --fingerprint "
               "(from `tollgate audit pubkey`), or --trust-embedded-key to check integrity only", file=sys.stderr)
         return 2
@@ -520,7 +557,8 @@ def main(argv):
         print("WARNING: --trust-embedded-key: trusting the key inside the package itself. This proves the files "
               "agree with each other, NOT that tollgate's server signed them.", file=sys.stderr)
     try:
-        report = verify(read_package(args.path), pubkey=pubkey, fingerprint=args.fingerprint)
+        report = verify(read_package(args.path), pubkeys=pubkeys, fingerprints=args.fingerprint,
+                        embedded_trust=args.trust_embedded_key)
     except Invalid as e:
         if args.json:
             print(json.dumps({"valid": False, "code": e.code, "message": e.message}))

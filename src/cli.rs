@@ -260,5 +260,5 @@ pub fn bench(calls: usize, clients: &[usize]) -> Result<(), CliError> {
     runtime()?.block_on(crate::bench::run(&mut std::io::stdout(), calls, clients)).map(|_| ()).map_err(CliError::Failed)
 }
 
-pub use crate::offline::{audit_pubkey, audit_verify};
+pub use crate::offline::{audit_pubkey, audit_rotate_key, audit_verify};
 pub use crate::package::commands::{audit_export, verify_package};

@@ -321,7 +321,7 @@ impl Governance {
             tenant: admission.tenant.clone(),
             clock: self.clock.clone(),
             config: Arc::clone(&self.config),
-            audit_key: self.store.signing_public,
+            audit_keys: Arc::clone(&self.store.trusted_keys),
             billing: admission.billing.clone(),
             input: Arc::clone(&input),
             announcements: announcements.clone(),

@@ -137,12 +137,12 @@ enum AuditCommand {
         /// Only this tenant (id or slug) or `_system`.
         #[arg(long)]
         tenant: Option<String>,
-        /// Trust only this public key (hex, as `tollgate audit pubkey` prints it).
-        #[arg(long, conflicts_with = "fingerprint")]
-        pubkey: Option<String>,
-        /// Trust the data dir's key (or the package's key) only if it has this fingerprint.
+        /// Trust this public key (hex, as `tollgate audit pubkey` prints it); repeat to trust several (key rotation).
         #[arg(long)]
-        fingerprint: Option<String>,
+        pubkey: Vec<String>,
+        /// Trust the data dir's (or the package's) key with this fingerprint; repeatable.
+        #[arg(long)]
+        fingerprint: Vec<String>,
         /// Packages only: trust the key embedded in the package (integrity only, not origin; reported loudly).
         #[arg(long, conflicts_with_all = ["pubkey", "fingerprint"])]
         trust_embedded_key: bool,
@@ -166,6 +166,12 @@ enum AuditCommand {
     },
     /// Print the audit signing public key and its fingerprint.
     Pubkey {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Replace the audit signing key (offline; refused while a server runs): seals every chain with the old key,
+    /// keeps the old public key in the keyring, prints the new key.
+    RotateKey {
         #[command(flatten)]
         dir: DataDirArg,
     },
@@ -206,7 +212,11 @@ fn main() -> ExitCode {
             } else {
                 cli::verify_package(
                     &path,
-                    tollgate::package::commands::PinArgs { pubkey, fingerprint, trust_embedded: trust_embedded_key },
+                    tollgate::package::commands::PinArgs {
+                        pubkeys: pubkey,
+                        fingerprints: fingerprint,
+                        trust_embedded: trust_embedded_key,
+                    },
                 )
             }
         }
@@ -216,14 +226,15 @@ fn main() -> ExitCode {
             if trust_embedded_key {
                 return finish(Err(cli::CliError::Usage("--trust-embedded-key is for packages (give a PATH)".into())));
             }
-            let pin = match (pubkey, fingerprint) {
-                (Some(k), _) => Pin::PublicKey(k),
-                (None, Some(f)) => Pin::Fingerprint(f),
-                (None, None) => Pin::DataDirKey,
+            let pin = if pubkey.is_empty() && fingerprint.is_empty() {
+                Pin::DataDirKey
+            } else {
+                Pin::Pinned { pubkeys: pubkey, fingerprints: fingerprint }
             };
             cli::audit_verify(dir.data_dir, tenant, pin)
         }
         Command::Audit { command: AuditCommand::Pubkey { dir } } => cli::audit_pubkey(dir.data_dir),
+        Command::Audit { command: AuditCommand::RotateKey { dir } } => cli::audit_rotate_key(dir.data_dir),
         Command::Audit { command: AuditCommand::Export { dir, tenant, out, from_seq, to_seq } } => {
             cli::audit_export(tollgate::package::commands::ExportArgs {
                 data_dir: dir.data_dir,

@@ -1,9 +1,11 @@
-//! Offline audit commands: `tollgate audit verify` and `tollgate audit pubkey`.
+//! Offline audit commands: `tollgate audit verify`, `tollgate audit pubkey`
+//! and `tollgate audit rotate-key`.
 //!
-//! Invariants: they only read (a read-only connection; the server may be
-//! running); trust comes from a pinned key (`--pubkey` or `--fingerprint`),
-//! or, when none is given, from the data dir's own key file, which the report
-//! says; the first bad record is named.
+//! Invariants: verify and pubkey only read (a read-only connection; the
+//! server may be running); trust comes from pinned keys (`--pubkey` or
+//! `--fingerprint`, each repeatable), or, when none is given, from the data
+//! dir's own key file and keyring, which the report says; the first bad
+//! record is named. rotate-key writes, so it needs the data dir exclusively.
 
 use std::path::{Path, PathBuf};
 
@@ -12,15 +14,21 @@ use rusqlite::{Connection, OpenFlags};
 use crate::audit::{PublicKey, SigningKey, describe};
 use crate::cli::CliError;
 use crate::identity::TenantId;
-use crate::store::{StoreError, audit_log, datadir::DataDir};
+use crate::package::commands::{check_fingerprint, parse_pubkeys};
+use crate::store::{StoreError, audit_log, datadir::DataDir, keyring};
 
-/// How the verifier decides which signing key to trust.
+/// How the verifier decides which signing keys to trust.
 pub enum Pin {
-    /// `--pubkey HEX`.
-    PublicKey(String),
-    /// `--fingerprint sha256:HEX`: the data dir's key must have it.
-    Fingerprint(String),
-    /// Nothing pinned: trust the data dir's key file.
+    /// `--pubkey HEX` and `--fingerprint sha256:HEX`, each repeatable: the
+    /// pinned keys, plus the data dir's keys (current or retired) whose
+    /// fingerprint is pinned. Every fingerprint must name one of them.
+    Pinned {
+        /// `--pubkey` values.
+        pubkeys: Vec<String>,
+        /// `--fingerprint` values.
+        fingerprints: Vec<String>,
+    },
+    /// Nothing pinned: trust the data dir's key file and its keyring.
     DataDirKey,
 }
 
@@ -37,31 +45,37 @@ fn data_dir_key(dir: &Path) -> Result<PublicKey, CliError> {
     Ok(key.public_key())
 }
 
-fn trusted_key(dir: &Path, pin: &Pin) -> Result<(PublicKey, String), CliError> {
+/// The data dir's current key and then its retired keys.
+fn data_dir_keys(dir: &Path) -> Result<Vec<PublicKey>, CliError> {
+    let files = require(dir)?;
+    let key = SigningKey::load(&files.signing_key()).map_err(|e| CliError::Invalid(format!("signing key: {e}")))?;
+    keyring::trusted_keys(&files, &key).map_err(|e| CliError::Invalid(format!("keyring: {e}")))
+}
+
+fn trusted_keys(dir: &Path, pin: &Pin) -> Result<(Vec<PublicKey>, String), CliError> {
     match pin {
-        Pin::PublicKey(hex) => {
-            let key = PublicKey::from_hex(hex).map_err(|e| CliError::Usage(format!("--pubkey: {e}")))?;
-            Ok((key, "pinned --pubkey".into()))
-        }
-        Pin::Fingerprint(f) => {
-            let well_formed =
-                f.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !well_formed {
-                return Err(CliError::Usage(format!(
-                    "--fingerprint {f:?} is not a fingerprint; pass sha256:<64 hex> as `tollgate audit pubkey` prints it"
-                )));
+        Pin::Pinned { pubkeys, fingerprints } => {
+            let mut keys = parse_pubkeys(pubkeys)?;
+            fingerprints.iter().try_for_each(|f| check_fingerprint(f))?;
+            if !fingerprints.is_empty() {
+                let own = data_dir_keys(dir)?;
+                for f in fingerprints {
+                    let Some(key) = own.iter().find(|k| k.matches_pin(f)) else {
+                        return Err(CliError::Invalid(format!(
+                            "no signing key of the data dir (current {}, or retired in its keyring) has the pinned \
+                             fingerprint {f}: the key was replaced",
+                            own.first().map(PublicKey::fingerprint).unwrap_or_default()
+                        )));
+                    };
+                    if !keys.contains(key) {
+                        keys.push(*key);
+                    }
+                }
             }
-            let key = data_dir_key(dir)?;
-            if !key.matches_pin(f) {
-                return Err(CliError::Invalid(format!(
-                    "the data dir's signing key has fingerprint {}, not the pinned {f}: the key was replaced",
-                    key.fingerprint()
-                )));
-            }
-            Ok((key, "pinned --fingerprint".into()))
+            Ok((keys, "pinned".into()))
         }
         Pin::DataDirKey => {
-            Ok((data_dir_key(dir)?, "the data dir's own key (pin one with --pubkey or --fingerprint)".into()))
+            Ok((data_dir_keys(dir)?, "the data dir's own key and keyring (pin with --pubkey or --fingerprint)".into()))
         }
     }
 }
@@ -76,7 +90,7 @@ fn read_only(dir: &Path) -> Result<Connection, CliError> {
 /// `tollgate audit verify --data-dir DIR [--tenant T] [--pubkey K | --fingerprint F]`.
 pub fn audit_verify(dir: Option<PathBuf>, tenant: Option<String>, pin: Pin) -> Result<(), CliError> {
     let dir = dir.ok_or_else(|| CliError::Usage("no data dir: pass --data-dir DIR or set TOLLGATE_DATA_DIR".into()))?;
-    let (key, trust) = trusted_key(&dir, &pin)?;
+    let (keys, trust) = trusted_keys(&dir, &pin)?;
     let conn = read_only(&dir)?;
     let chains = match tenant {
         None => audit_log::chains(&conn)?,
@@ -92,10 +106,11 @@ pub fn audit_verify(dir: Option<PathBuf>, tenant: Option<String>, pin: Pin) -> R
             vec![id]
         }
     };
-    println!("trusting {} ({})", key.fingerprint(), trust);
+    let fingerprints: Vec<String> = keys.iter().map(PublicKey::fingerprint).collect();
+    println!("trusting {} ({})", fingerprints.join(", "), trust);
     let mut bad = None;
     for chain in &chains {
-        match audit_log::verify_stored(&conn, chain, std::slice::from_ref(&key))? {
+        match audit_log::verify_stored(&conn, chain, &keys)? {
             Ok(report) => println!(
                 "ok      {chain}: {} record{}, {} checkpoint{}, signed through seq {}{}",
                 report.records,
@@ -115,6 +130,27 @@ pub fn audit_verify(dir: Option<PathBuf>, tenant: Option<String>, pin: Pin) -> R
         None => Ok(()),
         Some(first) => Err(CliError::Invalid(format!("audit log is invalid: {first}"))),
     }
+}
+
+/// `tollgate audit rotate-key --data-dir DIR`.
+pub fn audit_rotate_key(dir: Option<PathBuf>) -> Result<(), CliError> {
+    let dir = dir.ok_or_else(|| CliError::Usage("no data dir: pass --data-dir DIR or set TOLLGATE_DATA_DIR".into()))?;
+    require(&dir)?;
+    let rotated = crate::store::rotation::rotate(&dir, crate::clock::Clock::system()).map_err(|e| match e {
+        StoreError::Unavailable(m) => CliError::Failed(m),
+        other => CliError::Store(other),
+    })?;
+    for (chain, seq) in &rotated.sealed {
+        println!("sealed  {chain} through seq {seq} with the old key");
+    }
+    println!("old fingerprint: {} (kept in the keyring; its private key is gone)", rotated.old.fingerprint());
+    println!("{}", describe(&rotated.new));
+    println!(
+        "pin both keys to verify packages that span the rotation: --fingerprint {} --fingerprint {}",
+        rotated.old.fingerprint(),
+        rotated.new.fingerprint()
+    );
+    Ok(())
 }
 
 /// `tollgate audit pubkey --data-dir DIR`.

@@ -14,7 +14,7 @@ use super::range::verify_range;
 use super::summary::{SummaryInput, summarize};
 use super::tree::{Tree, TreeError, to_tar};
 use super::{FORMAT, FORMAT_VERSION, paths, summary_html};
-use crate::audit::{AuditError, AuditRecord, Checkpoint, SigningKey, canonical_json};
+use crate::audit::{AuditError, AuditRecord, Checkpoint, PublicKey, SigningKey, canonical_json};
 use crate::billing::PlanName;
 use crate::store::{StoreError, audit_log, billing, export, lifecycle, tenants};
 
@@ -112,12 +112,29 @@ fn keys_json(conn: &Connection, tenant: &str, as_of: &str) -> Result<Value, Buil
     Ok(json!({"as_of": as_of, "keys": keys}))
 }
 
+/// The signer and every retired key that signed one of `checkpoints`,
+/// sorted by key id (a deterministic order for the manifest).
+fn listed_keys(signer: &PublicKey, retired: &[PublicKey], checkpoints: &[Checkpoint]) -> Vec<PublicKey> {
+    let used: HashSet<&str> = checkpoints.iter().map(|c| c.key_id.as_str()).collect();
+    let mut keys = vec![*signer];
+    for k in retired {
+        if !keys.contains(k) && used.contains(k.key_id().as_str()) {
+            keys.push(*k);
+        }
+    }
+    keys.sort_by_key(PublicKey::key_id);
+    keys
+}
+
 /// Builds the package of `tenant`'s chain for `range`, signed with `key`.
+/// `retired` are the data dir's retired public keys (its keyring): those
+/// that signed a checkpoint of the range are listed in the manifest.
 pub fn build_package(
     conn: &Connection,
     tenant: &str,
     range: ExportRange,
     key: &SigningKey,
+    retired: &[PublicKey],
 ) -> Result<Built, BuildError> {
     let (tenant_v, fallback_plan) = tenant_json(conn, tenant)?;
     let head = audit_log::head(conn, tenant)?.map(|(seq, _)| seq).ok_or(BuildError::EmptyChain)?;
@@ -146,7 +163,8 @@ pub fn build_package(
     checkpoints.push(export_checkpoint);
 
     let public = key.public_key();
-    let verification = match verify_range(tenant, from, &first.prev, &records, &checkpoints, &[public]) {
+    let listed = listed_keys(&public, retired, &checkpoints);
+    let verification = match verify_range(tenant, from, &first.prev, &records, &checkpoints, &listed) {
         Ok(r) => json!({
             "valid": true, "chain": tenant, "from_seq": from, "to_seq": to, "records_checked": r.records,
             "checkpoints": r.checkpoints, "covered_seq": r.covered_seq, "key_fingerprint": public.fingerprint(),
@@ -202,6 +220,7 @@ pub fn build_package(
         last: LastRecord { seq: last.seq, hash: last.hash.clone(), ts: last.ts.clone() },
         files: Manifest::entries(&tree),
         public_key: Manifest::key_ref(&public),
+        public_keys: Some(listed.iter().map(Manifest::key_ref).collect()),
         signature: String::new(),
     };
     manifest.sign(key)?;

@@ -24,38 +24,48 @@ use crate::store::{Store, StoreOptions, audit_log, lock};
 
 /// How the user asked to pin trust.
 pub struct PinArgs {
-    /// `--pubkey`.
-    pub pubkey: Option<String>,
-    /// `--fingerprint`.
-    pub fingerprint: Option<String>,
+    /// `--pubkey`, repeatable.
+    pub pubkeys: Vec<String>,
+    /// `--fingerprint`, repeatable.
+    pub fingerprints: Vec<String>,
     /// `--trust-embedded-key`.
     pub trust_embedded: bool,
 }
 
+/// Checks a `--fingerprint` value's form: `sha256:` and 64 hex digits.
+pub fn check_fingerprint(f: &str) -> Result<(), CliError> {
+    let ok = f.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "--fingerprint {f:?} is not a fingerprint; pass sha256:<64 hex> as `tollgate audit pubkey` prints it"
+        )))
+    }
+}
+
+/// Parses every `--pubkey` value.
+pub fn parse_pubkeys(hexes: &[String]) -> Result<Vec<PublicKey>, CliError> {
+    hexes.iter().map(|h| PublicKey::from_hex(h).map_err(|e| CliError::Usage(format!("--pubkey: {e}")))).collect()
+}
+
 fn trust_of(pin: PinArgs) -> Result<Trust, CliError> {
-    match (pin.pubkey, pin.fingerprint, pin.trust_embedded) {
-        (Some(hex), None, false) => {
-            Ok(Trust::PublicKey(PublicKey::from_hex(&hex).map_err(|e| CliError::Usage(format!("--pubkey: {e}")))?))
+    let pinned = !pin.pubkeys.is_empty() || !pin.fingerprints.is_empty();
+    match (pinned, pin.trust_embedded) {
+        (true, false) => {
+            pin.fingerprints.iter().try_for_each(|f| check_fingerprint(f))?;
+            Ok(Trust::Pinned { keys: parse_pubkeys(&pin.pubkeys)?, fingerprints: pin.fingerprints })
         }
-        (None, Some(f), false) => {
-            let ok =
-                f.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-            if ok {
-                Ok(Trust::Fingerprint(f))
-            } else {
-                Err(CliError::Usage(format!(
-                    "--fingerprint {f:?} is not a fingerprint; pass sha256:<64 hex> as `tollgate audit pubkey` prints it"
-                )))
-            }
-        }
-        (None, None, true) => Ok(Trust::Embedded),
-        (None, None, false) => Err(CliError::Usage(
+        (false, true) => Ok(Trust::Embedded),
+        (false, false) => Err(CliError::Usage(
             "a package proves nothing without a trusted key: pass --pubkey HEX or --fingerprint sha256:HEX \
-             (from `tollgate audit pubkey` on the server, obtained out of band), or --trust-embedded-key \
-             to check integrity only"
+             (from `tollgate audit pubkey` on the server, obtained out of band; repeat them to trust the keys \
+             of a rotation), or --trust-embedded-key to check integrity only"
                 .into(),
         )),
-        _ => Err(CliError::Usage("give only one of --pubkey, --fingerprint and --trust-embedded-key".into())),
+        (true, true) => {
+            Err(CliError::Usage("--trust-embedded-key cannot be combined with --pubkey or --fingerprint".into()))
+        }
     }
 }
 
@@ -130,11 +140,12 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     }
     let _lock = lock::acquire_exclusive(&dir).map_err(|e| CliError::Failed(e.to_string()))?;
     let key = SigningKey::load(&DataDir::new(&dir).signing_key()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let retired = crate::store::keyring::trusted_keys(&DataDir::new(&dir), &key)?;
     let tenant = if args.tenant.starts_with("tn_") { args.tenant.clone() } else { TenantId::for_slug(&args.tenant).0 };
     let clock = Clock::system();
     let store = Store::open(&dir, clock.clone(), StoreOptions::default())?;
     let range = ExportRange { from_seq: args.from_seq, to_seq: args.to_seq };
-    let built = store.read(|conn| Ok(build_package(conn, &tenant, range, &key)));
+    let built = store.read(|conn| Ok(build_package(conn, &tenant, range, &key, &retired)));
     let built = match built? {
         Ok(b) => b,
         Err(super::BuildError::NoSuchTenant) => {
@@ -210,7 +221,8 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     println!(
         "verify: tollgate audit verify {} --fingerprint {}",
         if tar_only { tar_path.display() } else { args.out.display() },
-        m.public_key.fingerprint
+        // A package spanning a key rotation needs every key that signed it pinned.
+        m.public_keys.iter().flatten().map(|k| k.fingerprint.as_str()).collect::<Vec<_>>().join(" --fingerprint ")
     );
     Ok(())
 }

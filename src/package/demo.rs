@@ -30,7 +30,7 @@ pub fn run(data_dir: &Path, id: &str) -> Result<Vec<String>, String> {
     let tar = super::PackageFiles::new(data_dir).tar_path(id);
     let mut out = vec![format!("pinned key {fingerprint} (as `tollgate audit pubkey` prints it)")];
     let tree = read_any(&tar).map_err(|e| e.to_string())?;
-    let report = verify_tree(&tree, &Trust::Fingerprint(fingerprint.clone())).map_err(|p| p.to_string())?;
+    let report = verify_tree(&tree, &Trust::fingerprint(fingerprint.clone())).map_err(|p| p.to_string())?;
     out.push(format!(
         "tollgate audit verify {}: valid, records {} to {}, {} checkpoints, {} files",
         tar.display(),
@@ -55,7 +55,7 @@ pub fn run(data_dir: &Path, id: &str) -> Result<Vec<String>, String> {
     let copy = scratch.join("tampered");
     write_dir(&tampered, &copy).map_err(|e| e.to_string())?;
     out.push("tampered copy: one denial in audit/records.jsonl rewritten as \"allow\"".into());
-    match verify_tree(&tampered, &Trust::Fingerprint(fingerprint.clone())) {
+    match verify_tree(&tampered, &Trust::fingerprint(fingerprint.clone())) {
         Ok(_) => return Err("the tampered copy verified; that must never happen".into()),
         Err(p) => out.push(format!("tollgate audit verify: INVALID [{}] {p}", p.code())),
     }

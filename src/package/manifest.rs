@@ -107,8 +107,14 @@ pub struct Manifest {
     pub last: LastRecord,
     /// Every file but the manifest, sorted by path.
     pub files: Vec<FileEntry>,
-    /// The signing key.
+    /// The key that signed this manifest (the exporter's current key).
     pub public_key: KeyRef,
+    /// Format 2: every key whose checkpoints appear in the package (the
+    /// manifest's signer included), sorted by key id. Absent in format 1,
+    /// where `public_key` signed everything. Listing a key grants no trust:
+    /// a verifier trusts a listed key only when it matches a pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_keys: Option<Vec<KeyRef>>,
     /// 128 hex digits: Ed25519 over [`Manifest::signing_payload`].
     pub signature: String,
 }
@@ -125,6 +131,34 @@ impl Manifest {
     /// The embedded form of `key`'s public half.
     pub fn key_ref(key: &PublicKey) -> KeyRef {
         KeyRef { algorithm: "ed25519".into(), hex: key.to_hex(), fingerprint: key.fingerprint(), key_id: key.key_id() }
+    }
+
+    /// The keys the package lists: `public_keys` (format 2) or just
+    /// `public_key` (format 1), each checked against its own hex.
+    pub fn listed_keys(&self) -> Result<Vec<PublicKey>, String> {
+        let refs = match &self.public_keys {
+            Some(list) => list.clone(),
+            None => vec![self.public_key.clone()],
+        };
+        let mut keys: Vec<PublicKey> = Vec::with_capacity(refs.len());
+        for r in &refs {
+            let key = PublicKey::from_hex(&r.hex).map_err(|e| format!("public_keys: {e}"))?;
+            if r.algorithm != "ed25519"
+                || r.hex != key.to_hex()
+                || r.fingerprint != key.fingerprint()
+                || r.key_id != key.key_id()
+            {
+                return Err(format!("public_keys: the entry for {} does not describe its own key", r.hex));
+            }
+            if keys.contains(&key) {
+                return Err(format!("public_keys: {} is listed twice", r.key_id));
+            }
+            keys.push(key);
+        }
+        if !refs.contains(&self.public_key) {
+            return Err("public_keys does not list the manifest's signing key".into());
+        }
+        Ok(keys)
     }
 
     /// The canonical bytes signed: the manifest without `signature`.

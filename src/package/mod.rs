@@ -26,9 +26,13 @@ pub use verify::{PackageProblem, PackageReport, Trust, verify_tree};
 /// `format` of every manifest: names what the directory is.
 pub const FORMAT: &str = "tollgate-audit-package";
 
-/// `format_version` this build writes and reads. A verifier refuses any
-/// other version rather than guess at its meaning.
-pub const FORMAT_VERSION: u64 = 1;
+/// `format_version` this build writes. Version 2 added `public_keys` (key
+/// rotation); verifiers also read version 1 (no `public_keys`: the manifest's
+/// key signed everything) and refuse any other rather than guess.
+pub const FORMAT_VERSION: u64 = 2;
+
+/// The versions verifiers read.
+pub const READABLE_VERSIONS: [u64; 2] = [1, 2];
 
 /// The file names of a package, relative to its root, in sorted order.
 pub mod paths {

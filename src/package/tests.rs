@@ -57,7 +57,7 @@ fn store(name: &str, n: u64) -> (std::path::PathBuf, std::sync::Arc<Store>, Sign
 }
 
 fn build(store: &Store, key: &SigningKey, range: ExportRange) -> build::Built {
-    store.read(|c| Ok(build_package(c, TENANT, range, key))).unwrap().unwrap()
+    store.read(|c| Ok(build_package(c, TENANT, range, key, &[]))).unwrap().unwrap()
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn a_rebuilt_range_is_byte_identical_and_verifies_against_the_pinned_key_only() 
     assert_eq!(first.tar, second.tar);
     assert_eq!(tree::from_tar(&first.tar).unwrap(), first.tree);
 
-    let pinned = Trust::PublicKey(key.public_key());
+    let pinned = Trust::public_key(key.public_key());
     let report = verify_tree(&first.tree, &pinned).unwrap();
     assert_eq!(
         (report.range, report.records, report.checkpoints),
@@ -79,9 +79,9 @@ fn a_rebuilt_range_is_byte_identical_and_verifies_against_the_pinned_key_only() 
         "checkpoints at 4, 8 and the export's 9"
     );
     let other = SigningKey::from_seed([7; 32]).public_key();
-    let err = verify_tree(&first.tree, &Trust::PublicKey(other)).unwrap_err();
+    let err = verify_tree(&first.tree, &Trust::public_key(other)).unwrap_err();
     assert_eq!(err.code(), "untrusted_key");
-    assert!(verify_tree(&first.tree, &Trust::Fingerprint(key.public_key().fingerprint())).is_ok());
+    assert!(verify_tree(&first.tree, &Trust::fingerprint(key.public_key().fingerprint())).is_ok());
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -90,7 +90,7 @@ fn a_rebuilt_range_is_byte_identical_and_verifies_against_the_pinned_key_only() 
 fn a_range_that_does_not_start_at_one_links_to_the_signed_prev_and_is_tamper_evident() {
     let (dir, store, key) = store("range", 12);
     let built = build(&store, &key, ExportRange { from_seq: Some(5), to_seq: Some(10) });
-    let trust = Trust::PublicKey(key.public_key());
+    let trust = Trust::public_key(key.public_key());
     let report = verify_tree(&built.tree, &trust).unwrap();
     assert_eq!((report.range, report.records), ((5, 10), 6));
 
@@ -106,10 +106,10 @@ fn a_range_that_does_not_start_at_one_links_to_the_signed_prev_and_is_tamper_evi
     assert_eq!(verify_tree(&missing, &trust).unwrap_err().code(), "manifest_missing");
 
     for bad in [ExportRange { from_seq: Some(0), to_seq: None }, ExportRange { from_seq: Some(3), to_seq: Some(99) }] {
-        let e = store.read(|c| Ok(build_package(c, TENANT, bad, &key))).unwrap().unwrap_err();
+        let e = store.read(|c| Ok(build_package(c, TENANT, bad, &key, &[]))).unwrap().unwrap_err();
         assert!(matches!(e, BuildError::BadRange(_)), "{e}");
     }
-    let e = store.read(|c| Ok(build_package(c, "tn_nobody", ExportRange::default(), &key))).unwrap().unwrap_err();
+    let e = store.read(|c| Ok(build_package(c, "tn_nobody", ExportRange::default(), &key, &[]))).unwrap().unwrap_err();
     assert!(matches!(e, BuildError::NoSuchTenant), "{e}");
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
@@ -121,6 +121,74 @@ fn keys_json_holds_no_secret_material() {
     let built = build(&store, &key, ExportRange::default());
     let keys = String::from_utf8(built.tree[paths::KEYS].clone()).unwrap();
     assert!(!keys.contains("digest") && !keys.contains("secret"), "{keys}");
+    store.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_package_spanning_a_rotation_lists_both_keys_and_needs_both_pins() {
+    // Records 1-8 are checkpointed (at 4 and 8) by the data dir's key `old`;
+    // the export is then signed by `new`, with `old` retired.
+    let (dir, store, old) = store("rotation", 10);
+    let new = SigningKey::from_seed([9; 32]);
+    let (old_pk, new_pk) = (old.public_key(), new.public_key());
+    let built = store.read(|c| Ok(build_package(c, TENANT, ExportRange::default(), &new, &[old_pk]))).unwrap().unwrap();
+    let listed: Vec<String> = built.manifest.public_keys.clone().unwrap().into_iter().map(|k| k.key_id).collect();
+    let mut expected = vec![old_pk.key_id(), new_pk.key_id()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(built.manifest.public_key.key_id, new_pk.key_id());
+    assert_eq!(built.manifest.format_version, 2);
+
+    let both = Trust::Pinned { keys: vec![new_pk], fingerprints: vec![old_pk.fingerprint()] };
+    assert_eq!(verify_tree(&built.tree, &both).unwrap().checkpoints, 3);
+    let only_new = verify_tree(&built.tree, &Trust::public_key(new_pk)).unwrap_err();
+    assert_eq!(only_new.code(), "untrusted_key", "{only_new}");
+    assert!(only_new.to_string().contains(&old_pk.key_id()), "{only_new}");
+    let only_old = verify_tree(&built.tree, &Trust::fingerprint(old_pk.fingerprint())).unwrap_err();
+    assert_eq!(only_old.code(), "untrusted_key", "{only_old}");
+    assert!(verify_tree(&built.tree, &Trust::Embedded).is_ok());
+
+    // A retired key that signed nothing in the range is not listed.
+    let unused = SigningKey::from_seed([8; 32]).public_key();
+    let b2 = store.read(|c| Ok(build_package(c, TENANT, ExportRange::default(), &new, &[old_pk, unused]))).unwrap();
+    assert_eq!(b2.unwrap().manifest.public_keys.unwrap().len(), 2);
+    store.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn format_1_manifests_still_verify_and_public_keys_must_describe_themselves() {
+    let (dir, store, key) = store("format1", 6);
+    let built = build(&store, &key, ExportRange::default());
+    let trust = Trust::public_key(key.public_key());
+    let resigned = |edit: &dyn Fn(&mut Manifest)| {
+        let mut m = built.manifest.clone();
+        edit(&mut m);
+        m.sign(&key).unwrap();
+        let mut tree = built.tree.clone();
+        tree.insert(paths::MANIFEST.into(), m.to_bytes().unwrap());
+        tree
+    };
+    // A format-1 package (built before rotation existed) has no public_keys.
+    let v1 = resigned(&|m| {
+        m.format_version = 1;
+        m.public_keys = None;
+    });
+    assert!(!String::from_utf8(v1[paths::MANIFEST].clone()).unwrap().contains("public_keys"));
+    assert!(verify_tree(&v1, &trust).is_ok());
+    let v1_with_list = resigned(&|m| m.format_version = 1);
+    assert_eq!(verify_tree(&v1_with_list, &trust).unwrap_err().code(), "manifest_malformed");
+    let v2_without = resigned(&|m| m.public_keys = None);
+    assert_eq!(verify_tree(&v2_without, &trust).unwrap_err().code(), "manifest_malformed");
+    let lying = resigned(&|m| {
+        if let Some(k) = m.public_keys.as_mut().and_then(|l| l.first_mut()) {
+            k.key_id = "0000000000000000".into();
+        }
+    });
+    assert_eq!(verify_tree(&lying, &trust).unwrap_err().code(), "manifest_malformed");
+    let v3 = resigned(&|m| m.format_version = 3);
+    assert_eq!(verify_tree(&v3, &trust).unwrap_err().code(), "manifest_malformed");
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -11,19 +11,58 @@ use serde_json::{Value, json};
 use super::manifest::Manifest;
 use super::range::verify_range;
 use super::tree::{Tree, safe_path};
-use super::{FORMAT, FORMAT_VERSION, paths};
+use super::{FORMAT, READABLE_VERSIONS, paths};
 use crate::audit::{GENESIS, Problem, PublicKey, digest, parse_checkpoints_jsonl, parse_records_jsonl};
 
-/// Which key a verifier trusts.
+/// Which keys a verifier trusts.
 #[derive(Debug, Clone)]
 pub enum Trust {
-    /// `--pubkey HEX`: only this key.
-    PublicKey(PublicKey),
-    /// `--fingerprint sha256:HEX`: the embedded key, only if it has this fingerprint.
-    Fingerprint(String),
-    /// `--trust-embedded-key`: whatever key the package names. Proves only
+    /// `--pubkey HEX` and `--fingerprint sha256:HEX`, each repeatable: a key
+    /// the package lists is trusted when it is one of `keys` or has one of
+    /// `fingerprints`.
+    Pinned {
+        /// Pinned public keys.
+        keys: Vec<PublicKey>,
+        /// Pinned fingerprints (`sha256:<hex>`).
+        fingerprints: Vec<String>,
+    },
+    /// `--trust-embedded-key`: every key the package lists. Proves only
     /// integrity, not origin; reported loudly.
     Embedded,
+}
+
+impl Trust {
+    /// Trust exactly one key.
+    pub fn public_key(key: PublicKey) -> Self {
+        Trust::Pinned { keys: vec![key], fingerprints: Vec::new() }
+    }
+
+    /// Trust exactly the key with this fingerprint.
+    pub fn fingerprint(fingerprint: impl Into<String>) -> Self {
+        Trust::Pinned { keys: Vec::new(), fingerprints: vec![fingerprint.into()] }
+    }
+
+    /// Whether `key` is trusted.
+    pub fn accepts(&self, key: &PublicKey) -> bool {
+        match self {
+            Trust::Pinned { keys, fingerprints } => {
+                keys.contains(key) || fingerprints.iter().any(|f| key.matches_pin(f))
+            }
+            Trust::Embedded => true,
+        }
+    }
+
+    /// The pins, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Trust::Pinned { keys, fingerprints } => {
+                let all: Vec<String> =
+                    keys.iter().map(PublicKey::fingerprint).chain(fingerprints.iter().cloned()).collect();
+                all.join(", ")
+            }
+            Trust::Embedded => "the embedded keys".into(),
+        }
+    }
 }
 
 /// The first thing wrong with a package. [`PackageProblem::code`] is the
@@ -39,7 +78,7 @@ pub enum PackageProblem {
     /// manifest.json is not a manifest of a version we read.
     #[error("manifest.json is malformed: {0}")]
     ManifestMalformed(String),
-    /// The manifest's key is not the pinned key.
+    /// The manifest's signing key is not pinned.
     #[error("{0}")]
     UntrustedKey(String),
     /// The manifest's signature fails.
@@ -130,23 +169,20 @@ fn text<'a>(tree: &'a Tree, path: &'static str) -> Result<&'a str, PackageProble
     })
 }
 
-/// The embedded key, once the trust rule accepts it.
-fn trusted_key(manifest: &Manifest, trust: &Trust) -> Result<PublicKey, PackageProblem> {
-    let embedded = PublicKey::from_hex(&manifest.public_key.hex)
+/// The manifest's signing key, once a pin accepts it, and every listed key
+/// a pin accepts (the keys checkpoints may be signed by).
+fn trusted_keys(manifest: &Manifest, trust: &Trust) -> Result<(PublicKey, Vec<PublicKey>), PackageProblem> {
+    let listed = manifest.listed_keys().map_err(PackageProblem::ManifestMalformed)?;
+    let signer = PublicKey::from_hex(&manifest.public_key.hex)
         .map_err(|e| PackageProblem::ManifestMalformed(format!("public_key: {e}")))?;
-    let untrusted = |why: String| PackageProblem::UntrustedKey(why);
-    match trust {
-        Trust::PublicKey(pinned) if *pinned != embedded => Err(untrusted(format!(
-            "the package is signed by key {}, not by the pinned key {}",
-            embedded.fingerprint(),
-            pinned.fingerprint()
-        ))),
-        Trust::Fingerprint(f) if !embedded.matches_pin(f) => Err(untrusted(format!(
-            "the package is signed by key {}, not by the pinned fingerprint {f}",
-            embedded.fingerprint()
-        ))),
-        _ => Ok(embedded),
+    if !trust.accepts(&signer) {
+        return Err(PackageProblem::UntrustedKey(format!(
+            "the package is signed by key {}, not by the pinned keys ({})",
+            signer.fingerprint(),
+            trust.describe()
+        )));
     }
+    Ok((signer, listed.into_iter().filter(|k| trust.accepts(k)).collect()))
 }
 
 /// Verifies a package held in memory; see the module doc for what passes.
@@ -154,13 +190,18 @@ pub fn verify_tree(tree: &Tree, trust: &Trust) -> Result<PackageReport, PackageP
     let raw = tree.get(paths::MANIFEST).ok_or(PackageProblem::ManifestMissing)?;
     let manifest: Manifest =
         serde_json::from_slice(raw).map_err(|e| PackageProblem::ManifestMalformed(e.to_string()))?;
-    if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
+    if manifest.format != FORMAT || !READABLE_VERSIONS.contains(&manifest.format_version) {
         return Err(PackageProblem::ManifestMalformed(format!(
-            "format {:?} version {} is not {FORMAT} version {FORMAT_VERSION}",
+            "format {:?} version {} is not {FORMAT} version 1 or 2",
             manifest.format, manifest.format_version
         )));
     }
-    let key = trusted_key(&manifest, trust)?;
+    if (manifest.format_version >= 2) != manifest.public_keys.is_some() {
+        return Err(PackageProblem::ManifestMalformed(
+            "public_keys is required in format version 2 and absent in version 1".into(),
+        ));
+    }
+    let (key, trusted) = trusted_keys(&manifest, trust)?;
     manifest.verify_signature(&key).map_err(|_| PackageProblem::BadManifestSignature)?;
 
     for entry in &manifest.files {
@@ -187,7 +228,7 @@ pub fn verify_tree(tree: &Tree, trust: &Trust) -> Result<PackageReport, PackageP
             "the range must start at seq 1 or later, and seq 1 links to the genesis value".into(),
         ));
     }
-    let report = verify_range(&manifest.chain, from, &manifest.first.prev, &records, &checkpoints, &[key]).map_err(
+    let report = verify_range(&manifest.chain, from, &manifest.first.prev, &records, &checkpoints, &trusted).map_err(
         |problem| {
             let file = match problem {
                 Problem::UntrustedKey { .. }

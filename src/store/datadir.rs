@@ -31,6 +31,11 @@ impl DataDir {
         self.root.join("audit-signing.key")
     }
 
+    /// Retired signing keys' public halves (see [`super::keyring`]).
+    pub fn keyring(&self) -> PathBuf {
+        self.root.join("audit-keyring")
+    }
+
     pub fn config(&self) -> PathBuf {
         self.root.join("tollgate.toml")
     }

@@ -12,10 +12,12 @@ pub mod checkpointing;
 pub mod datadir;
 pub mod denials;
 pub mod export;
+pub mod keyring;
 pub mod keys;
 pub mod lifecycle;
 pub mod lock;
 mod migrations;
+pub mod rotation;
 pub mod tenants;
 pub mod writer;
 
@@ -101,6 +103,9 @@ pub struct Store {
     db_path: PathBuf,
     pub clock: Clock,
     pub signing_public: crate::audit::PublicKey,
+    /// Keys whose checkpoints this data dir trusts: the current key first,
+    /// then the keyring's retired keys ([`keyring::trusted_keys`]).
+    pub trusted_keys: Arc<[crate::audit::PublicKey]>,
     /// The key request states are sealed with (derived from the signing key,
     /// so every server on this data dir opens every other's states).
     pub request_state_key: crate::interact::state::StateKey,
@@ -134,6 +139,7 @@ impl Store {
         }
         let key = SigningKey::load(&files.signing_key()).map_err(|e| StoreError::Audit(e.to_string()))?;
         let public = key.public_key();
+        let trusted_keys: Arc<[crate::audit::PublicKey]> = keyring::trusted_keys(&files, &key)?.into();
         let request_state_key =
             crate::interact::state::StateKey::new(key.derive_key(crate::interact::state::KEY_LABEL));
         let denials = Arc::new(denials::DenialWindows::new(time::Duration::seconds(DENIAL_WINDOW_SECS)));
@@ -147,6 +153,7 @@ impl Store {
             db_path: files.db(),
             clock,
             signing_public: public,
+            trusted_keys,
             request_state_key,
             stats,
             denials,

@@ -98,7 +98,7 @@ fn export(
     let dir = data_dir(conn)?;
     let key = SigningKey::load(&DataDir::new(&dir).signing_key())
         .map_err(|e| ToolError::new(ToolErrorCode::Internal, format!("signing key: {e}")))?;
-    let built = build_package(conn, &tenant.0, range, &key).map_err(|e| match e {
+    let built = build_package(conn, &tenant.0, range, &key, &cx.audit_keys).map_err(|e| match e {
         BuildError::NoSuchTenant => ToolError::new(ToolErrorCode::NotFound, "no such tenant"),
         BuildError::EmptyChain => ToolError::new(ToolErrorCode::FailedPrecondition, e.to_string()),
         BuildError::BadRange(_) => ToolError::invalid_argument("/to_seq", e.to_string()),

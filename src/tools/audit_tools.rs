@@ -53,8 +53,7 @@ fn verify(cx: &ToolCx, conn: &rusqlite::Connection, chain: String) -> Result<Ver
     if chain != SYSTEM_CHAIN && crate::store::tenants::get(conn, &chain)?.is_none() {
         return Err(ToolError::new(ToolErrorCode::NotFound, "no such tenant"));
     }
-    let trusted = [cx.audit_key];
-    let outcome = audit_log::verify_stored(conn, &chain, &trusted)
+    let outcome = audit_log::verify_stored(conn, &chain, &cx.audit_keys)
         .map_err(|e| ToolError::new(ToolErrorCode::Internal, e.to_string()))?;
     Ok(match outcome {
         Ok(report) => VerifyOutput {

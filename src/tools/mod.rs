@@ -42,8 +42,9 @@ pub struct ToolCx {
     pub tenant: Option<TenantId>,
     pub clock: Clock,
     pub config: Arc<Config>,
-    /// The server's audit signing key (public half), for verification tools.
-    pub audit_key: crate::audit::PublicKey,
+    /// The keys the server trusts for its own checkpoints (current signing
+    /// key first, then retired keys from the keyring), for verification tools.
+    pub audit_keys: Arc<[crate::audit::PublicKey]>,
     /// The caller's tenant's plan and limits (absent for platform principals).
     pub billing: Option<crate::billing::BillingView>,
     /// Earlier answers, and where to ask for more (see [`crate::interact`]).

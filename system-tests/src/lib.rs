@@ -604,6 +604,14 @@ impl DataDir {
             if entry.file_type().is_ok_and(|t| t.is_file()) {
                 std::fs::copy(entry.path(), path.join(entry.file_name())).expect("copy data dir file");
             }
+            // The keyring of retired audit keys (after `audit rotate-key`).
+            if entry.file_name() == "audit-keyring" {
+                std::fs::create_dir_all(path.join("audit-keyring")).expect("create keyring copy");
+                for key in std::fs::read_dir(entry.path()).expect("read keyring") {
+                    let key = key.expect("keyring entry");
+                    std::fs::copy(key.path(), path.join("audit-keyring").join(key.file_name())).expect("copy key");
+                }
+            }
         }
         DataDir { path, admin_key: self.admin_key.clone() }
     }
