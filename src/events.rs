@@ -87,6 +87,8 @@ struct Listener {
     filter: Filter,
     subscription_id: Value,
     sink: NotificationSink,
+    /// Ends this stream alone (its principal lost its access).
+    end: watch::Sender<bool>,
 }
 
 /// Most listen streams one principal may hold open (each holds a connection).
@@ -174,8 +176,10 @@ impl Hub {
         );
         let _ = sink.send(ack);
         let key = self.next.fetch_add(1, Ordering::Relaxed);
-        listeners.insert(key, Listener { audience, principal: principal.id.clone(), filter, subscription_id, sink });
-        Ok(Subscription { hub: Arc::clone(self), key, closing: self.closing.subscribe() })
+        let (end, ended) = watch::channel(false);
+        let listener = Listener { audience, principal: principal.id.clone(), filter, subscription_id, sink, end };
+        listeners.insert(key, listener);
+        Ok(Subscription { hub: Arc::clone(self), key, closing: self.closing.subscribe(), ended })
     }
 
     /// Tell every stream of `audience` that asked for this kind of event; returns how many.
@@ -195,6 +199,20 @@ impl Hub {
         self.closing.send_replace(true);
     }
 
+    /// End the streams of these principals, or of a whole audience (access
+    /// revoked: a revoked key's stream must not outlive the key).
+    pub fn end_streams(&self, whose: &Ending) {
+        for l in lock(&self.listeners).values() {
+            let ends = match whose {
+                Ending::Principals(ids) => ids.contains(&l.principal),
+                Ending::Audience(a) => &l.audience == a,
+            };
+            if ends {
+                l.end.send_replace(true);
+            }
+        }
+    }
+
     /// Open streams (for metrics and tests).
     pub fn len(&self) -> usize {
         lock(&self.listeners).len()
@@ -208,18 +226,43 @@ impl Hub {
 /// Events a tool announces during a call; published only once the call's
 /// commit is durable and the tool succeeded (a rolled-back change is never announced).
 #[derive(Debug, Clone, Default)]
-pub struct Announcements(Arc<Mutex<Vec<(Audience, Event)>>>);
+pub struct Announcements(Arc<Mutex<Vec<Announcement>>>);
+
+/// Whose streams end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Every stream of these principals (key ids, `cert:` fingerprints).
+    Principals(Vec<String>),
+    /// Every stream of an audience (a suspended or deleted tenant).
+    Audience(Audience),
+}
+
+#[derive(Debug, Clone)]
+enum Announcement {
+    Event(Audience, Event),
+    End(Ending),
+}
 
 impl Announcements {
     /// Announce `event` to `audience` after the commit.
     pub fn push(&self, audience: Audience, event: Event) {
-        lock(&self.0).push((audience, event));
+        lock(&self.0).push(Announcement::Event(audience, event));
+    }
+
+    /// End these streams after the commit.
+    pub fn end_streams(&self, whose: Ending) {
+        lock(&self.0).push(Announcement::End(whose));
     }
 
     /// Deliver everything announced.
     pub fn publish(&self, hub: &Hub) {
-        for (audience, event) in lock(&self.0).drain(..) {
-            hub.publish(&audience, event);
+        for announcement in lock(&self.0).drain(..) {
+            match announcement {
+                Announcement::Event(audience, event) => {
+                    hub.publish(&audience, event);
+                }
+                Announcement::End(whose) => hub.end_streams(&whose),
+            }
         }
     }
 }
@@ -229,13 +272,17 @@ pub struct Subscription {
     hub: Arc<Hub>,
     key: u64,
     closing: watch::Receiver<bool>,
+    ended: watch::Receiver<bool>,
 }
 
 impl Subscription {
-    /// Resolves when the server ends the stream.
+    /// Resolves when the server ends the stream (shutdown, or its principal lost access).
     pub async fn ended(&mut self) {
-        // An error means the hub is gone, which also ends the stream.
-        let _ = self.closing.wait_for(|closing| *closing).await;
+        // An error means the sender is gone, which also ends the stream.
+        tokio::select! {
+            _ = self.closing.wait_for(|closing| *closing) => {}
+            _ = self.ended.wait_for(|ended| *ended) => {}
+        }
     }
 }
 
@@ -304,6 +351,21 @@ mod tests {
         drop(sub);
         assert!(hub.is_empty());
         assert_eq!(Filter::honoured(Some(&json!({"promptsListChanged": true}))).to_json(), json!({}));
+    }
+
+    #[tokio::test]
+    async fn a_principal_losing_access_ends_only_its_own_streams() {
+        let hub = Arc::new(Hub::default());
+        let (mut gone, _r1) = stream(&hub, &principal("k1", Some("a")), true, 1);
+        let (mut kept, _r2) = stream(&hub, &principal("k2", Some("a")), true, 2);
+        let (mut other, _r3) = stream(&hub, &principal("k3", Some("b")), true, 3);
+        hub.end_streams(&Ending::Principals(vec!["k1".into()]));
+        gone.ended().await;
+        let still_open = tokio::time::timeout(std::time::Duration::ZERO, kept.ended()).await;
+        assert!(still_open.is_err(), "k2's stream goes on");
+        hub.end_streams(&Ending::Audience(Audience::Tenant(TenantId("a".into()))));
+        kept.ended().await;
+        assert!(tokio::time::timeout(std::time::Duration::ZERO, other.ended()).await.is_err(), "b's goes on");
     }
 
     #[tokio::test]

@@ -112,11 +112,20 @@ impl PackageFiles {
 
     /// Removes every package whose expiry is before `now` (best effort).
     pub fn sweep(&self, now: &str) {
+        self.remove_where(|p| p.expires_at.as_str() < now);
+    }
+
+    /// Removes every package of `tenant` (it was deleted; best effort).
+    pub fn remove_tenant(&self, tenant: &str) {
+        self.remove_where(|p| p.tenant == tenant);
+    }
+
+    fn remove_where(&self, doomed: impl Fn(&StoredPackage) -> bool) {
         let Ok(entries) = std::fs::read_dir(&self.root) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(id) = name.strip_suffix(".json") else { continue };
-            if self.get(id).is_some_and(|p| p.expires_at.as_str() < now) {
+            if self.get(id).is_some_and(|p| doomed(&p)) {
                 let _ = std::fs::remove_file(self.tar_path(id));
                 let _ = std::fs::remove_dir_all(self.root.join(id));
                 let _ = std::fs::remove_file(entry.path());

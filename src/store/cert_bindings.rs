@@ -48,6 +48,14 @@ pub fn get(conn: &Connection, fingerprint: &str) -> Result<Option<CertBindingRow
         .optional()?)
 }
 
+/// A tenant's bindings, oldest first.
+pub fn list(conn: &Connection, tenant_id: &str) -> Result<Vec<CertBindingRow>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM cert_bindings WHERE tenant_id = ?1 ORDER BY created_at"))?;
+    let rows = stmt.query_map([tenant_id], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Remove a tenant's binding; `false` when this tenant holds no such binding.
 pub fn delete(conn: &Connection, tenant_id: &str, fingerprint: &str) -> Result<bool, StoreError> {
     Ok(exec(

@@ -72,8 +72,8 @@ impl From<&FileEntry> for ArtifactView {
     }
 }
 
-/// The data dir of the read connection's database.
-fn data_dir(conn: &rusqlite::Connection) -> Result<PathBuf, ToolError> {
+/// The data dir of a connection's database.
+pub(crate) fn data_dir(conn: &rusqlite::Connection) -> Result<PathBuf, ToolError> {
     conn.path()
         .map(PathBuf::from)
         .and_then(|db| db.parent().map(PathBuf::from))

@@ -161,6 +161,8 @@ impl Tool for UnbindCert {
         if !cert_bindings::delete(tx.conn, &tenant.0, &input.fingerprint)? {
             return Err(not_found());
         }
+        let principal = crate::identity::CertFingerprint(input.fingerprint.clone()).principal_id();
+        cx.announcements.end_streams(crate::events::Ending::Principals(vec![principal]));
         Ok(UnbindOutput { fingerprint: input.fingerprint, unbound: true })
     }
 }

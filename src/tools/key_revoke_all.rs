@@ -1,5 +1,6 @@
-//! `key.revoke_all`: revoke every active key of the caller's scope at once
-//! (incident response), after the person behind the client confirms.
+//! `key.revoke_all`: revoke every active key of the caller's scope, and unbind
+//! its client certificates, at once (incident response), after the person
+//! behind the client confirms.
 //!
 //! The confirmation goes through [`crate::interact`]: it names the keys and is
 //! bound to exactly that set, so a confirmation given for one set of keys
@@ -14,9 +15,11 @@ use super::keys::scope;
 use super::registry::{Annotations, BillingClass, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::audit::digest_json;
+use crate::events::Ending;
+use crate::identity::CertFingerprint;
 use crate::identity::Role;
 use crate::interact::Question;
-use crate::store::{WriteCx, keys};
+use crate::store::{WriteCx, cert_bindings, keys};
 
 /// `key.revoke_all` input.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -36,6 +39,9 @@ fn yes() -> bool {
 pub struct RevokeAllOutput {
     /// The revoked keys' ids, sorted.
     pub revoked: Vec<String>,
+    /// The fingerprints of the client certificates unbound, sorted (a tenant's scope).
+    #[serde(default)]
+    pub unbound: Vec<String>,
     pub revoked_at: String,
 }
 
@@ -56,8 +62,8 @@ impl Tool for RevokeAll {
                 "key.revoke_all",
                 1,
                 "Revoke every active key",
-                "Revoke every active key of your scope (except, by default, the calling key) after you confirm \
-                 the list. Needs a client that can answer elicitation.",
+                "Revoke every active key of your scope and unbind its client certificates (except, by default, \
+                 the caller's own) after you confirm the list. Needs a client that can answer elicitation.",
             )
         }
     }
@@ -72,16 +78,31 @@ impl Tool for RevokeAll {
             .map(|k| k.key_id)
             .collect();
         targets.sort();
-        if targets.is_empty() {
-            return Ok(RevokeAllOutput { revoked: targets, revoked_at: now });
+        // A stolen certificate must not survive "revoke everything" either.
+        let caller_cert = cx.principal.id.strip_prefix("cert:");
+        let mut certs: Vec<String> = match scope.as_deref() {
+            Some(tenant) => cert_bindings::list(tx.conn, tenant)?
+                .into_iter()
+                .map(|b| b.fingerprint)
+                .filter(|f| !(input.keep_caller && Some(f.as_str()) == caller_cert))
+                .collect(),
+            None => Vec::new(),
+        };
+        certs.sort();
+        if targets.is_empty() && certs.is_empty() {
+            return Ok(RevokeAllOutput { revoked: targets, unbound: certs, revoked_at: now });
         }
-        let message = format!(
-            "Revoke {} active key(s) of {}: {}? Requests with them are refused from then on.",
+        let mut message = format!(
+            "Revoke {} active key(s) of {}: {}",
             targets.len(),
             scope.as_deref().map_or_else(|| "the platform".to_owned(), |t| format!("tenant {t}")),
             targets.join(", ")
         );
-        let bind = json!(digest_json(&json!(targets)).unwrap_or_default());
+        if !certs.is_empty() {
+            message.push_str(&format!("; and unbind {} client certificate(s): {}", certs.len(), certs.join(", ")));
+        }
+        message.push_str("? Requests with them are refused from then on.");
+        let bind = json!(digest_json(&json!({"keys": targets, "certificates": certs})).unwrap_or_default());
         let answers = cx.input.ask(vec![("confirm", Question::confirm(message))], bind)?;
         if !answers.get("confirm").is_some_and(crate::interact::Answer::confirmed) {
             return Err(ToolError::new(ToolErrorCode::Declined, "not confirmed: nothing was revoked"));
@@ -89,6 +110,14 @@ impl Tool for RevokeAll {
         for key_id in &targets {
             keys::revoke(tx.conn, key_id, &now)?;
         }
-        Ok(RevokeAllOutput { revoked: targets, revoked_at: now })
+        if let Some(tenant) = scope.as_deref() {
+            for fingerprint in &certs {
+                cert_bindings::delete(tx.conn, tenant, fingerprint)?;
+            }
+        }
+        // Their open listen streams end with them.
+        let ended = targets.iter().cloned().chain(certs.iter().map(|f| CertFingerprint(f.clone()).principal_id()));
+        cx.announcements.end_streams(Ending::Principals(ended.collect()));
+        Ok(RevokeAllOutput { revoked: targets, unbound: certs, revoked_at: now })
     }
 }

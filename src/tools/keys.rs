@@ -331,6 +331,7 @@ impl Tool for Revoke {
         let key = own_key(cx, tx, &input.key_id)?;
         let now = cx.clock.now_rfc3339();
         keys::revoke(tx.conn, &key.key_id, &now)?;
+        cx.announcements.end_streams(crate::events::Ending::Principals(vec![key.key_id.clone()]));
         let revoked_at = keys::get(tx.conn, &key.key_id)?.and_then(|k| k.revoked_at).unwrap_or(now);
         Ok(RevokeOutput { key_id: key.key_id, status: "revoked".into(), revoked_at })
     }

@@ -279,10 +279,15 @@ impl Tool for SetStatus {
         ToolSpec { annotations: WRITE, roles: PLATFORM, modes: Modes::MultiTenant, ..base }
     }
 
-    fn run(&self, input: StatusInput, _cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<StatusOutput, ToolError> {
+    fn run(&self, input: StatusInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<StatusOutput, ToolError> {
         let status = if self.suspend { "suspended" } else { "active" };
         if !tenants::set_status(tx.conn, &input.tenant_id, status)? {
             return Err(not_found());
+        }
+        if self.suspend {
+            // A suspended tenant's keys are refused: its open listen streams end too.
+            let audience = crate::events::Audience::Tenant(crate::identity::TenantId(input.tenant_id.clone()));
+            cx.announcements.end_streams(crate::events::Ending::Audience(audience));
         }
         Ok(StatusOutput { tenant_id: input.tenant_id, status: status.into() })
     }

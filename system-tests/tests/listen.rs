@@ -166,3 +166,23 @@ async fn listen_streams_can_never_take_every_connection() {
     // Everyone else is still served.
     assert!(tool_names(&admin).await.contains(&"whoami".to_owned()));
 }
+
+#[tokio::test]
+async fn a_revoked_keys_stream_ends_and_the_others_go_on() {
+    let server = server();
+    let admin = server.endpoint();
+    let (acme_id, acme) = tenant(&admin, "acme").await;
+    let issued = ok(&acme, "key.issue", json!({"role": "viewer", "label": "dashboard"})).await;
+    let viewer = acme.with_key(issued["api_key"].as_str());
+    let mut doomed = listen(&viewer, 21, json!({"toolsListChanged": true})).await;
+    let mut kept = listen(&acme, 22, json!({"toolsListChanged": true})).await;
+    assert!(doomed.next().await.is_some() && kept.next().await.is_some(), "both acknowledged");
+    ok(&acme, "key.revoke", json!({"key_id": issued["key_id"]})).await;
+    // The revoked key's stream ends with its closing result; the admin's still hears events.
+    let closing = doomed.next().await.expect("a closing message");
+    assert_eq!((closing["id"].clone(), closing["result"]["resultType"].clone()), (json!(21), json!("complete")));
+    assert!(doomed.next().await.is_none());
+    ok(&admin, "plan.set", json!({"tenant_id": acme_id, "plan": "free"})).await;
+    let note = kept.next().await.expect("the admin's stream goes on");
+    assert_eq!(note["method"], "notifications/tools/list_changed");
+}

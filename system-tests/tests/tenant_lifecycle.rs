@@ -121,6 +121,14 @@ async fn export_data_then_plan_confirm_delete_with_tokens_legal_hold_and_tombsto
         .unwrap_or_else(|| panic!("delete failed"));
     assert_eq!(done["status"], "deleted");
     let final_seq = done["final_seq"].as_u64().unwrap();
+    // Its package waiting for download is gone with it, files and all.
+    let package_id = exported["package_id"].as_str().unwrap();
+    let (status, _) = download(&a.server.base, package_id, Some(&a.server.dir.admin_key)).await;
+    assert_eq!(status, 404, "a deleted tenant's package is not served");
+    let leftovers: Vec<_> = std::fs::read_dir(a.server.dir.path.join("packages"))
+        .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(package_id)).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     let chain = audit_chain(&a.server.dir.path, &acme);
     let last = chain.last().unwrap();
     assert_eq!(

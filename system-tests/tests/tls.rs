@@ -173,6 +173,28 @@ async fn certificates_bind_act_and_unbind_and_headers_claiming_one_are_ignored()
     assert_eq!(error_reason(&whoami(&cert_only).await.body), Some("unknown_certificate"));
     let twice = http_tool(&no_cert, 10, "key.unbind_cert", json!({"fingerprint": cert.fingerprint})).await;
     assert_eq!(tool_failure(&twice.body).map(|f| f["code"].clone()), Some(json!("not_found")));
+
+    // "Revoke everything" unbinds the tenant's certificates too, once confirmed.
+    let revoke_all = |id: i64, retry: Value| {
+        let mut meta = modern_meta();
+        meta["io.modelcontextprotocol/clientCapabilities"] = json!({"elicitation": {}});
+        let mut params = json!({"name": "key.revoke_all", "arguments": {}, "_meta": meta});
+        if let (Some(p), Some(r)) = (params.as_object_mut(), retry.as_object()) {
+            p.extend(r.clone());
+        }
+        let headers = [("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "key.revoke_all")];
+        let (to, body) = (no_cert.clone(), request(id, "tools/call", params).to_string());
+        async move { post(&to, &headers, &body).await.body }
+    };
+    let asked = revoke_all(11, json!({})).await;
+    let question = asked["result"]["inputRequests"]["confirm"]["params"]["message"].as_str().unwrap_or_default();
+    assert!(question.contains(&admin_cert.fingerprint), "the question names the certificate: {question}");
+    let yes = json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+    let done = revoke_all(12, json!({"inputResponses": yes, "requestState": asked["result"]["requestState"]})).await;
+    let out = tool_output(&done).unwrap_or_else(|| panic!("{done}"));
+    assert_eq!(out["unbound"], json!([admin_cert.fingerprint]), "{out}");
+    let laptop_alone = endpoint(&server, &pki, None, Some(&admin_cert));
+    assert_eq!(error_reason(&whoami(&laptop_alone).await.body), Some("unknown_certificate"));
 }
 
 #[tokio::test]

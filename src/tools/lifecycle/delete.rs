@@ -160,7 +160,7 @@ impl Tool for Delete {
                 let accepted = answers.get("confirm").is_some_and(Answer::confirmed);
                 let confirmed = Confirmed::by_user_answer(&digest, accepted)
                     .map_err(|denied| ToolError::new(ToolErrorCode::Declined, denied.to_string()))?;
-                return deleted(tx, plan, digest, &confirmed, &now);
+                return deleted(cx, tx, plan, digest, &confirmed, &now);
             }
             let token = confirm::new_token();
             let expires_at = crate::clock::rfc3339(cx.clock.now() + time::Duration::seconds(TOKEN_TTL_SECS));
@@ -176,12 +176,13 @@ impl Tool for Delete {
         };
         let confirmed = confirm::by_token(tx.conn, &tenant, &digest, &token, &now)?
             .map_err(|denied| ToolError::new(ToolErrorCode::FailedPrecondition, denied.to_string()))?;
-        deleted(tx, plan, digest, &confirmed, &now)
+        deleted(cx, tx, plan, digest, &confirmed, &now)
     }
 }
 
 /// Execute a confirmed plan and say so.
 fn deleted(
+    cx: &ToolCx,
     tx: &mut WriteCx<'_>,
     plan: DeletionPlan,
     digest: String,
@@ -189,6 +190,13 @@ fn deleted(
     now: &str,
 ) -> Result<DeleteOutput, ToolError> {
     let final_seq = execute(tx, &plan, &digest, confirmed, now)?;
+    // Its packages waiting for download go too (derived copies; the kept chain can be exported again).
+    if let Ok(dir) = crate::tools::audit_export::data_dir(tx.conn) {
+        crate::package::PackageFiles::new(&dir).remove_tenant(&plan.tenant_id);
+    }
+    // The tenant is gone: its open listen streams end once this commits.
+    let audience = crate::events::Audience::Tenant(crate::identity::TenantId(plan.tenant_id.clone()));
+    cx.announcements.end_streams(crate::events::Ending::Audience(audience));
     Ok(DeleteOutput {
         status: DeleteStatus::Deleted,
         plan,
