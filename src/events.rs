@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::context::NotificationSink;
 use crate::identity::{Principal, TenantId};
 use crate::protocol::jsonrpc;
+use crate::sync::lock;
 
 /// `_meta` key that ties a message to its listen stream.
 pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
@@ -133,10 +134,6 @@ impl Default for Hub {
     fn default() -> Self {
         Self::new(512)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Tag a notification's params with its stream's subscription id.

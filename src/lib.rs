@@ -28,5 +28,6 @@ pub mod schemas;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod sync;
 pub mod tools;
 pub mod transport;

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use crate::protocol::LogLevel;
+use crate::sync::lock;
 
 /// What a legacy conversation has negotiated so far.
 #[derive(Debug, Clone, Default)]
@@ -112,11 +113,6 @@ impl Default for LegacySession {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-update of plain data; keep serving.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Why a session could not be opened.

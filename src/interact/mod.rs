@@ -17,13 +17,14 @@ pub mod answers;
 pub mod state;
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
 
 pub use answers::{Answer, ElicitAction};
 
 use crate::protocol::errors::RpcError;
+use crate::sync::lock;
 use crate::tools::{ToolError, ToolErrorCode};
 
 /// One question a tool can put to the client.
@@ -201,11 +202,6 @@ impl Input {
     pub fn take_stop(&self) -> Option<Stop> {
         lock(&self.stop).take()
     }
-}
-
-/// A poisoned lock only means a tool panicked mid-update of plain data.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -39,11 +39,10 @@ impl std::fmt::Debug for StateKey {
 }
 
 impl StateKey {
-    /// The key from 32 secret bytes.
-    pub fn new(bytes: [u8; 32]) -> Self {
-        // HMAC accepts keys of any length: this always succeeds.
-        let mac = <HmacSha256 as hmac::digest::KeyInit>::new_from_slice(&bytes);
-        Self(mac.unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default())))
+    /// The key from 32 secret bytes (HMAC takes any length, so this fails only
+    /// if the crate changes; then nothing is sealed with a substitute key).
+    pub fn new(bytes: [u8; 32]) -> Result<Self, hmac::digest::InvalidLength> {
+        <HmacSha256 as hmac::digest::KeyInit>::new_from_slice(&bytes).map(Self)
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -162,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_sealed_state_opens_only_untouched_in_time_and_for_its_call() {
-        let key = StateKey::new([7; 32]);
+        let key = StateKey::new([7; 32]).expect("key");
         let sealed = seal(&key, &payload());
         assert!(sealed.starts_with("v1."));
         assert_eq!(open(&key, &sealed, &expected(100)), Ok(payload()));
@@ -171,14 +170,14 @@ mod tests {
         assert_eq!(open(&key, &sealed, &other), Err(StateError::Foreign));
         let other = Expected { args: "e", ..expected(1) };
         assert_eq!(open(&key, &sealed, &other), Err(StateError::Foreign));
-        assert_eq!(open(&StateKey::new([8; 32]), &sealed, &expected(1)), Err(StateError::Invalid));
+        assert_eq!(open(&StateKey::new([8; 32]).expect("key"), &sealed, &expected(1)), Err(StateError::Invalid));
         assert_eq!(open(&key, &format!("{sealed}-TAMPERED"), &expected(1)), Err(StateError::Invalid));
         assert_eq!(open(&key, &sealed.replacen("v1.", "v2.", 1), &expected(1)), Err(StateError::Invalid));
     }
 
     #[test]
     fn a_forged_payload_with_the_old_mac_is_refused() {
-        let key = StateKey::new([7; 32]);
+        let key = StateKey::new([7; 32]).expect("key");
         let sealed = seal(&key, &payload());
         let tag = sealed.rsplit_once('.').map(|(_, t)| t).unwrap_or_default();
         let forged = StatePayload { sub: "admin".into(), ..payload() };

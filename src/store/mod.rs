@@ -141,7 +141,8 @@ impl Store {
         let public = key.public_key();
         let trusted_keys: Arc<[crate::audit::PublicKey]> = keyring::trusted_keys(&files, &key)?.into();
         let request_state_key =
-            crate::interact::state::StateKey::new(key.derive_key(crate::interact::state::KEY_LABEL));
+            crate::interact::state::StateKey::new(key.derive_key(crate::interact::state::KEY_LABEL))
+                .map_err(|e| StoreError::Audit(format!("request-state key: {e}")))?;
         let denials = Arc::new(denials::DenialWindows::new(time::Duration::seconds(DENIAL_WINDOW_SECS)));
         let housekeeping = checkpointing::Checkpointer::new(key, clock.clone(), options, Arc::clone(&denials), &conn)?;
         let stats = Arc::new(Mutex::new(WriterStats::default()));

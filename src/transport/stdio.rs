@@ -6,7 +6,7 @@
 //! in-flight requests finish.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
@@ -20,6 +20,7 @@ use crate::protocol::errors::RpcError;
 use crate::protocol::jsonrpc::{self, Incoming};
 use crate::server::McpServer;
 use crate::session::LegacySession;
+use crate::sync::lock;
 
 /// Longest accepted line, in bytes.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -61,7 +62,7 @@ where
                 let route = era::route_for_stdio(&request, &conversation);
                 let (server, tx, credential) = (Arc::clone(&server), tx.clone(), credential.clone());
                 let key = request.id.to_string();
-                let mut registered = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut registered = lock(&in_flight);
                 let in_flight = Arc::clone(&in_flight);
                 let handle = tasks.spawn(async move {
                     let outcome =
@@ -72,7 +73,7 @@ where
                         Err(e) => jsonrpc::failure(&request.id, &e),
                     };
                     // Removing ourselves first means a late cancellation finds nothing to abort.
-                    in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&request.id.to_string());
+                    lock(&in_flight).remove(&request.id.to_string());
                     let _ = tx.send(reply);
                     if ended_stream {
                         // On stdio the server also cancels the listen request it tore down.
@@ -85,7 +86,7 @@ where
             Ok(Incoming::Notification(n)) => {
                 if n.method == "notifications/cancelled" {
                     let id = n.params.get("requestId").map(Value::to_string).unwrap_or_default();
-                    if let Some(h) = in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&id) {
+                    if let Some(h) = lock(&in_flight).remove(&id) {
                         h.abort();
                     }
                 }
