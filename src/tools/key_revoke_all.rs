@@ -39,7 +39,7 @@ fn yes() -> bool {
 pub struct RevokeAllOutput {
     /// The revoked keys' ids, sorted.
     pub revoked: Vec<String>,
-    /// The fingerprints of the client certificates unbound, sorted (a tenant's scope).
+    /// The fingerprints of the client certificates unbound, sorted.
     #[serde(default)]
     pub unbound: Vec<String>,
     pub revoked_at: String,
@@ -95,7 +95,11 @@ impl Tool for RevokeAll {
         let mut message = format!(
             "Revoke {} active key(s) of {}: {}",
             targets.len(),
-            scope.as_deref().map_or_else(|| "the platform".to_owned(), |t| format!("tenant {t}")),
+            match scope.as_deref() {
+                None => "the platform".to_owned(),
+                Some(_) if !cx.config.multi_tenant => "this account".to_owned(),
+                Some(t) => format!("tenant {t}"),
+            },
             targets.join(", ")
         );
         if !certs.is_empty() {
