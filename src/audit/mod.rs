@@ -19,4 +19,4 @@ pub use error::AuditError;
 pub use fields::DIGEST_PREFIX;
 pub use record::{Aggregate, AuditRecord, Decision, GENESIS, RecordDraft, SYSTEM_CHAIN, digest, digest_json};
 pub use signing::{KEY_FILE_HEADER, PublicKey, SigningKey, describe};
-pub use verify::{ChainReport, Problem, parse_checkpoints_jsonl, parse_records_jsonl, verify_chain};
+pub use verify::{ChainReport, Problem, parse_checkpoints_jsonl, parse_records_jsonl, verify_chain, verify_range};

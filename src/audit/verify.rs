@@ -192,8 +192,23 @@ pub fn verify_chain(
     checkpoints: &[Checkpoint],
     trusted: &[PublicKey],
 ) -> Result<ChainReport, Problem> {
-    let mut prev = GENESIS;
-    for (expected, record) in (1u64..).zip(records) {
+    verify_range(chain, 1, GENESIS, records, checkpoints, trusted)
+}
+
+/// [`verify_chain`] for a closed range that starts at `from_seq` (an export
+/// package's), whose first record links to `first_prev`. Same checks, same
+/// order; a checkpoint may sign the record just before the range (its hash is
+/// `first_prev`), but none may sign one further back.
+pub fn verify_range(
+    chain: &str,
+    from_seq: u64,
+    first_prev: &str,
+    records: &[AuditRecord],
+    checkpoints: &[Checkpoint],
+    trusted: &[PublicKey],
+) -> Result<ChainReport, Problem> {
+    let mut prev = first_prev;
+    for (expected, record) in (from_seq..).zip(records) {
         if record.chain != chain {
             return Err(Problem::WrongChain { seq: record.seq });
         }
@@ -208,7 +223,7 @@ pub fn verify_chain(
         }
         prev = &record.hash;
     }
-    let last_seq = records.len() as u64;
+    let last_seq = from_seq.saturating_sub(1).saturating_add(records.len() as u64);
 
     let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
     sorted.sort_by_key(|c| c.seq);
@@ -227,8 +242,9 @@ pub fn verify_chain(
     }
     for checkpoint in &sorted {
         let signed = match checkpoint.seq {
-            0 => Some(GENESIS),
-            seq => usize::try_from(seq - 1).ok().and_then(|i| records.get(i)).map(|r| r.hash.as_str()),
+            seq if seq.saturating_add(1) == from_seq => Some(first_prev),
+            seq if seq < from_seq => return Err(Problem::CheckpointMismatch { seq }),
+            seq => usize::try_from(seq - from_seq).ok().and_then(|i| records.get(i)).map(|r| r.hash.as_str()),
         };
         if signed.is_some_and(|hash| hash != checkpoint.hash) {
             return Err(Problem::CheckpointMismatch { seq: checkpoint.seq });
@@ -240,10 +256,10 @@ pub fn verify_chain(
     }
     Ok(ChainReport {
         chain: chain.to_owned(),
-        records: last_seq,
+        records: records.len() as u64,
         last_seq,
         last_hash: prev.to_owned(),
-        checkpoints: checkpoints.len() as u64,
+        checkpoints: sorted.len() as u64,
         covered_seq,
     })
 }

@@ -10,10 +10,10 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use super::manifest::{FirstRecord, LastRecord, Manifest, SeqRange, TenantRef};
-use super::range::verify_range;
 use super::summary::{SummaryInput, summarize};
 use super::tree::{Tree, TreeError, to_tar};
 use super::{FORMAT, FORMAT_VERSION, paths, summary_html};
+use crate::audit::verify_range;
 use crate::audit::{AuditError, AuditRecord, Checkpoint, PublicKey, SigningKey, canonical_json};
 use crate::billing::PlanName;
 use crate::store::{StoreError, audit_log, billing, export, lifecycle, tenants};

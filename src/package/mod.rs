@@ -11,7 +11,6 @@ pub mod commands;
 pub mod demo;
 pub mod files;
 pub mod manifest;
-mod range;
 pub mod summary;
 mod summary_html;
 pub mod tree;

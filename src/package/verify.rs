@@ -9,9 +9,9 @@
 use serde_json::{Value, json};
 
 use super::manifest::Manifest;
-use super::range::verify_range;
 use super::tree::{Tree, safe_path};
 use super::{FORMAT, READABLE_VERSIONS, paths};
+use crate::audit::verify_range;
 use crate::audit::{GENESIS, Problem, PublicKey, digest, parse_checkpoints_jsonl, parse_records_jsonl};
 
 /// Which keys a verifier trusts.
