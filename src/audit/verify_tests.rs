@@ -333,3 +333,23 @@ fn problems_have_distinct_codes_and_messages_naming_the_seq() {
     assert!(all[1].to_string().contains("record 6"));
     assert!(Problem::BrokenLink { seq: 1 }.to_string().contains("genesis"));
 }
+
+#[test]
+fn a_range_verifies_from_its_first_link_and_only_checkpoints_inside_or_just_before_it() {
+    let key = test_key(1);
+    let records = sample_chain(5);
+    let (range, first_prev) = (&records[2..], records[1].hash.as_str());
+    let pins = [key.public_key()];
+    // Records 3..=5, a checkpoint on 5 and one on 2 (the record just before the range).
+    let checkpoints = checkpoints_at(&key, &records, &[2, 5]);
+    let report = verify_range(CHAIN, 3, first_prev, range, &checkpoints, &pins).unwrap();
+    assert_eq!((report.records, report.last_seq, report.covered_seq), (3, 5, 5));
+    // A checkpoint further back than the range's first link cannot be checked: refused.
+    let too_old = checkpoints_at(&key, &records, &[1]);
+    assert_eq!(verify_range(CHAIN, 3, first_prev, range, &too_old, &pins), Err(Problem::CheckpointMismatch { seq: 1 }));
+    // The wrong first link, or a range that does not start where it says.
+    assert_eq!(verify_range(CHAIN, 3, GENESIS, range, &[], &pins), Err(Problem::BrokenLink { seq: 3 }));
+    assert_eq!(verify_range(CHAIN, 2, first_prev, range, &[], &pins), Err(Problem::SeqGap { expected: 2, found: 3 }));
+    // verify_chain is the range from seq 1.
+    assert_eq!(verify_chain(CHAIN, &records, &[], &pins), verify_range(CHAIN, 1, GENESIS, &records, &[], &pins));
+}
