@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use tollgate::cli::{self, ServeArgs};
-use tollgate::offline::Pin;
+use tollgate::cmd::audit::Pin;
+use tollgate::cmd::{self as cli, ServeArgs};
 
 #[derive(Parser)]
 #[command(name = "tollgate", version, about = "Multi-tenant MCP tool server")]
@@ -212,7 +212,7 @@ fn main() -> ExitCode {
             } else {
                 cli::verify_package(
                     &path,
-                    tollgate::package::commands::PinArgs {
+                    tollgate::cmd::export::PinArgs {
                         pubkeys: pubkey,
                         fingerprints: fingerprint,
                         trust_embedded: trust_embedded_key,
@@ -236,7 +236,7 @@ fn main() -> ExitCode {
         Command::Audit { command: AuditCommand::Pubkey { dir } } => cli::audit_pubkey(dir.data_dir),
         Command::Audit { command: AuditCommand::RotateKey { dir } } => cli::audit_rotate_key(dir.data_dir),
         Command::Audit { command: AuditCommand::Export { dir, tenant, out, from_seq, to_seq } } => {
-            cli::audit_export(tollgate::package::commands::ExportArgs {
+            cli::audit_export(tollgate::cmd::export::ExportArgs {
                 data_dir: dir.data_dir,
                 tenant,
                 out,

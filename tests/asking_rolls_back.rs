@@ -7,14 +7,14 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use tollgate::clock::Clock;
 use tollgate::config::Config;
-use tollgate::context::{AskVia, CallContext, Retry, TransportKind};
-use tollgate::governed::Governance;
 use tollgate::identity::Credential;
-use tollgate::interact::Question;
-use tollgate::protocol::Era;
+use tollgate::server::call::Governance;
 use tollgate::store::{Store, StoreOptions, datadir};
 use tollgate::tools::ToolOutcome;
+use tollgate::tools::ask::Question;
+use tollgate::tools::context::{AskVia, CallContext, Retry};
 use tollgate::tools::registry::{Handler, Registry, ToolSpec};
+use tollgate::wire::{Era, TransportKind};
 
 fn context(key: &str) -> CallContext {
     let caps: Map<String, Value> = json!({"elicitation": {}}).as_object().cloned().unwrap_or_default();
@@ -38,7 +38,7 @@ fn context(key: &str) -> CallContext {
 
 #[tokio::test]
 async fn a_tool_that_swallows_its_question_keeps_no_effect() {
-    let dir = std::env::temp_dir().join(format!("tollgate-ask-{}", tollgate::context::new_request_id()));
+    let dir = std::env::temp_dir().join(format!("tollgate-ask-{}", tollgate::tools::context::new_request_id()));
     let init = datadir::init(&dir, Clock::system()).expect("init");
     let store = Store::open(&dir, Clock::system(), StoreOptions::default()).expect("open");
     let mut registry = Registry::default();

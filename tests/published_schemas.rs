@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use tollgate::schemas;
 use tollgate::server::ServerOptions;
+use tollgate::tools::schemas;
 
 #[test]
 fn published_tool_versions_match_the_code_and_stay_compatible() {

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tollgate::client::modern_meta;
 use tollgate::clock::Clock;
+use tollgate::cmd::client::modern_meta;
 use tollgate::config::Config;
-use tollgate::context::TransportKind;
 use tollgate::identity::Credential;
 use tollgate::protocol::era::Route;
-use tollgate::protocol::jsonrpc::Request;
 use tollgate::server::{McpServer, ServerOptions};
 use tollgate::store::{Store, StoreOptions, datadir};
+use tollgate::wire::TransportKind;
+use tollgate::wire::jsonrpc::Request;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -41,7 +41,7 @@ async fn call(server: &McpServer, key: &str, name: &str, arguments: Value) -> Re
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| TestCaseError::fail(e.to_string()))?;
     rt.block_on(async move {
-        let dir = std::env::temp_dir().join(format!("tollgate-ledger-{}", tollgate::context::new_request_id()));
+        let dir = std::env::temp_dir().join(format!("tollgate-ledger-{}", tollgate::tools::context::new_request_id()));
         let init = datadir::init(&dir, Clock::system()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let store = Store::open(&dir, Clock::system(), StoreOptions::default())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;

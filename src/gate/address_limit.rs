@@ -12,7 +12,7 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde_json::json;
 
-use crate::protocol::errors::{RATE_LIMITED, RpcError};
+use crate::wire::errors::{RATE_LIMITED, RpcError};
 
 /// Requests per second and burst per client address.
 pub struct AddressLimit {

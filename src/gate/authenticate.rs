@@ -9,8 +9,8 @@ use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::{Admission, Refusal, Step};
-use crate::identity::authenticate::{AuthError, Authenticator};
-use crate::protocol::errors::{RpcError, UNAUTHENTICATED};
+use crate::gate::authenticator::{AuthError, Authenticator};
+use crate::wire::errors::{RpcError, UNAUTHENTICATED};
 
 /// Authenticates the caller.
 pub struct Authenticate {
@@ -32,7 +32,7 @@ pub fn auth_error(e: &AuthError) -> RpcError {
         }
         AuthError::Unavailable(s) => RpcError::unavailable(s),
         AuthError::Mismatch(_) => RpcError::new(
-            crate::protocol::errors::FORBIDDEN,
+            crate::wire::errors::FORBIDDEN,
             "Forbidden: the API key and the client certificate belong to different accounts; present one of them",
         )
         .with_data(json!({ "reason": "credential_mismatch" })),

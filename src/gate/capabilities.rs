@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use super::{Admission, Refusal, Step};
-use crate::protocol::errors::RpcError;
+use crate::wire::errors::RpcError;
 
 /// Checks the tool's required client capabilities.
 pub struct ClientCapabilities;

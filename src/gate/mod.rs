@@ -7,9 +7,11 @@
 
 pub mod address_limit;
 mod authenticate;
+pub mod authenticator;
 mod billing_status;
 mod bind_tenant;
 mod capabilities;
+mod cert_auth;
 mod entitlement;
 mod flags;
 pub mod idempotency;
@@ -26,12 +28,12 @@ use serde_json::{Value, json};
 
 use crate::billing::{BillingView, Counter};
 use crate::clock::Clock;
-use crate::context::SharedContext;
-use crate::identity::authenticate::Authenticator;
+use crate::gate::authenticator::Authenticator;
 use crate::identity::{Principal, TenantId};
-use crate::protocol::errors::{FORBIDDEN, RpcError};
 use crate::store::Store;
+use crate::tools::context::SharedContext;
 use crate::tools::{RegisteredTool, Registry, ToolError};
+use crate::wire::errors::{FORBIDDEN, RpcError};
 
 pub use authenticate::{Authenticate, auth_error};
 pub use flags::Flags;

@@ -16,9 +16,9 @@ use crate::billing::BillingView;
 use crate::billing::plans::PLATFORM_RATE_PER_KEY;
 use crate::billing::rate::{Bucket, RateLimiter};
 use crate::clock::Clock;
-use crate::protocol::errors::{RATE_LIMITED, RpcError};
 use crate::store::denials::DenialKey;
 use crate::store::{Store, billing};
+use crate::wire::errors::{RATE_LIMITED, RpcError};
 
 /// Checks the buckets.
 pub struct RateLimit {

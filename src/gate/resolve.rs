@@ -15,8 +15,8 @@ use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::{Admission, Flags, Refusal, Step, forbidden};
-use crate::protocol::errors::RpcError;
 use crate::tools::Registry;
+use crate::wire::errors::RpcError;
 
 /// Resolves the requested tool.
 pub struct ResolveTool {

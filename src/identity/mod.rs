@@ -4,8 +4,6 @@
 //! digest, compared in constant time; the effective tenant comes from the
 //! principal, never from the request.
 
-pub mod authenticate;
-mod cert_auth;
 pub mod keys;
 
 use serde::{Deserialize, Serialize};

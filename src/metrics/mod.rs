@@ -5,8 +5,6 @@
 //! the server — never a tenant, key, principal or any other request value,
 //! so a client cannot grow the series count or read another tenant's data.
 
-pub mod listener;
-
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -59,9 +57,9 @@ pub fn get() -> &'static Metrics {
 /// request id (the id its audit record carries) — never its arguments or a secret.
 pub async fn observe(
     tool: &'static str,
-    cx: &crate::context::CallContext,
-    call: impl std::future::Future<Output = Result<serde_json::Value, crate::protocol::errors::RpcError>>,
-) -> Result<serde_json::Value, crate::protocol::errors::RpcError> {
+    cx: &crate::tools::context::CallContext,
+    call: impl std::future::Future<Output = Result<serde_json::Value, crate::wire::errors::RpcError>>,
+) -> Result<serde_json::Value, crate::wire::errors::RpcError> {
     use tracing::Instrument;
     let started = std::time::Instant::now();
     let span = tracing::info_span!("tools_call", request_id = %cx.request_id, tool, transport = cx.transport.as_str());

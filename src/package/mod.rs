@@ -7,8 +7,6 @@
 //! same bytes; verification trusts only a pinned key.
 
 pub mod build;
-pub mod commands;
-pub mod demo;
 pub mod files;
 pub mod manifest;
 pub mod summary;

@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::errors::RpcError;
 use super::headers::{self, McpHeaders};
-use super::jsonrpc::Request;
-use super::{Era, META_SERVER_INFO, MODERN_VERSION, SERVER_INFO, meta};
-use crate::context::{AskVia, CallContext, NotificationSink, Retry, TransportKind, new_request_id};
+use super::meta;
 use crate::identity::Credential;
-use crate::session::LegacySession;
+use crate::protocol::session::LegacySession;
+use crate::tools::context::{AskVia, CallContext, NotificationSink, Retry, new_request_id};
+use crate::wire::TransportKind;
+use crate::wire::errors::RpcError;
+use crate::wire::jsonrpc::Request;
+use crate::wire::{Era, META_SERVER_INFO, MODERN_VERSION, SERVER_INFO};
 
 /// Methods a 2026-07-28 client may call.
 pub const MODERN_METHODS: [&str; 4] = ["server/discover", "tools/list", "tools/call", "subscriptions/listen"];
@@ -45,7 +47,7 @@ impl Route {
 /// served statelessly; everything else belongs to the process's conversation.
 pub fn route_for_stdio(request: &Request, conversation: &Arc<LegacySession>) -> Route {
     let modern_meta = request.params.get("_meta").and_then(Value::as_object).is_some_and(|m| {
-        m.contains_key(super::META_PROTOCOL_VERSION) || m.contains_key(super::META_CLIENT_CAPABILITIES)
+        m.contains_key(crate::wire::META_PROTOCOL_VERSION) || m.contains_key(crate::wire::META_CLIENT_CAPABILITIES)
     });
     if modern_meta || request.method == "server/discover" {
         Route::Modern { headers: None }
@@ -141,7 +143,7 @@ fn admit_legacy(
     let version = match (&state.version, request.method.as_str()) {
         (_, "initialize") => negotiate(&request.params),
         (Some(v), _) => v.clone(),
-        (None, "ping") => super::LEGACY_DEFAULT.to_owned(),
+        (None, "ping") => crate::wire::LEGACY_DEFAULT.to_owned(),
         (None, _) => return Err(not_initialized()),
     };
     // 2025 clients answer questions as requests on the open exchange, when there is one.
@@ -166,14 +168,14 @@ fn admit_legacy(
 
 /// The idempotency key in `_meta`, as sent (either era).
 fn idempotency_key(params: &Map<String, Value>) -> Option<Value> {
-    params.get("_meta").and_then(|m| m.get(super::META_IDEMPOTENCY_KEY)).cloned()
+    params.get("_meta").and_then(|m| m.get(crate::wire::META_IDEMPOTENCY_KEY)).cloned()
 }
 
 /// The legacy version an `initialize` gets: the one asked for if we speak it, else the newest.
 pub fn negotiate(params: &Map<String, Value>) -> String {
     match params.get("protocolVersion").and_then(Value::as_str) {
-        Some(v) if super::is_legacy_version(v) => v.to_owned(),
-        _ => super::LEGACY_DEFAULT.to_owned(),
+        Some(v) if crate::wire::is_legacy_version(v) => v.to_owned(),
+        _ => crate::wire::LEGACY_DEFAULT.to_owned(),
     }
 }
 
@@ -184,7 +186,7 @@ pub fn not_initialized() -> RpcError {
          params._meta[\"io.modelcontextprotocol/protocolVersion\"] and \
          [\"io.modelcontextprotocol/clientCapabilities\"] (2026-07-28).",
     )
-    .with_data(json!({ "reason": "not_initialized", "supported": super::SUPPORTED_VERSIONS }))
+    .with_data(json!({ "reason": "not_initialized", "supported": crate::wire::SUPPORTED_VERSIONS }))
 }
 
 /// What the server implements in each era: list changes are delivered on
@@ -220,8 +222,8 @@ pub fn finish(era: Era, result: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::errors::{HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
     use crate::protocol::headers::HeaderField;
+    use crate::wire::errors::{HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
 
     fn request(method: &str, params: Value) -> Request {
         Request { id: json!(1), method: method.to_owned(), params: params.as_object().cloned().unwrap_or_default() }

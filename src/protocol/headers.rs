@@ -8,7 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::errors::RpcError;
+use crate::wire::errors::RpcError;
 
 pub const PROTOCOL_VERSION: &str = "MCP-Protocol-Version";
 pub const METHOD: &str = "Mcp-Method";
@@ -84,7 +84,7 @@ pub fn decode(header: &str, raw: &str) -> Result<String, RpcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::errors::HEADER_MISMATCH;
+    use crate::wire::errors::HEADER_MISMATCH;
 
     fn v(s: &str) -> HeaderField {
         HeaderField::Value(s.to_owned())

@@ -6,8 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::RpcError;
-use super::{LogLevel, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION};
+use crate::wire::errors::RpcError;
+use crate::wire::{LogLevel, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION};
 
 /// What a modern request says about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,11 +119,7 @@ mod tests {
             json!({"_meta": {META_PROTOCOL_VERSION: "2026-07-28", META_CLIENT_CAPABILITIES: []}}),
             json!({"_meta": {META_PROTOCOL_VERSION: "2026-07-28", META_CLIENT_CAPABILITIES: {}, META_LOG_LEVEL: "loud"}}),
         ] {
-            assert_eq!(
-                read(&params(p.clone())).map_err(|e| e.code),
-                Err(crate::protocol::errors::INVALID_PARAMS),
-                "{p}"
-            );
+            assert_eq!(read(&params(p.clone())).map_err(|e| e.code), Err(crate::wire::errors::INVALID_PARAMS), "{p}");
         }
     }
 }

@@ -108,7 +108,7 @@ pub struct Store {
     pub trusted_keys: Arc<[crate::audit::PublicKey]>,
     /// The key request states are sealed with (derived from the signing key,
     /// so every server on this data dir opens every other's states).
-    pub request_state_key: crate::interact::state::StateKey,
+    pub request_state_key: crate::tools::ask::state::StateKey,
     stats: Arc<Mutex<WriterStats>>,
     /// Flood denials waiting for their window to end.
     pub denials: Arc<denials::DenialWindows>,
@@ -141,7 +141,7 @@ impl Store {
         let public = key.public_key();
         let trusted_keys: Arc<[crate::audit::PublicKey]> = keyring::trusted_keys(&files, &key)?.into();
         let request_state_key =
-            crate::interact::state::StateKey::new(key.derive_key(crate::interact::state::KEY_LABEL))
+            crate::tools::ask::state::StateKey::new(key.derive_key(crate::tools::ask::state::KEY_LABEL))
                 .map_err(|e| StoreError::Audit(format!("request-state key: {e}")))?;
         let denials = Arc::new(denials::DenialWindows::new(time::Duration::seconds(DENIAL_WINDOW_SECS)));
         let housekeeping = checkpointing::Checkpointer::new(key, clock.clone(), options, Arc::clone(&denials), &conn)?;

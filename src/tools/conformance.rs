@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::registry::{Handler, RegistryError, ToolSpec};
 use super::result::{ToolOutcome, text_block};
-use crate::protocol::LogLevel;
 use crate::tools::Registry;
+use crate::wire::LogLevel;
 
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
 const WAV: &str = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=";

@@ -1,5 +1,5 @@
 //! Interactive fixture tools of the conformance suites (`--conformance` only):
-//! elicitation, sampling and roots, asked through [`crate::interact`] so that
+//! elicitation, sampling and roots, asked through [`crate::tools::ask`] so that
 //! 2026-07-28 clients get `input_required` results and 2025 clients get
 //! server-to-client requests. Keys, messages and schemas follow the suites'
 //! source (0.1.16 `tools-call-*`/`elicitation-*`, 0.2.0-alpha.12
@@ -14,8 +14,8 @@ use super::ToolCx;
 use super::registry::{Handler, RegistryError, ToolSpec};
 use super::result::{ToolError, ToolOutcome, text_block};
 use crate::events::{Audience, Event};
-use crate::interact::{Answer, Question};
 use crate::tools::Registry;
+use crate::tools::ask::{Answer, Question};
 
 type Fixture = fn(&Value, &ToolCx) -> Result<String, ToolError>;
 

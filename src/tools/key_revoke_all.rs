@@ -2,7 +2,7 @@
 //! its client certificates, at once (incident response), after the person
 //! behind the client confirms.
 //!
-//! The confirmation goes through [`crate::interact`]: it names the keys and is
+//! The confirmation goes through [`crate::tools::ask`]: it names the keys and is
 //! bound to exactly that set, so a confirmation given for one set of keys
 //! never revokes another (a key issued in between means asking again).
 
@@ -18,8 +18,8 @@ use crate::audit::digest_json;
 use crate::events::Ending;
 use crate::identity::CertFingerprint;
 use crate::identity::Role;
-use crate::interact::Question;
 use crate::store::{WriteCx, cert_bindings, keys};
+use crate::tools::ask::Question;
 
 /// `key.revoke_all` input.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -108,7 +108,7 @@ impl Tool for RevokeAll {
         message.push_str("? Requests with them are refused from then on.");
         let bind = json!(digest_json(&json!({"keys": targets, "certificates": certs})).unwrap_or_default());
         let answers = cx.input.ask(vec![("confirm", Question::confirm(message))], bind)?;
-        if !answers.get("confirm").is_some_and(crate::interact::Answer::confirmed) {
+        if !answers.get("confirm").is_some_and(crate::tools::ask::Answer::confirmed) {
             return Err(ToolError::new(ToolErrorCode::Declined, "not confirmed: nothing was revoked"));
         }
         for key_id in &targets {

@@ -6,17 +6,20 @@
 //! transaction; they never check permissions, never write audit records and
 //! never know which transport or era a call came from.
 
+pub mod ask;
 pub mod audit_export;
 pub mod audit_tools;
 pub mod billing_tools;
 pub mod cert_binding;
 pub mod conformance;
 pub mod conformance_interactive;
+pub mod context;
 pub mod key_revoke_all;
 pub mod keys;
 pub mod lifecycle;
 pub mod registry;
 pub mod result;
+pub mod schemas;
 pub mod server_info;
 pub mod tenants;
 pub mod whoami;
@@ -28,8 +31,8 @@ pub use result::{ToolError, ToolErrorCode, ToolOutcome};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::context::SharedContext;
 use crate::identity::{Principal, TenantId};
+use crate::tools::context::SharedContext;
 
 /// What an admitted call gives its tool.
 #[derive(Clone)]
@@ -47,8 +50,8 @@ pub struct ToolCx {
     pub audit_keys: Arc<[crate::audit::PublicKey]>,
     /// The caller's tenant's plan and limits (absent for platform principals).
     pub billing: Option<crate::billing::BillingView>,
-    /// Earlier answers, and where to ask for more (see [`crate::interact`]).
-    pub input: Arc<crate::interact::Input>,
+    /// Earlier answers, and where to ask for more (see [`crate::tools::ask`]).
+    pub input: Arc<crate::tools::ask::Input>,
     /// Events to publish once the call has committed.
     pub announcements: crate::events::Announcements,
 }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::ToolCx;
 use super::registry::{Tool, ToolSpec};
 use super::result::ToolError;
-use crate::protocol::{SERVER_INFO, SUPPORTED_VERSIONS};
 use crate::store::WriteCx;
+use crate::wire::{SERVER_INFO, SUPPORTED_VERSIONS};
 
 /// `server.info` takes no arguments.
 #[derive(Debug, Deserialize, JsonSchema)]

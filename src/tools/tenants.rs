@@ -12,8 +12,8 @@ use super::registry::{Annotations, Modes, Registry, RegistryError, Tool, ToolSpe
 use super::result::{ToolError, ToolErrorCode};
 use crate::billing::PlanName;
 use crate::identity::{Role, TenantId, keys as key_format};
-use crate::protocol::cursor;
 use crate::store::{WriteCx, keys, tenants};
+use crate::wire::cursor;
 
 /// Register the tenant tools.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {

@@ -10,10 +10,10 @@ use super::ToolCx;
 use super::registry::{Annotations, BillingClass, Modes, Tool, ToolSpec};
 use super::result::ToolError;
 use crate::billing::{Counter, PlanName, Status};
-use crate::context::TransportKind;
 use crate::identity::{PrincipalKind, Role, RoleWire};
-use crate::protocol::{Era, SERVER_INFO};
 use crate::store::WriteCx;
+use crate::wire::TransportKind;
+use crate::wire::{Era, SERVER_INFO};
 
 /// `whoami` takes no arguments.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -4,5 +4,6 @@
 //! the wire says (HTTP header, stdio `_meta`) and carry the answer back.
 
 pub mod http;
+pub mod metrics;
 pub mod stdio;
 pub mod tls;

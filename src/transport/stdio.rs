@@ -13,14 +13,14 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
-use crate::context::TransportKind;
 use crate::identity::Credential;
 use crate::protocol::era;
-use crate::protocol::errors::RpcError;
-use crate::protocol::jsonrpc::{self, Incoming};
+use crate::protocol::session::LegacySession;
 use crate::server::McpServer;
-use crate::session::LegacySession;
 use crate::sync::lock;
+use crate::wire::TransportKind;
+use crate::wire::errors::RpcError;
+use crate::wire::jsonrpc::{self, Incoming};
 
 /// Longest accepted line, in bytes.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;

@@ -8,7 +8,7 @@
 //! Two routes: a client that can answer elicitation is asked (an
 //! `input_required` result for 2026-07-28 clients, `elicitation/create` for
 //! 2025 ones) with the plan digest bound into the question
-//! ([`crate::interact::Input::ask`]), and [`Confirmed::by_user_answer`] turns
+//! ([`crate::tools::ask::Input::ask`]), and [`Confirmed::by_user_answer`] turns
 //! the answer into a confirmation; any other client gets a token round trip:
 //! the plan call returns a one-time token (stored only as its digest, bound to
 //! the tenant and the plan's digest, expiring) that the second call presents.

@@ -14,10 +14,10 @@ use serde_json::json;
 use super::confirm::{self, Confirmed, TOKEN_TTL_SECS};
 use crate::audit::digest_json;
 use crate::identity::Role;
-use crate::interact::{Answer, Question};
 use crate::store::lifecycle::{self, Removable, Retained, Tombstone};
 use crate::store::{WriteCx, audit_log, tenants};
 use crate::tools::ToolCx;
+use crate::tools::ask::{Answer, Question};
 use crate::tools::registry::{Annotations, Modes, Tool, ToolSpec};
 use crate::tools::result::{ToolError, ToolErrorCode};
 

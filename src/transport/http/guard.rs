@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::reply::rpc_error_reply;
-use crate::protocol::errors::RpcError;
+use crate::wire::errors::RpcError;
 
 /// Host names (without port) that `Host` and `Origin` may name.
 #[derive(Debug, Clone)]

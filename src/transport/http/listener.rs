@@ -164,7 +164,7 @@ fn timed_out() -> Response {
         "jsonrpc": "2.0",
         "id": null,
         "error": {
-            "code": crate::protocol::errors::UNAVAILABLE,
+            "code": crate::wire::errors::UNAVAILABLE,
             "message": "Unavailable: the request took longer than the server's request timeout; retry later",
             "data": { "reason": "request_timeout" }
         }

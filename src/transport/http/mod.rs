@@ -22,15 +22,16 @@ use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::context::TransportKind;
 use crate::identity::{CertFingerprint, Credential};
 use crate::protocol::era::Route;
-use crate::protocol::errors::RpcError;
 use crate::protocol::headers::{self, HeaderField, McpHeaders};
-use crate::protocol::jsonrpc::{self, Incoming};
-use crate::protocol::{is_legacy_version, meta};
+use crate::protocol::meta;
+use crate::protocol::session::LegacySession;
 use crate::server::McpServer;
-use crate::session::LegacySession;
+use crate::wire::TransportKind;
+use crate::wire::errors::RpcError;
+use crate::wire::is_legacy_version;
+use crate::wire::jsonrpc::{self, Incoming};
 
 pub use guard::AllowedHosts;
 use reply::{json_reply, rpc_error_reply, status_only};
@@ -213,7 +214,7 @@ fn with_idempotency_header(mut request: jsonrpc::Request, headers: &HeaderMap) -
     let key = raw.to_str().map_or(serde_json::Value::Null, |k| serde_json::json!(k));
     let meta = request.params.entry("_meta").or_insert_with(|| serde_json::json!({}));
     if let Some(m) = meta.as_object_mut() {
-        m.entry(crate::protocol::META_IDEMPOTENCY_KEY).or_insert(key);
+        m.entry(crate::wire::META_IDEMPOTENCY_KEY).or_insert(key);
     }
     request
 }
@@ -327,7 +328,7 @@ async fn initialize(state: &AppState, request: jsonrpc::Request, credential: Cre
     match outcome {
         Ok(result) => {
             if let Err(e) = state.server.sessions.insert(Arc::clone(&session)) {
-                let error = RpcError::new(crate::protocol::errors::UNAVAILABLE, e.to_string())
+                let error = RpcError::new(crate::wire::errors::UNAVAILABLE, e.to_string())
                     .with_data(serde_json::json!({ "reason": "sessions_full" }));
                 return json_reply(StatusCode::SERVICE_UNAVAILABLE, &jsonrpc::failure(&request.id, &error), &[]);
             }

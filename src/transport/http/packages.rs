@@ -40,7 +40,7 @@ pub(super) async fn download(
         Ok(p) => p,
         Err(e) => {
             let error = auth_error(&e);
-            let status = if error.code == crate::protocol::errors::UNAVAILABLE {
+            let status = if error.code == crate::wire::errors::UNAVAILABLE {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::UNAUTHORIZED
@@ -70,7 +70,7 @@ pub(super) async fn download(
     };
     let draft = RecordDraft {
         ts: now,
-        request_id: crate::context::new_request_id(),
+        request_id: crate::tools::context::new_request_id(),
         principal: principal.id.clone(),
         tenant: package.tenant.clone(),
         tool: Some("package.download".into()),
@@ -86,7 +86,7 @@ pub(super) async fn download(
     let chain = package.tenant.clone();
     if let Err(e) = gov.store.write(move |w| audit_log::append(w, &chain, draft).map(|_| ())).await {
         // Never hand out a package without its audit record.
-        return rpc_error_reply(StatusCode::SERVICE_UNAVAILABLE, &crate::protocol::errors::RpcError::unavailable(e));
+        return rpc_error_reply(StatusCode::SERVICE_UNAVAILABLE, &crate::wire::errors::RpcError::unavailable(e));
     }
     Response::builder()
         .status(StatusCode::OK)

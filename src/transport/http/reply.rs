@@ -14,12 +14,12 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::context::TransportKind;
 use crate::identity::Credential;
 use crate::protocol::era::Route;
-use crate::protocol::errors::{INVALID_REQUEST, PARSE_ERROR, RpcError};
-use crate::protocol::jsonrpc::{self, Request};
 use crate::server::McpServer;
+use crate::wire::TransportKind;
+use crate::wire::errors::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use crate::wire::jsonrpc::{self, Request};
 
 /// Status of a JSON-RPC error answered on the 2025 path: gate denials and
 /// malformed messages keep their status; other protocol errors travel in a 200.

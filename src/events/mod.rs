@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use crate::context::NotificationSink;
 use crate::identity::{Principal, TenantId};
-use crate::protocol::jsonrpc;
 use crate::sync::lock;
+use crate::tools::context::NotificationSink;
+use crate::wire::jsonrpc;
 
 /// `_meta` key that ties a message to its listen stream.
 pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";

@@ -7,32 +7,12 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use crate::identity::Credential;
-use crate::protocol::{Era, LogLevel, jsonrpc};
-use crate::session::LegacySession;
-
-/// The transport a request arrived on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TransportKind {
-    Stdio,
-    Http,
-    Https,
-}
-
-impl TransportKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Stdio => "stdio",
-            TransportKind::Http => "http",
-            TransportKind::Https => "https",
-        }
-    }
-}
+use crate::protocol::session::LegacySession;
+use crate::wire::{Era, LogLevel, TransportKind, jsonrpc};
 
 /// A channel for server-to-client notifications about one in-flight request.
 pub type NotificationSink = mpsc::UnboundedSender<Value>;

@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 use crate::audit::{Decision, RecordDraft, digest_json};
 use crate::billing::period::Period;
 use crate::billing::{Counter, Limits};
-use crate::interact::{Interrupt, Stop};
-use crate::protocol::errors::{QUOTA_EXCEEDED, RpcError};
 use crate::store::billing::{self as ledger, IdempotencyScope, UsageEvent};
 use crate::store::{StoreError, WriteCx, audit_log};
+use crate::tools::ask::{Interrupt, Stop};
 use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
+use crate::wire::errors::{QUOTA_EXCEEDED, RpcError};
 
 /// What a committed call answers.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ impl CommitPlan {
         if let Some((nonce, expires)) = &self.consume
             && !ledger::consume_request_state(w.conn, nonce, *expires, self.now_unix())?
         {
-            let e = crate::rounds::state_refused(crate::interact::state::StateError::Replayed);
+            let e = crate::server::rounds::state_refused(crate::tools::ask::state::StateError::Replayed);
             self.record(w, Decision::Deny, Some("request_state_replayed"), None)?;
             return Ok(Some(Committed::Denied(e)));
         }

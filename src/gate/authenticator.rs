@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use super::{Credential, Principal, PrincipalKind, Role, TenantId, keys as key_format};
 use crate::clock::Clock;
+use crate::identity::{Credential, Principal, PrincipalKind, Role, TenantId, keys as key_format};
 use crate::store::{Store, StoreError, keys, tenants};
 
 /// Why a credential was refused (the `data.reason` of -31401).
@@ -171,7 +171,7 @@ impl Authenticator {
 
     /// The principal a client certificate is bound to, if any; a binding that
     /// cannot act (tenant suspended, or hidden by single-tenant mode) refuses.
-    fn certificate(&self, fingerprint: &super::CertFingerprint) -> Result<Option<Principal>, AuthError> {
+    fn certificate(&self, fingerprint: &crate::identity::CertFingerprint) -> Result<Option<Principal>, AuthError> {
         let found = self
             .store
             .read(|conn| {

@@ -11,14 +11,15 @@ use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{ConnectionId, Extensions, RpcModule};
 use serde_json::{Map, Value, json};
 
-use crate::context::{CallContext, SharedContext};
 use crate::events::Filter;
-use crate::governed::Governance;
 use crate::identity::Principal;
-use crate::protocol::errors::RpcError;
-use crate::protocol::{Era, INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor, era};
-use crate::session::LegacySession;
+use crate::protocol::era;
+use crate::protocol::session::LegacySession;
+use crate::server::call::Governance;
 use crate::tools::Registry;
+use crate::tools::context::{CallContext, SharedContext};
+use crate::wire::errors::RpcError;
+use crate::wire::{Era, INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor};
 
 /// Default number of tools per `tools/list` page.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -226,7 +227,7 @@ async fn listen(core: &Core, p: Params<'static>, ext: Extensions) -> MethodResul
     };
     let mut subscription = core.gov.events.listen(&principal, filter, cx.rpc_id.clone(), sink).map_err(|e| {
         ErrorObjectOwned::from(
-            RpcError::new(crate::protocol::errors::RATE_LIMITED, e.to_string())
+            RpcError::new(crate::wire::errors::RATE_LIMITED, e.to_string())
                 .with_data(json!({ "reason": "too_many_streams" })),
         )
     })?;

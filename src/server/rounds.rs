@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::context::{AskVia, CallContext, SharedContext};
-use crate::governed::{Asked, Governance, RoundEnd, RoundInput};
-use crate::interact::Interrupt;
-use crate::interact::state::{self, StateError, StatePayload};
-use crate::protocol::errors::RpcError;
-use crate::session::LegacySession;
+use crate::protocol::session::LegacySession;
+use crate::server::call::{Asked, Governance, RoundEnd, RoundInput};
+use crate::tools::ask::Interrupt;
+use crate::tools::ask::state::{self, StateError, StatePayload};
+use crate::tools::context::{AskVia, CallContext, SharedContext};
 use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
+use crate::wire::errors::RpcError;
 
 /// How long a sealed request state stays valid.
 pub const STATE_TTL_SECS: i64 = 600;

@@ -14,8 +14,8 @@ use rand::RngCore;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-use crate::protocol::LogLevel;
 use crate::sync::lock;
+use crate::wire::LogLevel;
 
 /// What a legacy conversation has negotiated so far.
 #[derive(Debug, Clone, Default)]

@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::tree::{read_any, write_dir};
-use super::verify::{Trust, verify_tree};
 use crate::audit::SigningKey;
+use crate::package::tree::{read_any, write_dir};
+use crate::package::verify::{Trust, verify_tree};
 use crate::store::datadir::DataDir;
 
 /// The standalone Python verifier, shipped inside the binary for the demo.
@@ -27,7 +27,7 @@ fn python(dir: &Path, path: &Path, fingerprint: &str) -> Option<(bool, String)> 
 pub fn run(data_dir: &Path, id: &str) -> Result<Vec<String>, String> {
     let key = SigningKey::load(&DataDir::new(data_dir).signing_key()).map_err(|e| e.to_string())?.public_key();
     let fingerprint = key.fingerprint();
-    let tar = super::PackageFiles::new(data_dir).tar_path(id);
+    let tar = crate::package::PackageFiles::new(data_dir).tar_path(id);
     let mut out = vec![format!("pinned key {fingerprint} (as `tollgate audit pubkey` prints it)")];
     let tree = read_any(&tar).map_err(|e| e.to_string())?;
     let report = verify_tree(&tree, &Trust::fingerprint(fingerprint.clone())).map_err(|p| p.to_string())?;
@@ -49,9 +49,9 @@ pub fn run(data_dir: &Path, id: &str) -> Result<Vec<String>, String> {
     }
 
     let mut tampered = tree.clone();
-    let records = tampered.get(super::paths::RECORDS).cloned().unwrap_or_default();
+    let records = tampered.get(crate::package::paths::RECORDS).cloned().unwrap_or_default();
     let text = String::from_utf8_lossy(&records).replacen("\"decision\":\"deny\"", "\"decision\":\"allow\"", 1);
-    tampered.insert(super::paths::RECORDS.into(), text.into_bytes());
+    tampered.insert(crate::package::paths::RECORDS.into(), text.into_bytes());
     let copy = scratch.join("tampered");
     write_dir(&tampered, &copy).map_err(|e| e.to_string())?;
     out.push("tampered copy: one denial in audit/records.jsonl rewritten as \"allow\"".into());

@@ -15,22 +15,23 @@ use serde_json::{Map, Value};
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
 use crate::billing::{BillingView, period};
 use crate::clock::Clock;
-use crate::commit::{CommitPlan, Committed};
 use crate::config::Config;
-use crate::context::{AskVia, CallContext, SharedContext, TransportKind};
 use crate::events::{Announcements, Hub};
+use crate::exec::{CommitPlan, Committed};
 use crate::gate::address_limit::AddressLimit;
+use crate::gate::authenticator::{AuthError, AuthFailure, Authenticator};
 use crate::gate::{Admission, Chain, Refusal, auth_error};
-use crate::identity::authenticate::{AuthError, AuthFailure, Authenticator};
 use crate::identity::{Credential, Principal, TenantId, keys as key_format};
-use crate::interact::state::{self, StateKey};
-use crate::interact::{Input, Interrupt, Stop};
-use crate::protocol::errors::RpcError;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
 use crate::store::{Store, StoreError, audit_log, billing, tenants};
+use crate::tools::ask::state::{self, StateKey};
+use crate::tools::ask::{Input, Interrupt, Stop};
+use crate::tools::context::{AskVia, CallContext, SharedContext};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolOutcome};
+use crate::wire::TransportKind;
+use crate::wire::errors::RpcError;
 
 /// Everything a governed call needs.
 pub struct Governance {
@@ -242,7 +243,7 @@ impl Governance {
     /// Metered and logged (with the request id of its audit record) by [`crate::metrics::observe`].
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
         let tool = self.registry.resolve(&name, self.config.multi_tenant).map_or("unknown", |t| t.spec.name);
-        crate::metrics::observe(tool, &cx, crate::rounds::drive(self, name, arguments, Arc::clone(&cx))).await
+        crate::metrics::observe(tool, &cx, crate::server::rounds::drive(self, name, arguments, Arc::clone(&cx))).await
     }
 
     /// One governed round of a call: gate chain, request state, tool, commit.
@@ -273,7 +274,7 @@ impl Governance {
                 match state::open(&self.state_key, sealed, &expected) {
                     Ok(payload) => Some(payload),
                     Err(e) => {
-                        let refusal = Refusal::Deny(crate::rounds::state_refused(e));
+                        let refusal = Refusal::Deny(crate::server::rounds::state_refused(e));
                         return self.deny(cx, &admission, refusal, Some(args_digest)).await.map(RoundEnd::Done);
                     }
                 }

@@ -119,7 +119,7 @@ pub fn notification(method: &str, params: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::errors::{INVALID_REQUEST, PARSE_ERROR};
+    use crate::wire::errors::{INVALID_REQUEST, PARSE_ERROR};
 
     #[test]
     fn invalid_json_is_a_parse_error_with_null_id() {

@@ -37,7 +37,7 @@ pub async fn spawn(server: Arc<McpServer>, listen: SocketAddr) -> std::io::Resul
 }
 
 fn scrape(server: &McpServer) -> Response {
-    let body = super::get().render(server.sessions.len());
+    let body = crate::metrics::get().render(server.sessions.len());
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(

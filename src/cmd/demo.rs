@@ -14,13 +14,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::client::{HttpClient, modern_meta};
 use crate::clock::Clock;
+use crate::cmd::client::{HttpClient, modern_meta};
 use crate::config::Config;
-use crate::context::TransportKind;
 use crate::server::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
+use crate::wire::TransportKind;
 
 const STEPS: usize = 9;
 
@@ -41,8 +41,11 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         }
     };
 
-    let dir =
-        std::env::temp_dir().join(format!("tollgate-demo-{}-{}", std::process::id(), crate::context::new_request_id()));
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-demo-{}-{}",
+        std::process::id(),
+        crate::tools::context::new_request_id()
+    ));
     say(&format!("initializing a data dir at {}", dir.display()), true);
     let init = crate::store::datadir::init(&dir, Clock::system()).map_err(|e| e.to_string())?;
     say(&format!("platform admin key issued: {}…", &init.api_key[..21]), false);
@@ -161,7 +164,7 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         say(&line, false);
     }
     say("the audit package: both verifiers, then a tampered copy", true);
-    for line in crate::package::demo::run(&dir, package["package_id"].as_str().unwrap_or_default())? {
+    for line in crate::cmd::demo_package::run(&dir, package["package_id"].as_str().unwrap_or_default())? {
         say(&line, false);
     }
     say(&format!("done. Data dir kept at {} (delete it when finished)", dir.display()), false);

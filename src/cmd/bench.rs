@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::client::modern_meta;
 use crate::clock::Clock;
+use crate::cmd::client::modern_meta;
 use crate::config::Config;
-use crate::context::TransportKind;
 use crate::identity::Credential;
 use crate::protocol::era::Route;
-use crate::protocol::jsonrpc::Request;
 use crate::server::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions};
+use crate::wire::TransportKind;
+use crate::wire::jsonrpc::Request;
 
 /// One measurement.
 #[derive(Debug, Clone)]
@@ -93,7 +93,7 @@ async fn measure(
 
 /// Run the benchmark and print its figures.
 pub async fn run(out: &mut dyn Write, calls: usize, clients: &[usize]) -> Result<Vec<Figure>, String> {
-    let dir = std::env::temp_dir().join(format!("tollgate-bench-{}", crate::context::new_request_id()));
+    let dir = std::env::temp_dir().join(format!("tollgate-bench-{}", crate::tools::context::new_request_id()));
     let init = crate::store::datadir::init(&dir, Clock::system()).map_err(|e| e.to_string())?;
     let store = Store::open(&dir, Clock::system(), StoreOptions::default()).map_err(|e| e.to_string())?;
     let server =

@@ -3,6 +3,10 @@
 //! Invariant: every transport goes through [`McpServer::request`], so the same
 //! request gets the same answer on stdio, HTTP and HTTPS.
 
+pub mod call;
+pub mod dispatch;
+pub mod rounds;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,16 +14,17 @@ use futures::future::join_all;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::context::{NotificationSink, TransportKind};
-use crate::dispatch::{DEFAULT_PAGE_SIZE, Dispatcher};
-use crate::governed::Governance;
 use crate::identity::Credential;
 use crate::protocol::era::{self, Route};
-use crate::protocol::errors::RpcError;
-use crate::protocol::jsonrpc::{self, Incoming, Notification, Request};
-use crate::session::{LegacySession, SessionStore};
+use crate::protocol::session::{LegacySession, SessionStore};
+use crate::server::call::Governance;
+use crate::server::dispatch::{DEFAULT_PAGE_SIZE, Dispatcher};
 use crate::store::Store;
+use crate::tools::context::NotificationSink;
 use crate::tools::{self, Registry, registry::RegistryError};
+use crate::wire::TransportKind;
+use crate::wire::errors::RpcError;
+use crate::wire::jsonrpc::{self, Incoming, Notification, Request};
 
 /// The only legacy revision whose clients may send JSON-RPC batches.
 pub const BATCH_VERSION: &str = "2025-03-26";

@@ -3,18 +3,25 @@
 //! Invariant: every failure reaches the user as a [`CliError`] with a message
 //! that says what to do and a stable exit code; logs go to stderr only.
 
+pub mod audit;
+pub mod bench;
+pub mod client;
+pub mod demo;
+pub mod demo_package;
+pub mod export;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::context::TransportKind;
 use crate::identity::Credential;
-use crate::schemas;
 use crate::server::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions, datadir::DataDir};
+use crate::tools::schemas;
 use crate::transport::http::{AllowedHosts, HttpOptions};
+use crate::wire::TransportKind;
 
 /// A command's failure.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +172,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     };
     let served = runtime()?.block_on(async move {
         if let Some(at) = args.metrics_listen {
-            crate::metrics::listener::spawn(Arc::clone(&server), at).await?;
+            crate::transport::metrics::spawn(Arc::clone(&server), at).await?;
         }
         crate::transport::http::serve(server, args.listen, options, listen_options).await
     });
@@ -248,7 +255,7 @@ pub fn schemas_print() -> Result<(), CliError> {
 /// `tollgate demo`.
 pub fn demo() -> Result<(), CliError> {
     runtime()?
-        .block_on(crate::demo::run(&mut std::io::stdout()))
+        .block_on(crate::cmd::demo::run(&mut std::io::stdout()))
         .map_err(|e| CliError::Failed(format!("demo failed: {e}")))
 }
 
@@ -257,8 +264,11 @@ pub fn bench(calls: usize, clients: &[usize]) -> Result<(), CliError> {
     if calls == 0 || clients.is_empty() || clients.contains(&0) {
         return Err(CliError::Usage("--calls and every --clients value must be at least 1".into()));
     }
-    runtime()?.block_on(crate::bench::run(&mut std::io::stdout(), calls, clients)).map(|_| ()).map_err(CliError::Failed)
+    runtime()?
+        .block_on(crate::cmd::bench::run(&mut std::io::stdout(), calls, clients))
+        .map(|_| ())
+        .map_err(CliError::Failed)
 }
 
-pub use crate::offline::{audit_pubkey, audit_rotate_key, audit_verify};
-pub use crate::package::commands::{audit_export, verify_package};
+pub use crate::cmd::audit::{audit_pubkey, audit_rotate_key, audit_verify};
+pub use crate::cmd::export::{audit_export, verify_package};

@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn foreign_and_out_of_range_cursors_are_invalid_params() {
         for c in ["", "!!", "dGcxOg", &encode(0), &encode(99), "eyJvZmZzZXQiOjF9"] {
-            assert_eq!(decode(c, 10).map_err(|e| e.code), Err(crate::protocol::errors::INVALID_PARAMS), "{c}");
+            assert_eq!(decode(c, 10).map_err(|e| e.code), Err(crate::wire::errors::INVALID_PARAMS), "{c}");
         }
     }
 

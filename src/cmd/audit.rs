@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::audit::{PublicKey, SigningKey, describe};
-use crate::cli::CliError;
+use crate::cmd::CliError;
+use crate::cmd::export::{check_fingerprint, parse_pubkeys};
 use crate::identity::TenantId;
-use crate::package::commands::{check_fingerprint, parse_pubkeys};
 use crate::store::{StoreError, audit_log, datadir::DataDir, keyring};
 
 /// How the verifier decides which signing keys to trust.

@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, json};
 
-use super::build::{ExportRange, build_package};
-use super::tree::{read_any, write_dir};
-use super::verify::{Trust, verify_tree};
 use crate::audit::{Decision, PublicKey, RecordDraft, SigningKey, digest_json};
 use crate::billing::Counter;
-use crate::cli::CliError;
 use crate::clock::Clock;
+use crate::cmd::CliError;
 use crate::identity::TenantId;
+use crate::package::build::{ExportRange, build_package};
+use crate::package::tree::{read_any, write_dir};
+use crate::package::verify::{Trust, verify_tree};
 use crate::store::billing::{UsageEvent, record_usage};
 use crate::store::datadir::DataDir;
 use crate::store::{Store, StoreOptions, audit_log, lock};
@@ -148,7 +148,7 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     let built = store.read(|conn| Ok(build_package(conn, &tenant, range, &key, &retired)));
     let built = match built? {
         Ok(b) => b,
-        Err(super::BuildError::NoSuchTenant) => {
+        Err(crate::package::BuildError::NoSuchTenant) => {
             store.shutdown();
             return Err(CliError::Usage(format!(
                 "no tenant {:?} in this data dir (give its id or its slug)",
@@ -165,17 +165,17 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     }
     std::fs::write(&tar_path, &built.tar)?;
     let manifest_digest =
-        crate::audit::digest(built.tree.get(super::paths::MANIFEST).map(Vec::as_slice).unwrap_or_default());
+        crate::audit::digest(built.tree.get(crate::package::paths::MANIFEST).map(Vec::as_slice).unwrap_or_default());
     let args_v = json!({"tenant_id": tenant, "from_seq": args.from_seq, "to_seq": args.to_seq});
     let result_v = json!({"manifest_sha256": manifest_digest});
     // A deleted tenant's chain is sealed: its export is recorded on the platform's chain and ledger.
     let sealed = store.read(|c| crate::store::lifecycle::tombstone(c, &tenant))?.is_some();
     let (chain, ledger) = if sealed {
-        (crate::audit::SYSTEM_CHAIN.to_owned(), crate::governed::PLATFORM_LEDGER.to_owned())
+        (crate::audit::SYSTEM_CHAIN.to_owned(), crate::server::call::PLATFORM_LEDGER.to_owned())
     } else {
         (tenant.clone(), tenant.clone())
     };
-    let (at, request_id) = (clock.now_rfc3339(), crate::context::new_request_id());
+    let (at, request_id) = (clock.now_rfc3339(), crate::tools::context::new_request_id());
     store.write_blocking(move |w| {
         record_usage(
             w.conn,

@@ -5,8 +5,8 @@
 //! then the key's principal acts with the narrower of the two roles — adding
 //! a credential never widens what a request may do.
 
-use super::Principal;
-use super::authenticate::{AuthError, AuthFailure};
+use super::authenticator::{AuthError, AuthFailure};
+use crate::identity::Principal;
 
 /// Combine what the key and the certificate resolved to.
 pub fn combine(by_key: Option<Principal>, by_cert: Option<Principal>) -> Result<Principal, AuthError> {

@@ -23,9 +23,9 @@ use serde_json::{Map, Value, json};
 
 pub use answers::{Answer, ElicitAction};
 
-use crate::protocol::errors::RpcError;
 use crate::sync::lock;
 use crate::tools::{ToolError, ToolErrorCode};
+use crate::wire::errors::RpcError;
 
 /// One question a tool can put to the client.
 #[derive(Debug, Clone, PartialEq)]
