@@ -38,7 +38,7 @@ fn context(key: &str) -> CallContext {
 
 #[tokio::test]
 async fn a_tool_that_swallows_its_question_keeps_no_effect() {
-    let dir = std::env::temp_dir().join(format!("tollgate-ask-{}", tollgate::tools::context::new_request_id()));
+    let dir = std::env::temp_dir().join(format!("tollgate-ask-{}", tollgate::audit::new_request_id()));
     let init = datadir::init(&dir, Clock::system()).expect("init");
     let store = Store::open(&dir, Clock::system(), StoreOptions::default()).expect("open");
     let mut registry = Registry::default();
@@ -55,7 +55,7 @@ async fn a_tool_that_swallows_its_question_keeps_no_effect() {
         }
     }));
     registry.add_raw(ToolSpec::open("careless", 1, "careless", "d"), json!({"type": "object"}), careless).expect("add");
-    let gov = Governance::new(Arc::clone(&store), Clock::system(), Config::default(), Arc::new(registry));
+    let gov = Governance::new(Arc::clone(&store), Clock::system(), Config::default(), Arc::new(registry)).expect("governance");
 
     let result = gov.call_tool("careless".into(), json!({}), Arc::new(context(&init.api_key))).await.expect("call");
     assert_eq!(result["resultType"], "input_required", "{result}");

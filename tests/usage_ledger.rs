@@ -41,7 +41,7 @@ async fn call(server: &McpServer, key: &str, name: &str, arguments: Value) -> Re
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| TestCaseError::fail(e.to_string()))?;
     rt.block_on(async move {
-        let dir = std::env::temp_dir().join(format!("tollgate-ledger-{}", tollgate::tools::context::new_request_id()));
+        let dir = std::env::temp_dir().join(format!("tollgate-ledger-{}", tollgate::audit::new_request_id()));
         let init = datadir::init(&dir, Clock::system()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let store = Store::open(&dir, Clock::system(), StoreOptions::default())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -20,3 +20,10 @@ pub use fields::DIGEST_PREFIX;
 pub use record::{Aggregate, AuditRecord, Decision, GENESIS, RecordDraft, SYSTEM_CHAIN, digest, digest_json};
 pub use signing::{KEY_FILE_HEADER, PublicKey, SigningKey, describe};
 pub use verify::{ChainReport, Problem, parse_checkpoints_jsonl, parse_records_jsonl, verify_chain, verify_range};
+
+/// A fresh request id (16 random bytes, hex).
+pub fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    hex::encode(bytes)
+}

@@ -14,7 +14,17 @@ use time::OffsetDateTime;
 
 pub use plans::{Counter, Feature, Limits, PlanName};
 
-use crate::store::billing::BillingRow;
+
+/// A tenant's billing row (the plan itself lives on the tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingRow {
+    pub plan: String,
+    pub status: String,
+    pub trial_ends_at: Option<String>,
+    pub version: u64,
+    /// Contract overrides as a JSON object (e.g. {"tool_calls": 100}).
+    pub overrides: String,
+}
 
 /// An account's billing status.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]

@@ -93,7 +93,7 @@ async fn measure(
 
 /// Run the benchmark and print its figures.
 pub async fn run(out: &mut dyn Write, calls: usize, clients: &[usize]) -> Result<Vec<Figure>, String> {
-    let dir = std::env::temp_dir().join(format!("tollgate-bench-{}", crate::tools::context::new_request_id()));
+    let dir = std::env::temp_dir().join(format!("tollgate-bench-{}", crate::audit::new_request_id()));
     let init = crate::store::datadir::init(&dir, Clock::system()).map_err(|e| e.to_string())?;
     let store = Store::open(&dir, Clock::system(), StoreOptions::default()).map_err(|e| e.to_string())?;
     let server =

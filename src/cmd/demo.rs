@@ -44,7 +44,7 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!(
         "tollgate-demo-{}-{}",
         std::process::id(),
-        crate::tools::context::new_request_id()
+        crate::audit::new_request_id()
     ));
     say(&format!("initializing a data dir at {}", dir.display()), true);
     let init = crate::store::datadir::init(&dir, Clock::system()).map_err(|e| e.to_string())?;

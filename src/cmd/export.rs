@@ -175,7 +175,7 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     } else {
         (tenant.clone(), tenant.clone())
     };
-    let (at, request_id) = (clock.now_rfc3339(), crate::tools::context::new_request_id());
+    let (at, request_id) = (clock.now_rfc3339(), crate::audit::new_request_id());
     store.write_blocking(move |w| {
         record_usage(
             w.conn,

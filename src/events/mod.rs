@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::identity::{Principal, TenantId};
 use crate::sync::lock;
-use crate::tools::context::NotificationSink;
+use crate::wire::NotificationSink;
 use crate::wire::jsonrpc;
 
 /// `_meta` key that ties a message to its listen stream.

@@ -95,7 +95,7 @@ impl CommitPlan {
         if let Some((nonce, expires)) = &self.consume
             && !ledger::consume_request_state(w.conn, nonce, *expires, self.now_unix())?
         {
-            let e = crate::server::rounds::state_refused(crate::tools::ask::state::StateError::Replayed);
+            let e = crate::tools::ask::state::StateError::Replayed.refusal();
             self.record(w, Decision::Deny, Some("request_state_replayed"), None)?;
             return Ok(Some(Committed::Denied(e)));
         }

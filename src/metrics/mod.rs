@@ -57,12 +57,13 @@ pub fn get() -> &'static Metrics {
 /// request id (the id its audit record carries) — never its arguments or a secret.
 pub async fn observe(
     tool: &'static str,
-    cx: &crate::tools::context::CallContext,
+    request_id: &str,
+    transport: crate::wire::TransportKind,
     call: impl std::future::Future<Output = Result<serde_json::Value, crate::wire::errors::RpcError>>,
 ) -> Result<serde_json::Value, crate::wire::errors::RpcError> {
     use tracing::Instrument;
     let started = std::time::Instant::now();
-    let span = tracing::info_span!("tools_call", request_id = %cx.request_id, tool, transport = cx.transport.as_str());
+    let span = tracing::info_span!("tools_call", request_id = %request_id, tool, transport = transport.as_str());
     let result = call.instrument(span).await;
     let took = started.elapsed();
     let (decision, reason) = match &result {
@@ -78,11 +79,11 @@ pub async fn observe(
     };
     get().call(tool, decision, reason.as_deref(), took);
     tracing::info!(
-        request_id = %cx.request_id,
+        request_id = %request_id,
         tool,
         decision,
         reason = reason.as_deref().unwrap_or(""),
-        transport = cx.transport.as_str(),
+        transport = transport.as_str(),
         duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         "tools/call"
     );

@@ -72,7 +72,7 @@ impl PackageFiles {
         let id = Self::id_of(built);
         let dir = self.root.join(&id);
         if !dir.exists() {
-            let tmp = self.root.join(format!(".{id}.{}", crate::tools::context::new_request_id()));
+            let tmp = self.root.join(format!(".{id}.{}", crate::audit::new_request_id()));
             write_dir(&built.tree, &tmp)?;
             if let Err(e) = std::fs::rename(&tmp, &dir) {
                 let _ = std::fs::remove_dir_all(&tmp);
@@ -96,7 +96,7 @@ impl PackageFiles {
     }
 
     fn replace(&self, path: &Path, bytes: &[u8]) -> Result<(), TreeError> {
-        let tmp = self.root.join(format!(".tmp.{}", crate::tools::context::new_request_id()));
+        let tmp = self.root.join(format!(".tmp.{}", crate::audit::new_request_id()));
         std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
         std::fs::rename(&tmp, path).map_err(io(path))
     }

@@ -91,8 +91,9 @@ fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&Tenant
 }
 
 impl Governance {
-    pub fn new(store: Arc<Store>, clock: Clock, config: Config, registry: Arc<Registry>) -> Self {
-        let state_key = store.request_state_key.clone();
+    pub fn new(store: Arc<Store>, clock: Clock, config: Config, registry: Arc<Registry>) -> Result<Self, StoreError> {
+        let state_key = StateKey::new(store.derive_secret(state::KEY_LABEL)?)
+            .map_err(|e| StoreError::Audit(format!("request-state key: {e}")))?;
         // Listen streams may hold at most half of the connections (at least one).
         let stream_capacity = (config.max_connections / 2).max(1);
         let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
@@ -106,7 +107,7 @@ impl Governance {
         let rate = NonZeroU32::new(config.per_address_rps).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
         let address_limit = AddressLimit::new(rate, burst);
-        Self {
+        Ok(Self {
             store,
             clock,
             config: Arc::new(config),
@@ -116,7 +117,7 @@ impl Governance {
             events: Arc::new(Hub::new(stream_capacity)),
             state_key,
             address_limit,
-        }
+        })
     }
 
     /// The per-client-address limit, before anything else is read; a refusal
@@ -243,7 +244,7 @@ impl Governance {
     /// Metered and logged (with the request id of its audit record) by [`crate::metrics::observe`].
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
         let tool = self.registry.resolve(&name, self.config.multi_tenant).map_or("unknown", |t| t.spec.name);
-        crate::metrics::observe(tool, &cx, crate::server::rounds::drive(self, name, arguments, Arc::clone(&cx))).await
+        crate::metrics::observe(tool, &cx.request_id, cx.transport, crate::server::rounds::drive(self, name, arguments, Arc::clone(&cx))).await
     }
 
     /// One governed round of a call: gate chain, request state, tool, commit.
@@ -274,7 +275,7 @@ impl Governance {
                 match state::open(&self.state_key, sealed, &expected) {
                     Ok(payload) => Some(payload),
                     Err(e) => {
-                        let refusal = Refusal::Deny(crate::server::rounds::state_refused(e));
+                        let refusal = Refusal::Deny(e.refusal());
                         return self.deny(cx, &admission, refusal, Some(args_digest)).await.map(RoundEnd::Done);
                     }
                 }

@@ -20,7 +20,7 @@ use crate::protocol::session::{LegacySession, SessionStore};
 use crate::server::call::Governance;
 use crate::server::dispatch::{DEFAULT_PAGE_SIZE, Dispatcher};
 use crate::store::Store;
-use crate::tools::context::NotificationSink;
+use crate::wire::NotificationSink;
 use crate::tools::{self, Registry, registry::RegistryError};
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
@@ -61,6 +61,8 @@ impl Default for ServerOptions {
 pub enum BuildError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("dispatcher: {0}")]
     Dispatcher(#[from] jsonrpsee::core::RegisterMethodError),
 }
@@ -87,7 +89,7 @@ impl McpServer {
     pub fn new(options: ServerOptions, store: Arc<Store>, config: Config) -> Result<Arc<Self>, BuildError> {
         let registry = Arc::new(registry(&options)?);
         let clock = store.clock.clone();
-        let gov = Arc::new(Governance::new(store, clock, config, registry));
+        let gov = Arc::new(Governance::new(store, clock, config, registry)?);
         let dispatcher = Dispatcher::new(gov, options.page_size)?;
         let sessions = SessionStore::new(options.session_capacity, options.session_idle);
         Ok(Arc::new(Self { dispatcher, sessions, options }))

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::protocol::session::LegacySession;
 use crate::server::call::{Asked, Governance, RoundEnd, RoundInput};
 use crate::tools::ask::Interrupt;
-use crate::tools::ask::state::{self, StateError, StatePayload};
+use crate::tools::ask::state::{self, StatePayload};
 use crate::tools::context::{AskVia, CallContext, SharedContext};
 use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::errors::RpcError;
@@ -61,11 +61,6 @@ pub async fn drive(gov: &Governance, name: String, arguments: Value, cx: SharedC
 
 fn failure(code: ToolErrorCode, message: &str) -> Value {
     ToolOutcome::failure(&ToolError::new(code, message)).into_result()
-}
-
-/// The JSON-RPC error for a refused request state (-32602 with a stable reason).
-pub fn state_refused(e: StateError) -> RpcError {
-    RpcError::invalid_params(format!("Invalid params: {e}")).with_data(json!({ "reason": e.reason() }))
 }
 
 /// The 2026-07-28 result that asks: the open questions and the sealed state of this call.

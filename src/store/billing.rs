@@ -8,16 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, exec, one};
 
-/// A tenant's billing row (the plan itself lives on the tenant).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BillingRow {
-    pub plan: String,
-    pub status: String,
-    pub trial_ends_at: Option<String>,
-    pub version: u64,
-    /// Contract overrides as a JSON object (e.g. {"tool_calls": 100}).
-    pub overrides: String,
-}
+pub use crate::billing::BillingRow;
 
 /// The tenant's plan and billing state (a tenant without a billing row is `active`, version 0).
 pub fn get(conn: &Connection, tenant: &str) -> Result<Option<BillingRow>, StoreError> {

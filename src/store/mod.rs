@@ -106,9 +106,9 @@ pub struct Store {
     /// Keys whose checkpoints this data dir trusts: the current key first,
     /// then the keyring's retired keys ([`keyring::trusted_keys`]).
     pub trusted_keys: Arc<[crate::audit::PublicKey]>,
-    /// The key request states are sealed with (derived from the signing key,
-    /// so every server on this data dir opens every other's states).
-    pub request_state_key: crate::tools::ask::state::StateKey,
+    /// Secrets derived from the signing key by label (the request-state key's
+    /// owner asks for its own; every server on this data dir derives the same).
+    signing_key_file: PathBuf,
     stats: Arc<Mutex<WriterStats>>,
     /// Flood denials waiting for their window to end.
     pub denials: Arc<denials::DenialWindows>,
@@ -140,9 +140,6 @@ impl Store {
         let key = SigningKey::load(&files.signing_key()).map_err(|e| StoreError::Audit(e.to_string()))?;
         let public = key.public_key();
         let trusted_keys: Arc<[crate::audit::PublicKey]> = keyring::trusted_keys(&files, &key)?.into();
-        let request_state_key =
-            crate::tools::ask::state::StateKey::new(key.derive_key(crate::tools::ask::state::KEY_LABEL))
-                .map_err(|e| StoreError::Audit(format!("request-state key: {e}")))?;
         let denials = Arc::new(denials::DenialWindows::new(time::Duration::seconds(DENIAL_WINDOW_SECS)));
         let housekeeping = checkpointing::Checkpointer::new(key, clock.clone(), options, Arc::clone(&denials), &conn)?;
         let stats = Arc::new(Mutex::new(WriterStats::default()));
@@ -155,7 +152,7 @@ impl Store {
             clock,
             signing_public: public,
             trusted_keys,
-            request_state_key,
+            signing_key_file: files.signing_key(),
             stats,
             denials,
         }))
@@ -220,6 +217,13 @@ impl Store {
             p.push(conn);
         }
         out
+    }
+
+    /// A 32-byte secret derived from the signing key for `label` (HKDF; the
+    /// key itself never leaves the store).
+    pub fn derive_secret(&self, label: &str) -> Result<[u8; 32], StoreError> {
+        let key = SigningKey::load(&self.signing_key_file).map_err(|e| StoreError::Audit(e.to_string()))?;
+        Ok(key.derive_key(label))
     }
 
     /// Batches and jobs committed so far.

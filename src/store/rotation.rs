@@ -65,7 +65,7 @@ pub fn rotate(root: &Path, clock: Clock) -> Result<Rotated, StoreError> {
     let appended = store.write_blocking(move |w| {
         let draft = RecordDraft {
             ts: at,
-            request_id: crate::tools::context::new_request_id(),
+            request_id: crate::audit::new_request_id(),
             principal: "local".into(),
             tenant: SYSTEM_CHAIN.into(),
             tool: Some("audit.rotate_key".into()),

@@ -8,14 +8,10 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 
 use crate::identity::Credential;
 use crate::protocol::session::LegacySession;
-use crate::wire::{Era, LogLevel, TransportKind, jsonrpc};
-
-/// A channel for server-to-client notifications about one in-flight request.
-pub type NotificationSink = mpsc::UnboundedSender<Value>;
+use crate::wire::{Era, LogLevel, NotificationSink, TransportKind, jsonrpc};
 
 /// How a tool's questions reach the client (decided by the era layer).
 #[derive(Debug, Clone)]
@@ -65,13 +61,6 @@ pub struct CallContext {
     pub ask_via: AskVia,
     /// A multi round-trip retry's answers and state (2026-07-28 `tools/call` only).
     pub retry: Retry,
-}
-
-/// A fresh request id (16 random bytes, hex).
-pub fn new_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    hex::encode(bytes)
 }
 
 impl CallContext {

@@ -86,6 +86,12 @@ pub enum StateError {
 }
 
 impl StateError {
+    /// The JSON-RPC error for a refused request state (-32602 with a stable reason).
+    pub fn refusal(self) -> crate::wire::errors::RpcError {
+        crate::wire::errors::RpcError::invalid_params(format!("Invalid params: {self}"))
+            .with_data(serde_json::json!({ "reason": self.reason() }))
+    }
+
     pub fn reason(self) -> &'static str {
         match self {
             StateError::Invalid => "request_state_invalid",

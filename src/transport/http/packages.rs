@@ -70,7 +70,7 @@ pub(super) async fn download(
     };
     let draft = RecordDraft {
         ts: now,
-        request_id: crate::tools::context::new_request_id(),
+        request_id: crate::audit::new_request_id(),
         principal: principal.id.clone(),
         tenant: package.tenant.clone(),
         tool: Some("package.download".into()),
