@@ -379,7 +379,10 @@ fn layer_of(module: &[String]) -> Option<usize> {
 }
 
 /// Strongly connected components with more than one node (Tarjan).
-fn cycles(nodes: &BTreeSet<Vec<String>>, edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<Vec<Vec<String>>> {
+fn cycles(
+    nodes: &BTreeSet<Vec<String>>,
+    edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+) -> Vec<Vec<Vec<String>>> {
     struct T<'a> {
         edges: &'a BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
         nodes: &'a BTreeSet<Vec<String>>,
@@ -446,13 +449,8 @@ fn cycles(nodes: &BTreeSet<Vec<String>>, edges: &BTreeMap<Vec<String>, BTreeSet<
 #[test]
 fn every_top_level_module_has_a_layer() {
     let g = graph();
-    let unplaced: BTreeSet<String> = g
-        .files
-        .keys()
-        .filter_map(|m| m.first())
-        .filter(|top| !LAYERS.contains(&top.as_str()))
-        .cloned()
-        .collect();
+    let unplaced: BTreeSet<String> =
+        g.files.keys().filter_map(|m| m.first()).filter(|top| !LAYERS.contains(&top.as_str())).cloned().collect();
     assert!(unplaced.is_empty(), "modules without a layer (add them to LAYERS and docs/architecture.md): {unplaced:?}");
 }
 
@@ -476,7 +474,8 @@ fn no_cycle_between_files_of_one_module() {
     let g = graph();
     let mut found = Vec::new();
     for top in LAYERS {
-        let nodes: BTreeSet<Vec<String>> = g.files.keys().filter(|m| m.first().map(String::as_str) == Some(*top)).cloned().collect();
+        let nodes: BTreeSet<Vec<String>> =
+            g.files.keys().filter(|m| m.first().map(String::as_str) == Some(*top)).cloned().collect();
         for component in cycles(&nodes, &g.edges) {
             let names: Vec<String> = component.iter().map(|m| m.join("::")).collect();
             found.push(names.join(" <-> "));
@@ -525,7 +524,20 @@ fn the_checker_sees_imports_and_cycles() {
 /// SQL statements as they appear in string literals.
 fn looks_like_sql(s: &str) -> bool {
     let t = s.trim_start();
-    let words = ["SELECT ", "INSERT INTO", "DELETE FROM", "CREATE TABLE", "CREATE INDEX", "CREATE TRIGGER", "SAVEPOINT", "ROLLBACK", "PRAGMA ", "BEGIN IMMEDIATE", "DROP TABLE", "ALTER TABLE"];
+    let words = [
+        "SELECT ",
+        "INSERT INTO",
+        "DELETE FROM",
+        "CREATE TABLE",
+        "CREATE INDEX",
+        "CREATE TRIGGER",
+        "SAVEPOINT",
+        "ROLLBACK",
+        "PRAGMA ",
+        "BEGIN IMMEDIATE",
+        "DROP TABLE",
+        "ALTER TABLE",
+    ];
     words.iter().any(|w| s.contains(w))
         || t == "BEGIN"
         || ["BEGIN;", "COMMIT", "RELEASE "].iter().any(|w| t.starts_with(w))

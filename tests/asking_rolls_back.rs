@@ -16,7 +16,7 @@ use tollgate::tools::context::{AskVia, CallContext, Retry};
 use tollgate::tools::registry::{Handler, Registry, ToolSpec};
 use tollgate::wire::{Era, TransportKind};
 
-fn context(key: &str) -> CallContext {
+fn context(key: &str, ask_via: AskVia) -> CallContext {
     let caps: Map<String, Value> = json!({"elicitation": {}}).as_object().cloned().unwrap_or_default();
     CallContext {
         era: Era::Modern,
@@ -31,7 +31,7 @@ fn context(key: &str) -> CallContext {
         session_principal: None,
         idempotency_key: None,
         rpc_id: json!(1),
-        ask_via: AskVia::InputRequired,
+        ask_via,
         retry: Retry::default(),
     }
 }
@@ -55,9 +55,13 @@ async fn a_tool_that_swallows_its_question_keeps_no_effect() {
         }
     }));
     registry.add_raw(ToolSpec::open("careless", 1, "careless", "d"), json!({"type": "object"}), careless).expect("add");
-    let gov = Governance::new(Arc::clone(&store), Clock::system(), Config::default(), Arc::new(registry)).expect("governance");
+    let gov = Governance::new(Arc::clone(&store), Clock::system(), Config::default(), Arc::new(registry))
+        .expect("governance");
 
-    let result = gov.call_tool("careless".into(), json!({}), Arc::new(context(&init.api_key))).await.expect("call");
+    let result = gov
+        .call_tool("careless".into(), json!({}), Arc::new(context(&init.api_key, gov.sealed_asker())))
+        .await
+        .expect("call");
     assert_eq!(result["resultType"], "input_required", "{result}");
     let holds: i64 =
         store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM legal_holds", [], |r| r.get(0))?)).expect("read");

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use tollgate::server::ServerOptions;
+use tollgate::protocol::endpoint::ServerOptions;
 use tollgate::tools::schemas;
 
 #[test]
 fn published_tool_versions_match_the_code_and_stay_compatible() {
-    let registry = tollgate::server::registry(&ServerOptions::default()).expect("registry builds");
+    let registry = tollgate::protocol::endpoint::registry(&ServerOptions::default()).expect("registry builds");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let committed = schemas::read_dir(&dir).expect("read schemas/");
     assert!(!committed.is_empty(), "schemas/ holds the published versions");
@@ -20,7 +20,7 @@ fn published_tool_versions_match_the_code_and_stay_compatible() {
 #[test]
 fn every_published_schema_has_an_object_root() {
     let options = ServerOptions { conformance: true, ..ServerOptions::default() };
-    let registry = tollgate::server::registry(&options).expect("registry builds");
+    let registry = tollgate::protocol::endpoint::registry(&options).expect("registry builds");
     for tool in registry.all_versions() {
         assert_eq!(tool.input_schema["type"], "object", "{}", tool.pinned_name());
         if let Some(out) = &tool.output_schema {

@@ -14,7 +14,6 @@ use time::OffsetDateTime;
 
 pub use plans::{Counter, Feature, Limits, PlanName};
 
-
 /// A tenant's billing row (the plan itself lives on the tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillingRow {

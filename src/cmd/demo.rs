@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::clock::Clock;
 use crate::cmd::client::{HttpClient, modern_meta};
 use crate::config::Config;
-use crate::server::{McpServer, ServerOptions};
+use crate::protocol::endpoint::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
 use crate::wire::TransportKind;
@@ -41,11 +41,8 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         }
     };
 
-    let dir = std::env::temp_dir().join(format!(
-        "tollgate-demo-{}-{}",
-        std::process::id(),
-        crate::audit::new_request_id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("tollgate-demo-{}-{}", std::process::id(), crate::audit::new_request_id()));
     say(&format!("initializing a data dir at {}", dir.display()), true);
     let init = crate::store::datadir::init(&dir, Clock::system()).map_err(|e| e.to_string())?;
     say(&format!("platform admin key issued: {}…", &init.api_key[..21]), false);

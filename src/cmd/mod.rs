@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::Credential;
-use crate::server::{McpServer, ServerOptions};
+use crate::protocol::endpoint::{McpServer, ServerOptions};
 use crate::store::{Store, StoreOptions, datadir::DataDir};
 use crate::tools::schemas;
 use crate::transport::http::{AllowedHosts, HttpOptions};
@@ -33,7 +33,7 @@ pub enum CliError {
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
     #[error("could not start the server: {0}")]
-    Build(#[from] crate::server::BuildError),
+    Build(#[from] crate::protocol::endpoint::BuildError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("schemas/ does not match the code:\n{0}")]
@@ -218,7 +218,8 @@ pub fn stdio(
 }
 
 fn standard_schemas() -> Result<std::collections::BTreeMap<String, serde_json::Value>, CliError> {
-    let registry = crate::server::registry(&ServerOptions::default()).map_err(crate::server::BuildError::from)?;
+    let registry = crate::protocol::endpoint::registry(&ServerOptions::default())
+        .map_err(crate::protocol::endpoint::BuildError::from)?;
     Ok(schemas::generate(&registry))
 }
 

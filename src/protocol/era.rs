@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::asking::{ClientRequests, Nowhere};
 use super::headers::{self, McpHeaders};
 use super::meta;
+use crate::audit::new_request_id;
 use crate::identity::Credential;
 use crate::protocol::session::LegacySession;
 use crate::tools::context::{AskVia, CallContext, Retry};
 use crate::wire::NotificationSink;
-use crate::audit::new_request_id;
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
 use crate::wire::jsonrpc::Request;
@@ -65,9 +66,10 @@ pub fn admit(
     transport: TransportKind,
     sink: Option<NotificationSink>,
     credential: Credential,
+    sealed: &AskVia,
 ) -> Result<CallContext, RpcError> {
     let mut cx = match route {
-        Route::Modern { headers } => admit_modern(request, headers.as_ref(), transport, sink)?,
+        Route::Modern { headers } => admit_modern(request, headers.as_ref(), transport, sink, sealed)?,
         Route::Legacy { session } => admit_legacy(request, session, transport, sink)?,
     };
     cx.credential = credential;
@@ -79,6 +81,7 @@ fn admit_modern(
     headers: Option<&McpHeaders>,
     transport: TransportKind,
     sink: Option<NotificationSink>,
+    sealed: &AskVia,
 ) -> Result<CallContext, RpcError> {
     if !MODERN_METHODS.contains(&request.method.as_str()) {
         return Err(RpcError::method_not_found(&request.method));
@@ -105,7 +108,7 @@ fn admit_modern(
         session_principal: None,
         idempotency_key: idempotency_key(&request.params),
         rpc_id: request.id.clone(),
-        ask_via: AskVia::InputRequired,
+        ask_via: Arc::clone(sealed),
         retry,
     })
 }
@@ -149,7 +152,8 @@ fn admit_legacy(
         (None, _) => return Err(not_initialized()),
     };
     // 2025 clients answer questions as requests on the open exchange, when there is one.
-    let ask_via = if sink.is_some() { AskVia::ClientRequests(Arc::clone(session)) } else { AskVia::Nowhere };
+    let ask_via: AskVia =
+        if sink.is_some() { Arc::new(ClientRequests(Arc::clone(session))) } else { Arc::new(Nowhere) };
     Ok(CallContext {
         era: Era::Legacy,
         protocol_version: version,
@@ -241,7 +245,8 @@ mod tests {
         t: TransportKind,
         sink: Option<NotificationSink>,
     ) -> Result<CallContext, RpcError> {
-        admit(r, route, t, sink, Credential::None)
+        let sealed: AskVia = Arc::new(super::super::asking::Nowhere);
+        admit(r, route, t, sink, Credential::None, &sealed)
     }
 
     fn code(r: Result<CallContext, RpcError>) -> Option<i32> {

@@ -4,7 +4,10 @@
 //! revision and the 2025 revisions lives under this module; past
 //! [`era::admit`] nothing asks which era a request came from.
 
+pub mod asking;
+pub mod endpoint;
 pub mod era;
 pub mod headers;
 pub mod meta;
+pub mod methods;
 pub mod session;

@@ -22,12 +22,13 @@ use crate::gate::address_limit::AddressLimit;
 use crate::gate::authenticator::{AuthError, AuthFailure, Authenticator};
 use crate::gate::{Admission, Chain, Refusal, auth_error};
 use crate::identity::{Credential, Principal, TenantId, keys as key_format};
+use crate::server::rounds::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
 use crate::store::{Store, StoreError, audit_log, billing, tenants};
 use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
-use crate::tools::context::{AskVia, CallContext, SharedContext};
+use crate::tools::context::{AskVia, Asked, CallContext, SharedContext};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolOutcome};
 use crate::wire::TransportKind;
@@ -45,6 +46,8 @@ pub struct Governance {
     pub events: Arc<Hub>,
     /// Seals and opens multi round-trip request states.
     state_key: StateKey,
+    /// The 2026-07-28 asker (sealed `input_required` results), for the era layer to hand out.
+    sealed: AskVia,
     address_limit: AddressLimit,
 }
 
@@ -56,14 +59,6 @@ pub(crate) struct RoundInput {
     pub state: Option<String>,
     pub carried: Map<String, Value>,
     pub bound: Value,
-}
-
-/// Who asked, through which tool, about which arguments (what a state binds).
-#[derive(Debug, Clone)]
-pub(crate) struct Asked {
-    pub principal: String,
-    pub tool: String,
-    pub args_digest: String,
 }
 
 /// How a round ended.
@@ -107,7 +102,9 @@ impl Governance {
         let rate = NonZeroU32::new(config.per_address_rps).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
         let address_limit = AddressLimit::new(rate, burst);
+        let sealed: AskVia = Arc::new(Sealed { key: state_key.clone(), clock: clock.clone() });
         Ok(Self {
+            sealed,
             store,
             clock,
             config: Arc::new(config),
@@ -135,9 +132,9 @@ impl Governance {
         })
     }
 
-    /// The key request states are sealed with.
-    pub(crate) fn state_key(&self) -> &StateKey {
-        &self.state_key
+    /// The asker of a 2026-07-28 request: questions become a sealed `input_required` result.
+    pub fn sealed_asker(&self) -> AskVia {
+        Arc::clone(&self.sealed)
     }
 
     /// Forget idle per-address buckets.
@@ -244,7 +241,13 @@ impl Governance {
     /// Metered and logged (with the request id of its audit record) by [`crate::metrics::observe`].
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
         let tool = self.registry.resolve(&name, self.config.multi_tenant).map_or("unknown", |t| t.spec.name);
-        crate::metrics::observe(tool, &cx.request_id, cx.transport, crate::server::rounds::drive(self, name, arguments, Arc::clone(&cx))).await
+        crate::metrics::observe(
+            tool,
+            &cx.request_id,
+            cx.transport,
+            crate::server::rounds::drive(self, name, arguments, Arc::clone(&cx)),
+        )
+        .await
     }
 
     /// One governed round of a call: gate chain, request state, tool, commit.
@@ -286,8 +289,7 @@ impl Governance {
             None => (round.carried, round.bound, None),
         };
         // A 2025 request without an open exchange cannot be asked anything.
-        let capabilities =
-            if matches!(cx.ask_via, AskVia::Nowhere) { Map::new() } else { cx.client_capabilities.clone() };
+        let capabilities = if cx.ask_via.can_ask() { cx.client_capabilities.clone() } else { Map::new() };
         let input = Arc::new(Input::new(capabilities, round.given, carried, bound));
         let chain = chain_of(&self.store, Some(&principal), admission.tenant.as_ref());
         let mut draft = self.draft(cx, Some(&principal), &chain, Some(&tool));
@@ -314,7 +316,7 @@ impl Governance {
             idempotency,
             args_digest,
             consume,
-            unaskable_denies: matches!(cx.ask_via, AskVia::InputRequired),
+            unaskable_denies: cx.ask_via.unaskable_denies(),
         };
         let announcements = Announcements::default();
         let tcx = ToolCx {

@@ -13,23 +13,17 @@ use serde_json::{Map, Value, json};
 
 use crate::events::Filter;
 use crate::identity::Principal;
-use crate::protocol::era;
-use crate::protocol::session::LegacySession;
 use crate::server::call::Governance;
 use crate::tools::Registry;
 use crate::tools::context::{CallContext, SharedContext};
+use crate::wire::cursor;
 use crate::wire::errors::RpcError;
-use crate::wire::{Era, INSTRUCTIONS, LogLevel, SERVER_INFO, SUPPORTED_VERSIONS, cursor};
 
 /// Default number of tools per `tools/list` page.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// How long a client may cache list results (milliseconds).
 pub const LIST_TTL_MS: u64 = 60_000;
-
-/// The legacy conversation a request belongs to (absent under 2026-07-28).
-#[derive(Clone)]
-pub struct Conversation(pub Arc<LegacySession>);
 
 /// State the methods share.
 pub struct Core {
@@ -48,13 +42,6 @@ impl Dispatcher {
     pub fn new(gov: Arc<Governance>, page_size: usize) -> Result<Self, jsonrpsee::core::RegisterMethodError> {
         let core = Core { gov: Arc::clone(&gov), page_size: page_size.max(1) };
         let mut module = RpcModule::new(core);
-        module.register_async_method("server/discover", |_, core, ext| async move { discover(&core, &ext) })?;
-        module.register_async_method("initialize", |p, core, ext| async move { initialize(&core, &p, &ext) })?;
-        module.register_async_method("ping", |_, core, ext| async move {
-            authenticated(&core, &ext, "ping")?;
-            Ok::<Value, ErrorObjectOwned>(json!({}))
-        })?;
-        module.register_async_method("logging/setLevel", |p, core, ext| async move { set_level(&core, &p, &ext) })?;
         module.register_async_method("tools/list", |p, core, ext| async move { list_tools(&core, &p, &ext) })?;
         module.register_async_method("tools/call", |p, core, ext| async move { call_tool(&core, p, ext).await })?;
         module
@@ -68,16 +55,12 @@ impl Dispatcher {
         method: &str,
         params: &Map<String, Value>,
         context: CallContext,
-        conversation: Option<Arc<LegacySession>>,
     ) -> Result<Value, RpcError> {
         let Some(MethodCallback::Async(callback)) = self.module.method(method) else {
             return Err(RpcError::method_not_found(method));
         };
         let mut ext = Extensions::new();
         ext.insert::<SharedContext>(Arc::new(context));
-        if let Some(session) = conversation {
-            ext.insert(Conversation(session));
-        }
         let raw = Value::Object(params.clone()).to_string();
         let response = callback(
             jsonrpsee::types::Id::Number(0),
@@ -129,56 +112,10 @@ fn object_params(p: &Params<'_>) -> Result<Map<String, Value>, ErrorObjectOwned>
     }
 }
 
-fn discover(_core: &Core, ext: &Extensions) -> MethodResult {
-    let cx = context(ext)?;
-    Ok(json!({
-        "supportedVersions": SUPPORTED_VERSIONS,
-        "capabilities": era::capabilities(cx.era),
-        "instructions": INSTRUCTIONS,
-        "ttlMs": LIST_TTL_MS,
-        "cacheScope": "public",
-    }))
-}
-
 /// Authenticate a non-`tools/call` request (fail closed).
 fn authenticated(core: &Core, ext: &Extensions, method: &str) -> Result<Principal, ErrorObjectOwned> {
     let cx = context(ext)?;
     core.gov.authenticate(&cx, method).map_err(ErrorObjectOwned::from)
-}
-
-fn initialize(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
-    let principal = authenticated(core, ext, "initialize")?;
-    let params = object_params(p)?;
-    let Some(Conversation(session)) = ext.get::<Conversation>().cloned() else {
-        return Err(RpcError::invalid_request("initialize belongs to a 2025 conversation").into());
-    };
-    let version = era::negotiate(&params);
-    let caps = params.get("capabilities").and_then(Value::as_object).cloned().unwrap_or_default();
-    session.update(|s| {
-        s.version = Some(version.clone());
-        s.client_capabilities = caps;
-        s.principal = Some(principal.id.clone());
-    });
-    Ok(json!({
-        "protocolVersion": version,
-        "capabilities": era::capabilities(Era::Legacy),
-        "serverInfo": SERVER_INFO,
-        "instructions": INSTRUCTIONS,
-    }))
-}
-
-fn set_level(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
-    authenticated(core, ext, "logging/setLevel")?;
-    let params = object_params(p)?;
-    let level: LogLevel = params
-        .get("level")
-        .cloned()
-        .and_then(|l| serde_json::from_value(l).ok())
-        .ok_or_else(|| RpcError::invalid_params("logging/setLevel needs a \"level\" such as \"info\""))?;
-    if let Some(Conversation(session)) = ext.get::<Conversation>() {
-        session.update(|s| s.log_level = Some(level));
-    }
-    Ok(json!({}))
 }
 
 fn list_tools(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {

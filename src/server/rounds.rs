@@ -1,77 +1,87 @@
-//! The rounds of an interactive tool call, in each era's way.
+//! The rounds of an interactive tool call, and the 2026-07-28 way of asking.
 //!
-//! 2026-07-28: a round that needs answers ends the request with an
-//! `input_required` result whose `requestState` seals what the next round
-//! must know; the client's retry is a new, fully governed request.
-//! 2025: the questions go to the client as requests on the open exchange
-//! (the POST's SSE stream, or stdout), and the call runs again, in process,
-//! with the answers.
+//! A round that needs answers hands its questions to the request's
+//! [`Asker`]: the 2026-07-28 asker here seals what the next round must know
+//! into an `input_required` result (the client's retry is a new, fully
+//! governed request); the 2025 asker (`protocol::asking`) puts them to the
+//! client on the open exchange and the call runs again, in process.
 //!
 //! Invariants: each round passes the whole gate chain and leaves its own
-//! audit record; only the round that finishes is charged; a 2025 exchange
-//! is bounded in rounds and in how long it waits for each answer.
+//! audit record; only the round that finishes is charged; a call is bounded
+//! in rounds.
 
-use std::time::Duration;
-
+use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-use crate::protocol::session::LegacySession;
-use crate::server::call::{Asked, Governance, RoundEnd, RoundInput};
+use crate::clock::Clock;
+use crate::server::call::{Governance, RoundEnd, RoundInput};
 use crate::tools::ask::Interrupt;
-use crate::tools::ask::state::{self, StatePayload};
-use crate::tools::context::{AskVia, CallContext, SharedContext};
+use crate::tools::ask::state::{self, StateKey, StatePayload};
+use crate::tools::context::{Asked, Asker, CallContext, SharedContext};
 use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::errors::RpcError;
 
 /// How long a sealed request state stays valid.
 pub const STATE_TTL_SECS: i64 = 600;
 
-/// Most rounds one 2025 call may take (a tool cannot keep a client asking forever).
-pub const MAX_LEGACY_ROUNDS: usize = 8;
+/// Most rounds one call may take in process (a tool cannot keep a client asking forever).
+pub const MAX_ROUNDS: usize = 8;
 
-/// How long a 2025 call waits for the client to answer one question (a person may be answering).
-pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Run a call to completion, or to the `input_required` result that ends this request.
+/// Run a call to completion, or to the result that ends this request.
 pub async fn drive(gov: &Governance, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
     let mut round = RoundInput {
         given: cx.retry.input_responses.clone(),
         state: cx.retry.request_state.clone(),
         ..RoundInput::default()
     };
-    for _ in 0..MAX_LEGACY_ROUNDS {
+    for _ in 0..MAX_ROUNDS {
         let (interrupt, asked) = match gov.round(&name, arguments.clone(), &cx, round).await? {
             RoundEnd::Done(result) => return Ok(result),
             RoundEnd::Ask(interrupt, asked) => (interrupt, asked),
         };
-        let session = match &cx.ask_via {
-            AskVia::InputRequired => return Ok(input_required(gov, &interrupt, &asked)),
-            AskVia::ClientRequests(session) => session,
-            // Unreachable in practice: a context that cannot ask declares no capability.
-            AskVia::Nowhere => return Ok(failure(ToolErrorCode::ClientCapabilityMissing, "this request cannot ask")),
-        };
-        let given = match ask_client(&cx, session, &interrupt).await {
+        let given = match cx.ask_via.ask(&cx, &interrupt, &asked).await {
             Ok(given) => given,
-            Err(failed) => return Ok(failed.into_result()),
+            Err(result) => return Ok(result),
         };
         round = RoundInput { given, state: None, carried: interrupt.answered, bound: interrupt.bind };
     }
-    Ok(failure(ToolErrorCode::Internal, "the tool kept asking; gave up after the maximum number of rounds"))
+    let failure =
+        ToolError::new(ToolErrorCode::Internal, "the tool kept asking; gave up after the maximum number of rounds");
+    Ok(ToolOutcome::failure(&failure).into_result())
 }
 
-fn failure(code: ToolErrorCode, message: &str) -> Value {
-    ToolOutcome::failure(&ToolError::new(code, message)).into_result()
+/// The 2026-07-28 asker: an `input_required` result with the open questions
+/// and the sealed state of this call.
+pub struct Sealed {
+    pub key: StateKey,
+    pub clock: Clock,
 }
 
-/// The 2026-07-28 result that asks: the open questions and the sealed state of this call.
-fn input_required(gov: &Governance, interrupt: &Interrupt, asked: &Asked) -> Value {
+impl Asker for Sealed {
+    fn ask<'a>(
+        &'a self,
+        _cx: &'a CallContext,
+        interrupt: &'a Interrupt,
+        asked: &'a Asked,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, Value>> {
+        let result = input_required(self, interrupt, asked);
+        Box::pin(async move { Err(result) })
+    }
+
+    // A tool that cannot ask is -32021 under 2026-07-28.
+    fn unaskable_denies(&self) -> bool {
+        true
+    }
+}
+
+fn input_required(sealer: &Sealed, interrupt: &Interrupt, asked: &Asked) -> Value {
     let mut nonce = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
     let payload = StatePayload {
         sub: asked.principal.clone(),
         tool: asked.tool.clone(),
         args: asked.args_digest.clone(),
-        exp: gov.clock.now().unix_timestamp() + STATE_TTL_SECS,
+        exp: sealer.clock.now().unix_timestamp() + STATE_TTL_SECS,
         nonce: hex::encode(nonce),
         bind: interrupt.bind.clone(),
         answers: interrupt.answered.clone(),
@@ -80,54 +90,6 @@ fn input_required(gov: &Governance, interrupt: &Interrupt, asked: &Asked) -> Val
     json!({
         "resultType": "input_required",
         "inputRequests": requests,
-        "requestState": state::seal(gov.state_key(), &payload),
+        "requestState": state::seal(&sealer.key, &payload),
     })
-}
-
-/// Put each open question to a 2025 client and collect its answers.
-async fn ask_client(
-    cx: &CallContext,
-    session: &LegacySession,
-    interrupt: &Interrupt,
-) -> Result<Map<String, Value>, ToolOutcome> {
-    let unreachable =
-        || ToolOutcome::failure(&ToolError::new(ToolErrorCode::ClientCapabilityMissing, "the client cannot be asked"));
-    let sink = cx.sink.as_ref().ok_or_else(unreachable)?;
-    let mut given = Map::new();
-    for (key, question) in &interrupt.questions {
-        let (id, answer) = session.expect_answer();
-        // Forget the request however this ends (answered, timed out, or the call cancelled).
-        let _waiting = Waiting { session, id: &id };
-        let request = json!({ "jsonrpc": "2.0", "id": id, "method": question.method(), "params": question.params() });
-        if sink.send(request).is_err() {
-            return Err(unreachable());
-        }
-        match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
-            Ok(Ok(Ok(result))) => {
-                given.insert(key.clone(), result);
-            }
-            Ok(Ok(Err(error))) => {
-                let said = error.get("message").and_then(Value::as_str).unwrap_or("an error");
-                let message = format!("the client answered {} with {said}", question.method());
-                return Err(ToolOutcome::failure(&ToolError::new(ToolErrorCode::Declined, message)));
-            }
-            Ok(Err(_)) | Err(_) => {
-                let message = format!("the client did not answer {} in time", question.method());
-                return Err(ToolOutcome::failure(&ToolError::new(ToolErrorCode::Declined, message)));
-            }
-        }
-    }
-    Ok(given)
-}
-
-/// A question waiting for its answer; dropping it forgets the question.
-struct Waiting<'a> {
-    session: &'a LegacySession,
-    id: &'a str,
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.session.forget(self.id);
-    }
 }

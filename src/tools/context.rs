@@ -9,19 +9,52 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use futures::future::BoxFuture;
+
 use crate::identity::Credential;
-use crate::protocol::session::LegacySession;
+use crate::tools::ask::Interrupt;
 use crate::wire::{Era, LogLevel, NotificationSink, TransportKind, jsonrpc};
 
-/// How a tool's questions reach the client (decided by the era layer).
+/// Who asked, through which tool, about which arguments (what a sealed state binds).
 #[derive(Debug, Clone)]
-pub enum AskVia {
-    /// 2026-07-28: an `input_required` result that the client retries.
-    InputRequired,
-    /// 2025: server-to-client requests on the open exchange of this conversation.
-    ClientRequests(Arc<LegacySession>),
-    /// 2025 without an open exchange (a batch element): the tool cannot ask.
-    Nowhere,
+pub struct Asked {
+    pub principal: String,
+    pub tool: String,
+    pub args_digest: String,
+}
+
+/// How a tool's questions reach the person behind the client. The era layer
+/// picks one per request (2026-07-28: a sealed `input_required` result;
+/// 2025: requests to the client on the call's own exchange); the call loop
+/// only asks it, and never learns which era it serves.
+pub trait Asker: Send + Sync {
+    /// Put the interrupt's open questions to the client. `Ok(answers)`: run
+    /// the next round in this request with them; `Err(result)`: this request
+    /// ends with that result (an `input_required` result, or a tool failure).
+    fn ask<'a>(
+        &'a self,
+        cx: &'a CallContext,
+        interrupt: &'a Interrupt,
+        asked: &'a Asked,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, Value>>;
+
+    /// Whether a tool may ask anything on this request at all.
+    fn can_ask(&self) -> bool {
+        true
+    }
+
+    /// A tool that cannot ask (the client lacks the capability) is denied
+    /// with -32021 (`true`) or fails as itself (`false`).
+    fn unaskable_denies(&self) -> bool;
+}
+
+/// The asker of a request.
+pub type AskVia = Arc<dyn Asker>;
+
+impl std::fmt::Debug for dyn Asker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.can_ask() { "Asker" } else { "Asker(none)" })
+    }
 }
 
 /// What a 2026-07-28 retry brings back (`inputResponses`, `requestState`).

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::server::McpServer;
+use crate::protocol::endpoint::McpServer;
 
 /// Bind the metrics listener (printing its address on stderr) and serve it in the background.
 pub async fn spawn(server: Arc<McpServer>, listen: SocketAddr) -> std::io::Result<SocketAddr> {

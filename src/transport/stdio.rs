@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::identity::Credential;
+use crate::protocol::endpoint::McpServer;
 use crate::protocol::era;
 use crate::protocol::session::LegacySession;
-use crate::server::McpServer;
 use crate::sync::lock;
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;

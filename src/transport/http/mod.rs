@@ -23,11 +23,11 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::identity::{CertFingerprint, Credential};
+use crate::protocol::endpoint::McpServer;
 use crate::protocol::era::Route;
 use crate::protocol::headers::{self, HeaderField, McpHeaders};
 use crate::protocol::meta;
 use crate::protocol::session::LegacySession;
-use crate::server::McpServer;
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
 use crate::wire::is_legacy_version;

@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::identity::Credential;
+use crate::protocol::endpoint::McpServer;
 use crate::protocol::era::Route;
-use crate::server::McpServer;
 use crate::wire::TransportKind;
 use crate::wire::errors::{INVALID_REQUEST, PARSE_ERROR, RpcError};
 use crate::wire::jsonrpc::{self, Request};
