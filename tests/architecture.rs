@@ -244,19 +244,60 @@ fn load() -> Vec<Source> {
 
 /// Every path in `code` that starts at `crate`, `super`, `self` or a declared child, resolved to
 /// an absolute module path (as long as the segments look like modules).
-fn referenced_paths(source: &Source, children: &[String]) -> Vec<Vec<String>> {
-    let code = &source.code;
-    let bytes = code.as_bytes();
+fn referenced_paths(source: &Source, children: &[String]) -> Vec<Vec<Segment>> {
+    let code = without_reexports(&source.code);
     let mut found = Vec::new();
-    // Expand `use a::{b, c::{d}}` groups into separate paths first.
-    for expanded in expand_groups(code) {
+    for expanded in expand_groups(&code) {
         let segments: Vec<&str> = expanded.split("::").map(str::trim).collect();
         if let Some(path) = resolve(&source.module, &segments, children) {
             found.push(path);
         }
     }
-    let _ = bytes;
     found
+}
+
+/// A resolved path: module segments, then (at most) the item it names.
+type Segment = String;
+
+/// The code without its `pub use` / `pub(crate) use` statements: a re-export
+/// is a module's public face, not a use by its code; paths through it are
+/// followed to the file that defines the item.
+fn without_reexports(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    loop {
+        let next = ["pub use ", "pub(crate) use "].iter().filter_map(|p| rest.find(p)).min();
+        let Some(at) = next else { break };
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let end = after.find(';').map_or(after.len(), |e| e + 1);
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `pub use` statements of a file: item name -> the path it re-exports.
+fn reexports(source: &Source, children: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut map = BTreeMap::new();
+    let code = &source.code;
+    let mut rest = code.as_str();
+    while let Some(at) = ["pub use ", "pub(crate) use "].iter().filter_map(|p| rest.find(p)).min() {
+        let after = &rest[at..];
+        let end = after.find(';').map_or(after.len(), |e| e + 1);
+        let statement = &after[..end];
+        let body = statement.trim_start_matches("pub(crate) use ").trim_start_matches("pub use ");
+        for expanded in expand_groups(body) {
+            let segments: Vec<&str> = expanded.split("::").map(str::trim).collect();
+            let (Some(last), Some(path)) = (segments.last(), resolve(&source.module, &segments, children)) else {
+                continue;
+            };
+            let name = last.split(" as ").last().unwrap_or(last).trim().to_owned();
+            map.insert(name, path);
+        }
+        rest = &after[end..];
+    }
+    map
 }
 
 /// Every `a::b::c` path in the code, with brace groups expanded.
@@ -336,14 +377,43 @@ fn resolve(module: &[String], segments: &[&str], children: &[String]) -> Option<
         c if children.iter().any(|d| d == c) => (module.to_vec(), segments),
         _ => return None,
     };
+    // Module segments and the item after them (types and functions alike; the
+    // graph keeps the longest prefix that is a file, after following re-exports).
     for s in rest {
-        if s.chars().next().is_some_and(|c| c.is_lowercase() || c == '_') && *s != "self" {
-            base.push((*s).to_owned());
-        } else {
+        if *s == "self" || s.is_empty() || s.starts_with('*') {
             break;
         }
+        base.push((*s).to_owned());
     }
     Some(base)
+}
+
+/// The file that defines what `path` names: the longest prefix that is a
+/// file, following that file's re-exports of the next segment.
+fn file_of(
+    mut path: Vec<String>,
+    modules: &BTreeSet<Vec<String>>,
+    exports: &BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>,
+) -> Vec<String> {
+    for _ in 0..8 {
+        let mut prefix = path.clone();
+        let mut rest = Vec::new();
+        while !prefix.is_empty() && !modules.contains(&prefix) {
+            if let Some(last) = prefix.pop() {
+                rest.insert(0, last);
+            }
+        }
+        let through = rest.first().and_then(|item| exports.get(&prefix).and_then(|m| m.get(item)));
+        match through {
+            Some(target) if *target != path => {
+                let mut next = target.clone();
+                next.extend(rest.into_iter().skip(1));
+                path = next;
+            }
+            _ => return prefix,
+        }
+    }
+    path
 }
 
 struct Graph {
@@ -355,14 +425,13 @@ struct Graph {
 fn graph() -> Graph {
     let sources = load();
     let modules: BTreeSet<Vec<String>> = sources.iter().map(|s| s.module.clone()).collect();
+    let exports: BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>> =
+        sources.iter().map(|s| (s.module.clone(), reexports(s, &declared_children(&s.code)))).collect();
     let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
     for s in &sources {
         let children = declared_children(&s.code);
-        for mut path in referenced_paths(s, &children) {
-            // The longest prefix that is a file.
-            while !path.is_empty() && !modules.contains(&path) {
-                path.pop();
-            }
+        for path in referenced_paths(s, &children) {
+            let path = file_of(path, &modules, &exports);
             if path != s.module && !path.is_empty() {
                 // A file's reference to its own child through the module tree is an import of it.
                 edges.entry(s.module.clone()).or_default().insert(path);

@@ -22,7 +22,7 @@ use crate::gate::address_limit::AddressLimit;
 use crate::gate::authenticator::{AuthError, AuthFailure, Authenticator};
 use crate::gate::{Admission, Chain, Refusal, auth_error};
 use crate::identity::{Credential, Principal, TenantId, keys as key_format};
-use crate::server::rounds::Sealed;
+use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
 use crate::store::{Store, StoreError, audit_log, billing, tenants};
@@ -30,7 +30,7 @@ use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
 use crate::tools::context::{AskVia, Asked, CallContext, SharedContext};
 use crate::tools::registry::Handler;
-use crate::tools::{RegisteredTool, Registry, ToolCx, ToolOutcome};
+use crate::tools::{RegisteredTool, Registry, ToolCx, ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
 
@@ -241,13 +241,7 @@ impl Governance {
     /// Metered and logged (with the request id of its audit record) by [`crate::metrics::observe`].
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
         let tool = self.registry.resolve(&name, self.config.multi_tenant).map_or("unknown", |t| t.spec.name);
-        crate::metrics::observe(
-            tool,
-            &cx.request_id,
-            cx.transport,
-            crate::server::rounds::drive(self, name, arguments, Arc::clone(&cx)),
-        )
-        .await
+        crate::metrics::observe(tool, &cx.request_id, cx.transport, drive(self, name, arguments, Arc::clone(&cx))).await
     }
 
     /// One governed round of a call: gate chain, request state, tool, commit.
@@ -421,6 +415,32 @@ impl Governance {
             .map_err(|e| unavailable(&e))?;
         reply_of(refusal)
     }
+}
+
+/// Most rounds one call may take in process (a tool cannot keep a client asking forever).
+pub const MAX_ROUNDS: usize = 8;
+
+/// Run a call to completion, or to the result that ends this request.
+async fn drive(gov: &Governance, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
+    let mut round = RoundInput {
+        given: cx.retry.input_responses.clone(),
+        state: cx.retry.request_state.clone(),
+        ..RoundInput::default()
+    };
+    for _ in 0..MAX_ROUNDS {
+        let (interrupt, asked) = match gov.round(&name, arguments.clone(), &cx, round).await? {
+            RoundEnd::Done(result) => return Ok(result),
+            RoundEnd::Ask(interrupt, asked) => (interrupt, asked),
+        };
+        let given = match cx.ask_via.ask(&cx, &interrupt, &asked).await {
+            Ok(given) => given,
+            Err(result) => return Ok(result),
+        };
+        round = RoundInput { given, state: None, carried: interrupt.answered, bound: interrupt.bind };
+    }
+    let failure =
+        ToolError::new(ToolErrorCode::Internal, "the tool kept asking; gave up after the maximum number of rounds");
+    Ok(ToolOutcome::failure(&failure).into_result())
 }
 
 /// What the caller hears for a refusal: the denial, or the tool error as a result.

@@ -7,4 +7,4 @@
 
 pub mod call;
 pub mod dispatch;
-pub mod rounds;
+pub mod sealed;

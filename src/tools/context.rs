@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 
 use futures::future::BoxFuture;
 
-use crate::identity::Credential;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::identity::{Credential, Principal, TenantId};
 use crate::tools::ask::Interrupt;
 use crate::wire::{Era, LogLevel, NotificationSink, TransportKind, jsonrpc};
 
@@ -128,3 +130,27 @@ impl CallContext {
 
 /// Shared handle to a request's context (what jsonrpsee's `Extensions` carries).
 pub type SharedContext = Arc<CallContext>;
+
+/// What a tool handler is given: the request, the admitted principal and
+/// tenant, and the services it may use (never a transport, never SQL).
+/// What an admitted call gives its tool.
+#[derive(Clone)]
+pub struct ToolCx {
+    pub call: SharedContext,
+    /// Who is calling (authenticated by the gate chain).
+    pub principal: Principal,
+    /// The effective tenant, bound by the gate chain from the principal (or,
+    /// for a platform admin, from an explicit `tenant_id`).
+    pub tenant: Option<TenantId>,
+    pub clock: Clock,
+    pub config: Arc<Config>,
+    /// The keys the server trusts for its own checkpoints (current signing
+    /// key first, then retired keys from the keyring), for verification tools.
+    pub audit_keys: Arc<[crate::audit::PublicKey]>,
+    /// The caller's tenant's plan and limits (absent for platform principals).
+    pub billing: Option<crate::billing::BillingView>,
+    /// Earlier answers, and where to ask for more (see [`crate::tools::ask`]).
+    pub input: Arc<crate::tools::ask::Input>,
+    /// Events to publish once the call has committed.
+    pub announcements: crate::events::Announcements,
+}

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::Question;
+use super::question::Question;
 
 /// What the person or agent behind the client chose in an elicitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
