@@ -9,10 +9,26 @@ use std::time::Instant;
 
 use rusqlite::Connection;
 
+use super::audit_log;
+use super::error::StoreError;
 use super::writer::Housekeeping;
-use super::{StoreError, StoreOptions, audit_log};
 use crate::audit::{Checkpoint, SigningKey};
 use crate::clock::Clock;
+
+/// Store settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Sign a checkpoint after this many new records in a chain.
+    pub checkpoint_every: u64,
+    /// ... or after this long with unsigned records.
+    pub checkpoint_interval: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { checkpoint_every: 100, checkpoint_interval: std::time::Duration::from_secs(10) }
+    }
+}
 
 /// Unsigned tail of one chain.
 struct Pending {
