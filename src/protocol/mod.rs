@@ -10,6 +10,7 @@ pub mod errors;
 pub mod headers;
 pub mod jsonrpc;
 pub mod meta;
+pub mod version;
 
 use serde::Serialize;
 
