@@ -56,6 +56,11 @@ pub fn check(headers: &McpHeaders, body_version: &str, method: &str, tool_name: 
     Ok(())
 }
 
+/// Check `MCP-Protocol-Version` alone against the body's `_meta` version.
+pub fn check_version(field: &HeaderField, body_version: &str) -> Result<(), RpcError> {
+    expect(PROTOCOL_VERSION, field, body_version)
+}
+
 fn expect(header: &str, field: &HeaderField, body: &str) -> Result<(), RpcError> {
     let value = match field {
         HeaderField::Absent => return Err(RpcError::header_mismatch(header, "is required")),

@@ -11,3 +11,4 @@ pub mod headers;
 pub mod meta;
 pub mod methods;
 pub mod session;
+pub mod version;

@@ -1,7 +1,8 @@
 //! Streamable HTTP at `/mcp`, plus `/healthz` and `/readyz`.
 //!
 //! Invariants: the era is decided per request from `MCP-Protocol-Version`
-//! (absent or legacy: 2025; anything else: 2026-07-28); every answer's status
+//! (absent or legacy: 2025; 2026-07-28: modern; any other value is refused
+//! on the modern path before its method is looked at); every answer's status
 //! is decided before a stream starts (a response turns into SSE only when the
 //! handler sends a notification, after every check has passed); Origin and
 //! Host are checked before anything else is read.
@@ -26,8 +27,8 @@ use crate::identity::{CertFingerprint, Credential};
 use crate::protocol::endpoint::McpServer;
 use crate::protocol::era::Route;
 use crate::protocol::headers::{self, HeaderField, McpHeaders};
-use crate::protocol::meta;
 use crate::protocol::session::LegacySession;
+use crate::protocol::{meta, version};
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
 use crate::wire::is_legacy_version;
@@ -228,11 +229,28 @@ fn mcp_headers(headers: &HeaderMap) -> McpHeaders {
     }
 }
 
+/// A POST whose `MCP-Protocol-Version` is not 2025: 2026-07-28, or a value we
+/// do not speak, which [`version::refuse_unsupported`] answers before the
+/// method or any session is looked at.
 async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert: Option<&CertFingerprint>) -> Response {
-    match jsonrpc::parse(bytes) {
-        Err(rejected) => json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&rejected.id, &rejected.error), &[]),
-        Ok(Incoming::Request(request)) => {
-            let route = Route::Modern { headers: Some(mcp_headers(headers)) };
+    let incoming = match jsonrpc::parse(bytes) {
+        Ok(i) => i,
+        Err(rejected) => {
+            return json_reply(StatusCode::BAD_REQUEST, &jsonrpc::failure(&rejected.id, &rejected.error), &[]);
+        }
+    };
+    let mcp = mcp_headers(headers);
+    let (id, params) = match &incoming {
+        Incoming::Request(r) => (r.id.clone(), Some(&r.params)),
+        Incoming::Notification(n) => (serde_json::Value::Null, Some(&n.params)),
+        Incoming::Response { .. } | Incoming::Batch(_) => (serde_json::Value::Null, None),
+    };
+    if let Some(e) = version::refuse_unsupported(&mcp.protocol_version, params) {
+        return json_reply(reply::modern_status(&e), &jsonrpc::failure(&id, &e), &[]);
+    }
+    match incoming {
+        Incoming::Request(request) => {
+            let route = Route::Modern { headers: Some(mcp) };
             reply::serve_request(
                 Arc::clone(&state.server),
                 with_idempotency_header(request, headers),
@@ -243,12 +261,12 @@ async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert:
             )
             .await
         }
-        Ok(Incoming::Notification(n)) => {
+        Incoming::Notification(n) => {
             state.server.notification(&n);
             status_only(StatusCode::ACCEPTED, &[])
         }
-        Ok(Incoming::Response { .. }) => status_only(StatusCode::ACCEPTED, &[]),
-        Ok(Incoming::Batch(_)) => rpc_error_reply(
+        Incoming::Response { .. } => status_only(StatusCode::ACCEPTED, &[]),
+        Incoming::Batch(_) => rpc_error_reply(
             StatusCode::BAD_REQUEST,
             &RpcError::invalid_request("Invalid request: JSON-RPC batches are not part of protocol version 2026-07-28"),
         ),
