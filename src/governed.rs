@@ -28,6 +28,7 @@ use crate::interact::{Input, Interrupt, Stop};
 use crate::protocol::errors::RpcError;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
+use crate::store::reservations::{self, Held};
 use crate::store::{Store, StoreError, audit_log, billing, tenants};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolOutcome};
@@ -327,7 +328,8 @@ impl Governance {
             announcements: announcements.clone(),
         };
         let arguments = admission.arguments;
-        // Transactional tools run inside the commit; the others ran before it and have no effect.
+        // Transactional tools run inside the commit; the others run only once a
+        // reservation decided replay and quota, and have no store effect.
         let committed = match tool.handler().clone() {
             Handler::Transactional(run) => {
                 self.store
@@ -347,19 +349,32 @@ impl Governance {
                     })
                     .await
             }
-            Handler::Streaming(run) => {
-                let outcome = run(arguments, tcx).await;
-                self.commit_ran(plan, outcome, input.take_stop()).await
-            }
-            Handler::Read(run) => {
-                let store = Arc::clone(&self.store);
-                let read = tokio::task::spawn_blocking(move || store.read(|c| Ok(run(arguments, &tcx, c))));
-                match read.await {
-                    Ok(Ok(outcome)) => self.commit_ran(plan, outcome, input.take_stop()).await,
-                    Ok(Err(e)) => Err(e),
-                    Err(e) => Err(StoreError::Unavailable(format!("the read task failed: {e}"))),
+            Handler::Streaming(run) => match self.reserve(plan).await {
+                Ok(Reserved::Go(plan, held)) => {
+                    let outcome = run(arguments, tcx).await;
+                    self.commit_ran(*plan, held, outcome, input.take_stop()).await
                 }
-            }
+                Ok(Reserved::Done(done)) => Ok(done),
+                Err(e) => Err(e),
+            },
+            Handler::Read(run) => match self.reserve(plan).await {
+                Ok(Reserved::Go(plan, held)) => {
+                    let store = Arc::clone(&self.store);
+                    // The reading task keeps the reservation until it ends, even if the call is dropped.
+                    let working = held.clone();
+                    let read = tokio::task::spawn_blocking(move || {
+                        let _working = working;
+                        store.read(|c| Ok(run(arguments, &tcx, c)))
+                    });
+                    match read.await {
+                        Ok(Ok(outcome)) => self.commit_ran(*plan, held, outcome, input.take_stop()).await,
+                        Ok(Err(e)) => Err(e),
+                        Err(e) => Err(StoreError::Unavailable(format!("the read task failed: {e}"))),
+                    }
+                }
+                Ok(Reserved::Done(done)) => Ok(done),
+                Err(e) => Err(e),
+            },
         };
         match committed.map_err(|e| unavailable(&e))? {
             Committed::Result(result) => {
@@ -373,19 +388,48 @@ impl Governance {
         }
     }
 
-    /// Commit a call whose tool already ran (no effect): replay or quota first, then the record.
+    /// Before a tool whose work is outside the commit runs: replay, reused
+    /// key, in-progress duplicate and quota are decided (and audited) here; a
+    /// call that may go on holds its key and charges until [`Self::commit_ran`].
+    async fn reserve(&self, mut plan: CommitPlan) -> Result<Reserved, StoreError> {
+        // Tracked before it is committed, so that no way out of the call forgets it.
+        let held = Held::new(Arc::clone(&self.store), plan.draft.request_id.clone());
+        let owner = self.store.instance_id().to_owned();
+        let (plan, done) = self
+            .store
+            .write(move |w| {
+                let done = plan.reserve(w, &owner)?;
+                Ok((plan, done))
+            })
+            .await?;
+        match done {
+            Some(done) => {
+                held.completed();
+                Ok(Reserved::Done(done))
+            }
+            None => Ok(Reserved::Go(Box::new(plan), held)),
+        }
+    }
+
+    /// Commit a reserved call whose tool already ran (no store effect): its
+    /// reservation is released in the transaction that charges and records it.
     async fn commit_ran(
         &self,
-        mut plan: CommitPlan,
+        plan: CommitPlan,
+        held: Held,
         outcome: ToolOutcome,
         stop: Option<Stop>,
     ) -> Result<Committed, StoreError> {
-        self.store
-            .write(move |w| match plan.precheck(w)? {
-                Some(done) => Ok(done),
-                None => plan.finish(w, outcome, stop),
+        let request_id = plan.draft.request_id.clone();
+        let committed = self
+            .store
+            .write(move |w| {
+                reservations::release(w.conn, &request_id)?;
+                plan.finish(w, outcome, stop)
             })
-            .await
+            .await?;
+        held.completed();
+        Ok(committed)
     }
 
     async fn deny(
@@ -417,6 +461,14 @@ impl Governance {
             .map_err(|e| unavailable(&e))?;
         reply_of(refusal)
     }
+}
+
+/// What a reservation decided.
+enum Reserved {
+    /// The call may run; its key and charges are held.
+    Go(Box<CommitPlan>, Held),
+    /// Decided without running: a replay, a reused key, an in-progress duplicate, a quota denial.
+    Done(Committed),
 }
 
 /// What the caller hears for a refusal: the denial, or the tool error as a result.

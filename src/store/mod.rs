@@ -12,11 +12,13 @@ pub mod checkpointing;
 pub mod datadir;
 pub mod denials;
 pub mod export;
+pub mod instances;
 pub mod keyring;
 pub mod keys;
 pub mod lifecycle;
 pub mod lock;
 mod migrations;
+pub mod reservations;
 pub mod rotation;
 pub mod tenants;
 pub mod writer;
@@ -112,6 +114,8 @@ pub struct Store {
     stats: Arc<Mutex<WriterStats>>,
     /// Flood denials waiting for their window to end.
     pub denials: Arc<denials::DenialWindows>,
+    /// This process's claim on the data dir: the owner of its reservations.
+    instance: instances::Instance,
 }
 
 /// Length of an aggregation window for flood denials.
@@ -133,6 +137,11 @@ impl Store {
         let mut conn = Connection::open_with_flags(files.db(), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         configure(&conn)?;
         migrations::run(&mut conn)?;
+        let instance = instances::Instance::claim(dir)?;
+        let released = reservations::recover_dead(&conn, dir, instance.id())?;
+        if released > 0 {
+            tracing::warn!(released, "released the reservations of a process that stopped mid-call");
+        }
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(StoreError::Corrupt(check));
@@ -158,6 +167,7 @@ impl Store {
             request_state_key,
             stats,
             denials,
+            instance,
         }))
     }
 
@@ -172,6 +182,29 @@ impl Store {
             let _ = tx.send(r);
         }))?;
         rx.await.map_err(|_| StoreError::Unavailable("the writer dropped the request".into()))?
+    }
+
+    /// Queue `f` for the writer's next transaction without waiting for it
+    /// (a release from a destructor); `Err` if it could not even be queued.
+    pub fn write_detached<F>(&self, f: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut WriteCx<'_>) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.submit(job(f, |r| {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "a detached write failed");
+            }
+        }))
+    }
+
+    /// The id of this process's store instance (the owner of its reservations).
+    pub fn instance_id(&self) -> &str {
+        self.instance.id()
+    }
+
+    /// The data dir this store lives in.
+    pub fn data_dir(&self) -> PathBuf {
+        self.db_path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
     /// [`Store::write`] for synchronous callers (the CLI).
