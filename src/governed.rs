@@ -74,6 +74,20 @@ pub(crate) enum RoundEnd {
     Ask(Interrupt, Asked),
 }
 
+/// Who a request comes from, for its audit records (a download or a
+/// session's DELETE has no call context).
+pub(crate) struct Caller<'a> {
+    pub credential: &'a Credential,
+    pub transport: TransportKind,
+    pub request_id: &'a str,
+}
+
+impl<'a> Caller<'a> {
+    fn of(cx: &'a CallContext) -> Self {
+        Self { credential: &cx.credential, transport: cx.transport, request_id: &cx.request_id }
+    }
+}
+
 /// The ledger platform principals' calls are metered to.
 pub const PLATFORM_LEDGER: &str = "_platform";
 
@@ -84,7 +98,7 @@ fn unavailable(e: &StoreError) -> RpcError {
 /// The chain a decision is recorded in: the effective tenant's (if it
 /// exists: a platform admin may name any string), else the principal's own
 /// tenant's, else `_system`.
-fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
+pub(crate) fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
     let own = principal.and_then(|p| p.tenant.as_ref());
     let named = tenant.filter(|t| Some(*t) == own || store.read(|c| tenants::get(c, &t.0)).ok().flatten().is_some());
     named.or(own).map(|t| t.0.clone()).unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
@@ -147,9 +161,20 @@ impl Governance {
     /// Authenticate a request that is not a `tools/call` (`tools/list`,
     /// `initialize`); a refusal is counted in the flood-denial windows.
     pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
-        self.authenticator.authenticate_on(&cx.credential, cx.session_principal.as_deref()).map_err(|e| {
-            match &e {
-                AuthError::Refused(f) => self.note_flood(cx, *f, Some(method)),
+        self.authenticate_caller(&Caller::of(cx), cx.session_principal.as_deref(), method).map_err(|e| auth_error(&e))
+    }
+
+    /// [`Self::authenticate`] for any request, on a legacy session opened by
+    /// `bound` (if any): a refusal is counted in the flood-denial windows under `method`.
+    pub(crate) fn authenticate_caller(
+        &self,
+        caller: &Caller<'_>,
+        bound: Option<&str>,
+        method: &str,
+    ) -> Result<Principal, AuthError> {
+        self.authenticator.authenticate_on(caller.credential, bound).inspect_err(|e| {
+            match e {
+                AuthError::Refused(f) => self.note_flood(caller, *f, Some(method)),
                 // Audited under the key's principal in its own chain, aggregated like other refusals.
                 AuthError::Mismatch(key) => {
                     let chain = key.tenant.as_ref().map_or_else(|| SYSTEM_CHAIN.to_owned(), |t| t.0.clone());
@@ -158,21 +183,20 @@ impl Governance {
                         principal: key.id.clone(),
                         reason: "credential_mismatch".to_owned(),
                         tool: Some(method.to_owned()),
-                        transport: cx.transport.as_str().to_owned(),
+                        transport: caller.transport.as_str().to_owned(),
                     };
-                    self.store.denials.note(denial, self.clock.now(), &cx.request_id);
+                    self.store.denials.note(denial, self.clock.now(), caller.request_id);
                 }
                 AuthError::Unavailable(_) => {}
             }
-            auth_error(&e)
         })
     }
 
-    fn note_flood(&self, cx: &CallContext, failure: AuthFailure, tool: Option<&str>) {
+    fn note_flood(&self, caller: &Caller<'_>, failure: AuthFailure, tool: Option<&str>) {
         // A real key refused for its state (revoked, expired, tenant) is named by its
         // public id; anything else is `anonymous`, so random forged ids cannot split
         // a flood into many records.
-        let principal = match &cx.credential {
+        let principal = match caller.credential {
             Credential::Bearer(token) if failure.names_a_real_key() => key_format::parse(token).map(|(id, _)| id.0),
             _ => None,
         };
@@ -182,9 +206,9 @@ impl Governance {
             principal: principal.unwrap_or_else(|| "anonymous".to_owned()),
             reason: reason.to_owned(),
             tool: tool.map(str::to_owned),
-            transport: cx.transport.as_str().to_owned(),
+            transport: caller.transport.as_str().to_owned(),
         };
-        self.store.denials.note(key, self.clock.now(), &cx.request_id);
+        self.store.denials.note(key, self.clock.now(), caller.request_id);
     }
 
     /// The tools a principal may see, latest version of each, in name order:
@@ -446,7 +470,7 @@ impl Governance {
             // Unauthenticated: aggregated per window so that floods cost nothing
             // (a store outage cannot be recorded at all; the caller hears -31503).
             if let (None, Some(failure)) = (principal, AuthFailure::from_reason(&reason)) {
-                self.note_flood(cx, failure, None);
+                self.note_flood(&Caller::of(cx), failure, None);
             }
             return reply_of(refusal);
         }

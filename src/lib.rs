@@ -3,6 +3,7 @@
 //! The request path (DESIGN.md): transport → era layer → dispatcher → gate
 //! chain → tool → reply. Each module owns one step of it.
 
+pub mod access;
 pub mod audit;
 pub mod bench;
 pub mod billing;
