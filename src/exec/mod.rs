@@ -2,9 +2,12 @@
 //! idempotent replay, quota check, ledger, idempotency record, audit record.
 //!
 //! Invariants: everything here runs in ONE transaction with the tool's
-//! effect; the quota check reads the running total in that transaction, so
-//! concurrent calls never admit more than a limit; a replay neither runs the
-//! tool nor charges; a result carrying a secret is never stored.
+//! effect; the quota check reads the running total (holds included) in that
+//! transaction, so concurrent calls never admit more than a limit; a replay
+//! neither runs the tool nor charges; a result carrying a secret is never
+//! stored. A tool whose work is outside the transaction (files) runs only
+//! after [`CommitPlan::reserve`] decided replay and quota and committed its
+//! reservation; a duplicate of a call still running is refused `in_progress`.
 
 use serde_json::{Map, Value, json};
 
@@ -12,6 +15,7 @@ use crate::audit::{Decision, RecordDraft, digest_json};
 use crate::billing::period::Period;
 use crate::billing::{Counter, Limits};
 use crate::store::billing::{self as ledger, IdempotencyScope, UsageEvent};
+use crate::store::reservations::{self, Reservation};
 use crate::store::{StoreError, WriteCx, audit_log};
 use crate::tools::ask::{Interrupt, Stop};
 use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
@@ -92,6 +96,24 @@ impl CommitPlan {
             self.record(w, decision, Some(reason), Some(&result))?;
             return Ok(Some(Committed::Result(result)));
         }
+        if let Some((scope, _)) = &self.idempotency
+            && let Some(digest) = reservations::pending(w.conn, scope)?
+        {
+            let failure = |code, message: &str| ToolOutcome::failure(&ToolError::new(code, message)).into_result();
+            let (reason, result) = if digest != self.args_digest {
+                let r =
+                    failure(ToolErrorCode::IdempotencyKeyReused, "this idempotency key was used with other arguments");
+                ("idempotency_key_reused", r)
+            } else {
+                let r = failure(
+                    ToolErrorCode::InProgress,
+                    "a call with this idempotency key is still running; retry shortly to get its result",
+                );
+                ("in_progress", r)
+            };
+            self.record(w, Decision::Deny, Some(reason), Some(&result))?;
+            return Ok(Some(Committed::Result(result)));
+        }
         if let Some((nonce, expires)) = &self.consume
             && !ledger::consume_request_state(w.conn, nonce, *expires, self.now_unix())?
         {
@@ -101,7 +123,8 @@ impl CommitPlan {
         }
         let Some(limits) = self.limits else { return Ok(None) };
         for (counter, quantity) in self.charges.clone() {
-            let used = ledger::total(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?;
+            let used = ledger::total(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?
+                + reservations::held(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?;
             let limit = limits.of(counter);
             if used.saturating_add(quantity) > limit {
                 self.record(w, Decision::Deny, Some("quota_exceeded"), None)?;
@@ -119,6 +142,31 @@ impl CommitPlan {
                 return Ok(Some(Committed::Denied(error)));
             }
         }
+        Ok(None)
+    }
+
+    /// Before work done outside the transaction: [`CommitPlan::precheck`],
+    /// then hold the idempotency key (pending) and the charges, owned by the
+    /// store instance `owner`, until the transaction of the call's
+    /// [`CommitPlan::finish`] releases them.
+    pub fn reserve(&mut self, w: &mut WriteCx<'_>, owner: &str) -> Result<Option<Committed>, StoreError> {
+        if let Some(done) = self.precheck(w)? {
+            return Ok(Some(done));
+        }
+        let holds: Vec<(&str, u64)> = match self.limits {
+            Some(_) => self.charges.iter().map(|(c, q)| (c.as_str(), *q)).collect(),
+            None => Vec::new(),
+        };
+        let reservation = Reservation {
+            owner,
+            request_id: &self.draft.request_id,
+            pending: self.idempotency.as_ref().map(|(s, _)| (s, self.args_digest.as_str())),
+            tenant: &self.ledger_tenant,
+            period: &self.period.name,
+            holds: &holds,
+            at: &self.draft.ts,
+        };
+        reservations::reserve(w.conn, &reservation)?;
         Ok(None)
     }
 

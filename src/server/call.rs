@@ -25,6 +25,7 @@ use crate::identity::{Credential, Principal, TenantId, keys as key_format};
 use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
+use crate::store::reservations::{self, Held};
 use crate::store::{Store, StoreError, audit_log, billing, tenants};
 use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
@@ -69,6 +70,20 @@ pub(crate) enum RoundEnd {
     Ask(Interrupt, Asked),
 }
 
+/// Who a request comes from, for its audit records (a download or a
+/// session's DELETE has no call context).
+pub(crate) struct Caller<'a> {
+    pub credential: &'a Credential,
+    pub transport: TransportKind,
+    pub request_id: &'a str,
+}
+
+impl<'a> Caller<'a> {
+    fn of(cx: &'a CallContext) -> Self {
+        Self { credential: &cx.credential, transport: cx.transport, request_id: &cx.request_id }
+    }
+}
+
 /// The ledger platform principals' calls are metered to.
 pub const PLATFORM_LEDGER: &str = "_platform";
 
@@ -79,7 +94,7 @@ fn unavailable(e: &StoreError) -> RpcError {
 /// The chain a decision is recorded in: the effective tenant's (if it
 /// exists: a platform admin may name any string), else the principal's own
 /// tenant's, else `_system`.
-fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
+pub(crate) fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
     let own = principal.and_then(|p| p.tenant.as_ref());
     let named = tenant.filter(|t| Some(*t) == own || store.read(|c| tenants::get(c, &t.0)).ok().flatten().is_some());
     named.or(own).map(|t| t.0.clone()).unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
@@ -145,9 +160,20 @@ impl Governance {
     /// Authenticate a request that is not a `tools/call` (`tools/list`,
     /// `initialize`); a refusal is counted in the flood-denial windows.
     pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
-        self.authenticator.authenticate_on(&cx.credential, cx.session_principal.as_deref()).map_err(|e| {
-            match &e {
-                AuthError::Refused(f) => self.note_flood(cx, *f, Some(method)),
+        self.authenticate_caller(&Caller::of(cx), cx.session_principal.as_deref(), method).map_err(|e| auth_error(&e))
+    }
+
+    /// [`Self::authenticate`] for any request, on a legacy session opened by
+    /// `bound` (if any): a refusal is counted in the flood-denial windows under `method`.
+    pub(crate) fn authenticate_caller(
+        &self,
+        caller: &Caller<'_>,
+        bound: Option<&str>,
+        method: &str,
+    ) -> Result<Principal, AuthError> {
+        self.authenticator.authenticate_on(caller.credential, bound).inspect_err(|e| {
+            match e {
+                AuthError::Refused(f) => self.note_flood(caller, *f, Some(method)),
                 // Audited under the key's principal in its own chain, aggregated like other refusals.
                 AuthError::Mismatch(key) => {
                     let chain = key.tenant.as_ref().map_or_else(|| SYSTEM_CHAIN.to_owned(), |t| t.0.clone());
@@ -156,21 +182,20 @@ impl Governance {
                         principal: key.id.clone(),
                         reason: "credential_mismatch".to_owned(),
                         tool: Some(method.to_owned()),
-                        transport: cx.transport.as_str().to_owned(),
+                        transport: caller.transport.as_str().to_owned(),
                     };
-                    self.store.denials.note(denial, self.clock.now(), &cx.request_id);
+                    self.store.denials.note(denial, self.clock.now(), caller.request_id);
                 }
                 AuthError::Unavailable(_) => {}
             }
-            auth_error(&e)
         })
     }
 
-    fn note_flood(&self, cx: &CallContext, failure: AuthFailure, tool: Option<&str>) {
+    fn note_flood(&self, caller: &Caller<'_>, failure: AuthFailure, tool: Option<&str>) {
         // A real key refused for its state (revoked, expired, tenant) is named by its
         // public id; anything else is `anonymous`, so random forged ids cannot split
         // a flood into many records.
-        let principal = match &cx.credential {
+        let principal = match caller.credential {
             Credential::Bearer(token) if failure.names_a_real_key() => key_format::parse(token).map(|(id, _)| id.0),
             _ => None,
         };
@@ -180,9 +205,9 @@ impl Governance {
             principal: principal.unwrap_or_else(|| "anonymous".to_owned()),
             reason: reason.to_owned(),
             tool: tool.map(str::to_owned),
-            transport: cx.transport.as_str().to_owned(),
+            transport: caller.transport.as_str().to_owned(),
         };
-        self.store.denials.note(key, self.clock.now(), &cx.request_id);
+        self.store.denials.note(key, self.clock.now(), caller.request_id);
     }
 
     /// The tools a principal may see, latest version of each, in name order:
@@ -325,7 +350,8 @@ impl Governance {
             announcements: announcements.clone(),
         };
         let arguments = admission.arguments;
-        // Transactional tools run inside the commit; the others ran before it and have no effect.
+        // Transactional tools run inside the commit; the others run only once a
+        // reservation decided replay and quota, and have no store effect.
         let committed = match tool.handler().clone() {
             Handler::Transactional(run) => {
                 self.store
@@ -345,19 +371,32 @@ impl Governance {
                     })
                     .await
             }
-            Handler::Streaming(run) => {
-                let outcome = run(arguments, tcx).await;
-                self.commit_ran(plan, outcome, input.take_stop()).await
-            }
-            Handler::Read(run) => {
-                let store = Arc::clone(&self.store);
-                let read = tokio::task::spawn_blocking(move || store.read(|c| Ok(run(arguments, &tcx, c))));
-                match read.await {
-                    Ok(Ok(outcome)) => self.commit_ran(plan, outcome, input.take_stop()).await,
-                    Ok(Err(e)) => Err(e),
-                    Err(e) => Err(StoreError::Unavailable(format!("the read task failed: {e}"))),
+            Handler::Streaming(run) => match self.reserve(plan).await {
+                Ok(Reserved::Go(plan, held)) => {
+                    let outcome = run(arguments, tcx).await;
+                    self.commit_ran(*plan, held, outcome, input.take_stop()).await
                 }
-            }
+                Ok(Reserved::Done(done)) => Ok(done),
+                Err(e) => Err(e),
+            },
+            Handler::Read(run) => match self.reserve(plan).await {
+                Ok(Reserved::Go(plan, held)) => {
+                    let store = Arc::clone(&self.store);
+                    // The reading task keeps the reservation until it ends, even if the call is dropped.
+                    let working = held.clone();
+                    let read = tokio::task::spawn_blocking(move || {
+                        let _working = working;
+                        store.read(|c| Ok(run(arguments, &tcx, c)))
+                    });
+                    match read.await {
+                        Ok(Ok(outcome)) => self.commit_ran(*plan, held, outcome, input.take_stop()).await,
+                        Ok(Err(e)) => Err(e),
+                        Err(e) => Err(StoreError::Unavailable(format!("the read task failed: {e}"))),
+                    }
+                }
+                Ok(Reserved::Done(done)) => Ok(done),
+                Err(e) => Err(e),
+            },
         };
         match committed.map_err(|e| unavailable(&e))? {
             Committed::Result(result) => {
@@ -371,19 +410,48 @@ impl Governance {
         }
     }
 
-    /// Commit a call whose tool already ran (no effect): replay or quota first, then the record.
+    /// Before a tool whose work is outside the commit runs: replay, reused
+    /// key, in-progress duplicate and quota are decided (and audited) here; a
+    /// call that may go on holds its key and charges until [`Self::commit_ran`].
+    async fn reserve(&self, mut plan: CommitPlan) -> Result<Reserved, StoreError> {
+        // Tracked before it is committed, so that no way out of the call forgets it.
+        let held = Held::new(Arc::clone(&self.store), plan.draft.request_id.clone());
+        let owner = self.store.instance_id().to_owned();
+        let (plan, done) = self
+            .store
+            .write(move |w| {
+                let done = plan.reserve(w, &owner)?;
+                Ok((plan, done))
+            })
+            .await?;
+        match done {
+            Some(done) => {
+                held.completed();
+                Ok(Reserved::Done(done))
+            }
+            None => Ok(Reserved::Go(Box::new(plan), held)),
+        }
+    }
+
+    /// Commit a reserved call whose tool already ran (no store effect): its
+    /// reservation is released in the transaction that charges and records it.
     async fn commit_ran(
         &self,
-        mut plan: CommitPlan,
+        plan: CommitPlan,
+        held: Held,
         outcome: ToolOutcome,
         stop: Option<Stop>,
     ) -> Result<Committed, StoreError> {
-        self.store
-            .write(move |w| match plan.precheck(w)? {
-                Some(done) => Ok(done),
-                None => plan.finish(w, outcome, stop),
+        let request_id = plan.draft.request_id.clone();
+        let committed = self
+            .store
+            .write(move |w| {
+                reservations::release(w.conn, &request_id)?;
+                plan.finish(w, outcome, stop)
             })
-            .await
+            .await?;
+        held.completed();
+        Ok(committed)
     }
 
     async fn deny(
@@ -400,7 +468,7 @@ impl Governance {
             // Unauthenticated: aggregated per window so that floods cost nothing
             // (a store outage cannot be recorded at all; the caller hears -31503).
             if let (None, Some(failure)) = (principal, AuthFailure::from_reason(&reason)) {
-                self.note_flood(cx, failure, None);
+                self.note_flood(&Caller::of(cx), failure, None);
             }
             return reply_of(refusal);
         }
@@ -441,6 +509,14 @@ async fn drive(gov: &Governance, name: String, arguments: Value, cx: SharedConte
     let failure =
         ToolError::new(ToolErrorCode::Internal, "the tool kept asking; gave up after the maximum number of rounds");
     Ok(ToolOutcome::failure(&failure).into_result())
+}
+
+/// What a reservation decided.
+enum Reserved {
+    /// The call may run; its key and charges are held.
+    Go(Box<CommitPlan>, Held),
+    /// Decided without running: a replay, a reused key, an in-progress duplicate, a quota denial.
+    Done(Committed),
 }
 
 /// What the caller hears for a refusal: the denial, or the tool error as a result.

@@ -5,6 +5,7 @@
 //! (`protocol`) hands in a [`CallContext`](crate::tools::context::CallContext)
 //! with its asker, and gets back era-neutral results.
 
+pub mod access;
 pub mod call;
 pub mod dispatch;
 pub mod sealed;

@@ -16,7 +16,7 @@ use super::checkpointing::{self, StoreOptions};
 use super::error::StoreError;
 use super::sql::configure;
 use super::writer::{self, Job, Message, WriteCx, WriterStats};
-use super::{datadir, denials, keyring, migrations};
+use super::{datadir, denials, instances, keyring, migrations, reservations};
 use crate::audit::SigningKey;
 use crate::clock::Clock;
 
@@ -40,6 +40,8 @@ pub struct Store {
     stats: Arc<Mutex<WriterStats>>,
     /// Flood denials waiting for their window to end.
     pub denials: Arc<denials::DenialWindows>,
+    /// This process's claim on the data dir: the owner of its reservations.
+    instance: instances::Instance,
 }
 
 /// Length of an aggregation window for flood denials.
@@ -53,6 +55,11 @@ impl Store {
         let mut conn = Connection::open_with_flags(files.db(), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         configure(&conn)?;
         migrations::run(&mut conn)?;
+        let instance = instances::Instance::claim(dir)?;
+        let released = reservations::recover_dead(&conn, dir, instance.id())?;
+        if released > 0 {
+            tracing::warn!(released, "released the reservations of a process that stopped mid-call");
+        }
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(StoreError::Corrupt(check));
@@ -75,6 +82,7 @@ impl Store {
             signing_key_file: files.signing_key(),
             stats,
             denials,
+            instance,
         }))
     }
 
@@ -89,6 +97,29 @@ impl Store {
             let _ = tx.send(r);
         }))?;
         rx.await.map_err(|_| StoreError::Unavailable("the writer dropped the request".into()))?
+    }
+
+    /// Queue `f` for the writer's next transaction without waiting for it
+    /// (a release from a destructor); `Err` if it could not even be queued.
+    pub fn write_detached<F>(&self, f: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut WriteCx<'_>) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.submit(job(f, |r| {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "a detached write failed");
+            }
+        }))
+    }
+
+    /// The id of this process's store instance (the owner of its reservations).
+    pub fn instance_id(&self) -> &str {
+        self.instance.id()
+    }
+
+    /// The data dir this store lives in.
+    pub fn data_dir(&self) -> PathBuf {
+        self.db_path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
     /// [`Store::write`] for synchronous callers (the CLI).

@@ -175,6 +175,33 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX cert_bindings_by_tenant ON cert_bindings(tenant_id, created_at);
     "#,
+    // 7: reservations of calls whose work happens outside the commit (an export's files):
+    // a pending idempotency entry and quota holds, each owned by one running process.
+    r#"
+    CREATE TABLE idempotency_pending (
+        tenant_id TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        key TEXT NOT NULL,
+        args_digest TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, principal, tool, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_pending_by_request ON idempotency_pending(request_id);
+    CREATE TABLE quota_holds (
+        request_id TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (request_id, counter)
+    ) WITHOUT ROWID;
+    CREATE INDEX quota_holds_by_counter ON quota_holds(tenant_id, counter, period);
+    "#,
 ];
 
 /// The schema version this binary writes.

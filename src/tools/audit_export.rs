@@ -4,7 +4,8 @@
 //!
 //! Invariants: both only read the store (they run on a read connection,
 //! never holding the writer); the call is audited and metered by the commit
-//! (`audit_exports` or `data_exports`); a call that the quota would refuse
+//! (`audit_exports` or `data_exports`); they run only after the commit's
+//! reservation decided replay and quota, so a replayed or refused call
 //! builds nothing.
 
 use std::path::PathBuf;
@@ -16,12 +17,11 @@ use super::ToolCx;
 use super::registry::{BillingClass, Modes, ReadTool, Registry, RegistryError, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::audit::SigningKey;
-use crate::billing::{Counter, Feature, period};
+use crate::billing::{Counter, Feature};
 use crate::identity::Role;
 use crate::package::files::DOWNLOAD_TTL_SECS;
 use crate::package::manifest::FileEntry;
 use crate::package::{BuildError, ExportRange, PackageFiles, build_package};
-use crate::store::billing as ledger;
 use crate::store::datadir::DataDir;
 
 /// Register the export tools.
@@ -80,21 +80,9 @@ pub(crate) fn data_dir(conn: &rusqlite::Connection) -> Result<PathBuf, ToolError
         .ok_or_else(|| ToolError::new(ToolErrorCode::Internal, "the data dir is unknown"))
 }
 
-/// Builds and keeps the package; `counter` is what the call will consume.
-fn export(
-    cx: &ToolCx,
-    conn: &rusqlite::Connection,
-    range: ExportRange,
-    counter: Counter,
-) -> Result<ExportOutput, ToolError> {
+/// Builds and keeps the package.
+fn export(cx: &ToolCx, conn: &rusqlite::Connection, range: ExportRange) -> Result<ExportOutput, ToolError> {
     let tenant = cx.tenant.as_ref().ok_or_else(|| ToolError::new(ToolErrorCode::NotFound, "no such tenant"))?;
-    if let Some(billing) = &cx.billing {
-        // The commit refuses the call over quota; do not build a package nobody will get.
-        let used = ledger::total(conn, &tenant.0, counter.as_str(), &period::containing(cx.clock.now()).name)?;
-        if used.saturating_add(1) > billing.limits.of(counter) {
-            return Err(ToolError::new(ToolErrorCode::FailedPrecondition, "quota exhausted"));
-        }
-    }
     let dir = data_dir(conn)?;
     let key = SigningKey::load(&DataDir::new(&dir).signing_key())
         .map_err(|e| ToolError::new(ToolErrorCode::Internal, format!("signing key: {e}")))?;
@@ -127,7 +115,8 @@ fn export(
     })
 }
 
-const EXPORTERS: &[Role] = &[Role::TenantAdmin, Role::Auditor];
+/// Who may export a package, and download one of their own tenant.
+pub const EXPORTERS: &[Role] = &[Role::TenantAdmin, Role::Auditor];
 
 fn export_spec(version: u32, modes: Modes, description: &'static str) -> ToolSpec {
     ToolSpec {
@@ -170,7 +159,7 @@ impl ReadTool for ExportPackage {
     }
 
     fn read(&self, input: ExportInput, cx: &ToolCx, conn: &rusqlite::Connection) -> Result<ExportOutput, ToolError> {
-        export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq }, Counter::AuditExports)
+        export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq })
     }
 }
 
@@ -207,7 +196,7 @@ impl ReadTool for ExportPackageSingle {
         cx: &ToolCx,
         conn: &rusqlite::Connection,
     ) -> Result<ExportOutput, ToolError> {
-        export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq }, Counter::AuditExports)
+        export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq })
     }
 }
 
@@ -248,6 +237,6 @@ impl ReadTool for ExportData {
         cx: &ToolCx,
         conn: &rusqlite::Connection,
     ) -> Result<ExportOutput, ToolError> {
-        export(cx, conn, ExportRange::default(), Counter::DataExports)
+        export(cx, conn, ExportRange::default())
     }
 }

@@ -22,6 +22,8 @@ pub enum ToolErrorCode {
     IdempotencyKeyReused,
     /// The first result carried a secret, so it cannot be replayed.
     NotReplayable,
+    /// A call with the same idempotency key is still running: retry shortly for its result.
+    InProgress,
     /// The tool needs input from the client (turned into an input request by the era layer).
     InputRequired,
     /// The tool needs input the client declared no capability for.

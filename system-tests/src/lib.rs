@@ -356,6 +356,29 @@ pub async fn http_tool(to: &Endpoint, id: i64, name: &str, arguments: Value) -> 
     modern_call(to, id, "tools/call", json!({"name": name, "arguments": arguments})).await
 }
 
+/// [`http_tool`] with an HTTP `Idempotency-Key`.
+pub async fn http_tool_keyed(to: &Endpoint, id: i64, name: &str, arguments: Value, key: &str) -> Answer {
+    let mut params = json!({"name": name, "arguments": arguments});
+    params["_meta"] = modern_meta();
+    let headers =
+        [("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", name), ("idempotency-key", key)];
+    post(to, &headers, &request(id, "tools/call", params).to_string()).await
+}
+
+/// The packages a server keeps in its data dir (`packages/<id>.tar`), sorted.
+pub fn kept_packages(dir: &std::path::Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir.join("packages"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.strip_suffix(".tar").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
 impl StdioServer {
     /// A `tools/call` under 2026-07-28 on this stdio server; the JSON-RPC reply.
     pub fn tool(&mut self, id: i64, name: &str, arguments: Value) -> Value {

@@ -19,6 +19,7 @@ pub struct Activity {
     pub acme_admin: Endpoint,
     /// acme's auditor.
     pub acme_auditor: Endpoint,
+    pub globex: String,
     pub globex_admin: Endpoint,
 }
 
@@ -68,7 +69,7 @@ pub async fn activity_with(config: &str) -> Activity {
         };
         http_tool(&acme_admin, 10 + i, tool, args).await;
     }
-    Activity { server, clock, acme, acme_admin, acme_auditor, globex_admin }
+    Activity { server, clock, acme, acme_admin, acme_auditor, globex, globex_admin }
 }
 
 /// `GET {base}/packages/{id}` with `key`: status and body bytes.

@@ -29,6 +29,7 @@ use crate::protocol::era::Route;
 use crate::protocol::headers::{self, HeaderField, McpHeaders};
 use crate::protocol::session::LegacySession;
 use crate::protocol::{meta, version};
+use crate::server::access::SessionRefusal;
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
 use crate::wire::is_legacy_version;
@@ -321,7 +322,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert:
         Incoming::Response { id, outcome } => {
             // The answer to a question a tool put on this session's exchange: only
             // the session's own principal may answer (a confirmation is an authorization).
-            if let Err(refused) = session_owner(state, headers, cert, &session) {
+            if let Err(refused) = session_owner(state, headers, cert, &session, crate::server::access::SESSION_ANSWER) {
                 return refused;
             }
             if !session.answer(&id, outcome) {
@@ -380,7 +381,7 @@ fn delete_session(state: &AppState, headers: &HeaderMap, cert: Option<&CertFinge
         return status_only(StatusCode::BAD_REQUEST, &[]);
     };
     let Some(session) = state.server.sessions.get(id) else { return status_only(StatusCode::NOT_FOUND, &[]) };
-    if let Err(refused) = session_owner(state, headers, cert, &session) {
+    if let Err(refused) = session_owner(state, headers, cert, &session, crate::server::access::SESSION_DELETE) {
         return refused;
     }
     if state.server.sessions.remove(id) {
@@ -390,20 +391,23 @@ fn delete_session(state: &AppState, headers: &HeaderMap, cert: Option<&CertFinge
     }
 }
 
-/// The request is authenticated as the principal that opened `session`; any
-/// other principal is told the session does not exist, exactly like an unknown id.
+/// The governed core's decision on a request that acts on `session`: only
+/// its own principal may; any other is told the session does not exist,
+/// exactly like an unknown id (and the refusal is audited there).
 fn session_owner(
     state: &AppState,
     headers: &HeaderMap,
     cert: Option<&CertFingerprint>,
     session: &LegacySession,
+    action: &str,
 ) -> Result<(), Response> {
-    match state.server.governance().authenticator.authenticate(&credential(state, headers, cert)) {
-        Err(e) => {
-            let e = crate::gate::auth_error(&e);
+    let credential = credential(state, headers, cert);
+    let owner = session.state().principal;
+    match state.server.governance().session_owner(&credential, state.options.transport, owner.as_deref(), action) {
+        Ok(_) => Ok(()),
+        Err(SessionRefusal::Refused(e)) => {
             Err(rpc_error_reply(StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED), &e))
         }
-        Ok(p) if session.state().principal.as_deref() == Some(p.id.as_str()) => Ok(()),
-        Ok(_) => Err(status_only(StatusCode::NOT_FOUND, &[])),
+        Err(SessionRefusal::NotFound) => Err(status_only(StatusCode::NOT_FOUND, &[])),
     }
 }

@@ -1,0 +1,91 @@
+//! Which processes have the store open: each open store holds an exclusive
+//! lock on `DIR/instances/<id>.lock` for as long as it lives.
+//! Invariant: an instance is dead exactly when its lock can be taken (the
+//! operating system releases it when the holder exits or dies), so a start
+//! never releases the reservations of a process that is still running.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use super::StoreError;
+
+/// The lock of this process's store instance; released (and its file removed) on drop.
+#[derive(Debug)]
+pub struct Instance {
+    id: String,
+    path: PathBuf,
+    _file: File,
+}
+
+fn folder(dir: &Path) -> PathBuf {
+    dir.join("instances")
+}
+
+/// Whether `id` could name a lock file (so a stored owner never names another path).
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Instance {
+    /// Claim a fresh instance id in the data dir `dir`.
+    pub fn claim(dir: &Path) -> Result<Self, StoreError> {
+        let mut bytes = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let id = hex::encode(bytes);
+        std::fs::create_dir_all(folder(dir))?;
+        let path = folder(dir).join(format!("{id}.lock"));
+        let file = OpenOptions::new().create_new(true).write(true).open(&path)?;
+        file.try_lock().map_err(|e| StoreError::Io(format!("cannot lock {}: {e}", path.display())))?;
+        Ok(Self { id, path, _file: file })
+    }
+
+    /// This instance's id (the owner of its reservations).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether the instance `id` of the data dir `dir` is gone (exited or died).
+/// Its lock file, if any, is removed once that is known.
+pub fn is_dead(dir: &Path, id: &str) -> bool {
+    if !valid_id(id) {
+        return true;
+    }
+    let path = folder(dir).join(format!("{id}.lock"));
+    let Ok(file) = OpenOptions::new().write(true).open(&path) else { return true };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&path);
+            true
+        }
+        Err(TryLockError::WouldBlock) => false,
+        // Cannot tell: keep its reservations (fail closed: a hold only ever refuses more).
+        Err(TryLockError::Error(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_instance_is_not_dead_and_a_dropped_one_is() {
+        let dir = std::env::temp_dir().join(format!("tollgate-instances-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let live = Instance::claim(&dir).expect("claim");
+        let gone = Instance::claim(&dir).expect("claim");
+        let gone_id = gone.id().to_owned();
+        drop(gone);
+        assert!(!is_dead(&dir, live.id()));
+        assert!(is_dead(&dir, &gone_id));
+        assert!(is_dead(&dir, "../tollgate"), "a stored owner never names another file");
+        drop(live);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
