@@ -9,8 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
-
 use crate::audit::{PublicKey, SigningKey, describe};
 use crate::cmd::CliError;
 use crate::cmd::export::{check_fingerprint, parse_pubkeys};
@@ -80,11 +78,9 @@ fn trusted_keys(dir: &Path, pin: &Pin) -> Result<(Vec<PublicKey>, String), CliEr
     }
 }
 
-fn read_only(dir: &Path) -> Result<Connection, CliError> {
+fn read_only(dir: &Path) -> Result<crate::store::Db, CliError> {
     let files = require(dir)?;
-    let conn = Connection::open_with_flags(files.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| CliError::Store(StoreError::from(e)))?;
-    Ok(conn)
+    crate::store::open_read_only(&files.db()).map_err(CliError::Store)
 }
 
 /// `tollgate audit verify --data-dir DIR [--tenant T] [--pubkey K | --fingerprint F]`.

@@ -206,11 +206,8 @@ async fn call(client: &HttpClient, name: &str, arguments: Value) -> Result<Value
 }
 
 fn verify_all(dir: &Path) -> Result<Vec<String>, String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        crate::store::datadir::DataDir::new(dir).db(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .map_err(|e| e.to_string())?;
+    let conn =
+        crate::store::open_read_only(&crate::store::datadir::DataDir::new(dir).db()).map_err(|e| e.to_string())?;
     let key = crate::audit::SigningKey::load(&crate::store::datadir::DataDir::new(dir).signing_key())
         .map_err(|e| e.to_string())?
         .public_key();

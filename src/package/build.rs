@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::Connection;
+use crate::store::Db;
 use serde_json::{Value, json};
 
 use super::manifest::{FirstRecord, LastRecord, Manifest, SeqRange, TenantRef};
@@ -75,7 +75,7 @@ fn jsonl(lines: &[String]) -> Vec<u8> {
 }
 
 /// The tenant as exported, from its row or, once deleted, its tombstone.
-fn tenant_json(conn: &Connection, id: &str) -> Result<(Value, PlanName), BuildError> {
+fn tenant_json(conn: &Db, id: &str) -> Result<(Value, PlanName), BuildError> {
     if let Some(t) = tenants::get(conn, id)? {
         let plan = PlanName::parse(&t.plan).unwrap_or(PlanName::Free);
         let v = json!({"id": t.id, "slug": t.slug, "display_name": t.display_name, "created_at": t.created_at, "deleted_at": null});
@@ -91,7 +91,7 @@ fn tenant_json(conn: &Connection, id: &str) -> Result<(Value, PlanName), BuildEr
 }
 
 /// Keys created by `as_of`, with their state at `as_of`; ids and metadata only.
-fn keys_json(conn: &Connection, tenant: &str, as_of: &str) -> Result<Value, BuildError> {
+fn keys_json(conn: &Db, tenant: &str, as_of: &str) -> Result<Value, BuildError> {
     let rows = export::keys(conn, tenant)?;
     let created: HashSet<&str> =
         rows.iter().filter(|k| k.created_at.as_str() <= as_of).map(|k| k.key_id.as_str()).collect();
@@ -130,7 +130,7 @@ fn listed_keys(signer: &PublicKey, retired: &[PublicKey], checkpoints: &[Checkpo
 /// `retired` are the data dir's retired public keys (its keyring): those
 /// that signed a checkpoint of the range are listed in the manifest.
 pub fn build_package(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     range: ExportRange,
     key: &SigningKey,

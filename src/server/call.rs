@@ -25,7 +25,8 @@ use crate::identity::{Credential, Principal, TenantId, keys as key_format};
 use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
-use crate::store::reservations::{self, Held};
+use crate::store::held::Held;
+use crate::store::reservations;
 use crate::store::{Store, StoreError, audit_log, billing, tenants};
 use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
@@ -359,14 +360,14 @@ impl Governance {
                         if let Some(done) = plan.precheck(w)? {
                             return Ok(done);
                         }
-                        w.conn.execute_batch("SAVEPOINT effect")?;
-                        let outcome = run(arguments, &tcx, w);
-                        let stop = tcx.input.take_stop();
                         // A failed tool, or one that stopped to ask (even if it swallowed
                         // the stop), leaves no effect: only a finished success is kept.
-                        let keep = !outcome.is_error && stop.is_none();
-                        let close = if keep { "RELEASE effect" } else { "ROLLBACK TO effect; RELEASE effect" };
-                        w.conn.execute_batch(close)?;
+                        let (outcome, stop) = w.savepoint(|w| {
+                            let outcome = run(arguments, &tcx, w);
+                            let stop = tcx.input.take_stop();
+                            let keep = !outcome.is_error && stop.is_none();
+                            Ok(((outcome, stop), keep))
+                        })?;
                         plan.finish(w, outcome, stop)
                     })
                     .await

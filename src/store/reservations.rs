@@ -11,13 +11,11 @@
 //! releases a reservation.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::billing::IdempotencyScope;
-use super::{Store, StoreError, exec, one};
+use super::{StoreError, exec, one};
 
 /// What one call reserves.
 #[derive(Debug, Clone)]
@@ -109,43 +107,6 @@ pub fn recover(conn: &Connection, is_dead: impl Fn(&str) -> bool) -> Result<usiz
 /// [`recover`] against the instance locks of the data dir `dir`.
 pub(crate) fn recover_dead(conn: &Connection, dir: &Path, me: &str) -> Result<usize, StoreError> {
     recover(conn, |owner| owner != me && super::instances::is_dead(dir, owner))
-}
-
-/// A reservation in flight. Every clone shares it; when the last is dropped
-/// before [`Held::completed`] (the call was cancelled, or its commit failed),
-/// the reservation is released through the writer.
-#[derive(Clone)]
-pub struct Held(Arc<HeldInner>);
-
-struct HeldInner {
-    store: Arc<Store>,
-    request_id: String,
-    done: AtomicBool,
-}
-
-impl Held {
-    /// Track the reservation of `request_id` (taken before it is committed,
-    /// so that no way out of the call forgets it).
-    pub fn new(store: Arc<Store>, request_id: String) -> Self {
-        Self(Arc::new(HeldInner { store, request_id, done: AtomicBool::new(false) }))
-    }
-
-    /// The call's commit released it (or nothing was reserved).
-    pub fn completed(&self) {
-        self.0.done.store(true, Ordering::Release);
-    }
-}
-
-impl Drop for HeldInner {
-    fn drop(&mut self) {
-        if self.done.load(Ordering::Acquire) {
-            return;
-        }
-        let id = std::mem::take(&mut self.request_id);
-        if let Err(e) = self.store.write_detached(move |w| release(w.conn, &id)) {
-            tracing::warn!(error = %e, "a reservation could not be released; it is released at the next start");
-        }
-    }
 }
 
 #[cfg(test)]

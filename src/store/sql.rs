@@ -11,6 +11,18 @@ use rusqlite::Connection;
 use super::error::StoreError;
 use super::migrations;
 
+/// A read connection as the layers above see it: they hand it to store
+/// functions and never run SQL on it themselves (tests/architecture.rs).
+pub type Db = Connection;
+
+/// Open a data dir's database read-only, outside a running server (offline
+/// verification, the demo's final check).
+pub fn open_read_only(db: &Path) -> Result<Db, StoreError> {
+    let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    Ok(conn)
+}
+
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",

@@ -25,6 +25,29 @@ pub struct WriteCx<'a> {
     pub appended: Vec<(String, u64, String)>,
 }
 
+impl WriteCx<'_> {
+    /// Run `f` inside a savepoint of the current transaction: its writes are
+    /// kept when `f` returns `(value, true)` and rolled back when it returns
+    /// `(value, false)` or an error; the enclosing transaction goes on either way.
+    pub fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<(T, bool), StoreError>,
+    ) -> Result<T, StoreError> {
+        self.conn.execute_batch("SAVEPOINT effect")?;
+        let appended = self.appended.len();
+        let result = f(self);
+        let keep = matches!(result, Ok((_, true)));
+        if keep {
+            self.conn.execute_batch("RELEASE effect")?;
+        } else {
+            self.conn.execute_batch("ROLLBACK TO effect; RELEASE effect")?;
+            // Records appended inside the rolled-back savepoint no longer exist.
+            self.appended.truncate(appended);
+        }
+        result.map(|(value, _)| value)
+    }
+}
+
 /// Called after a batch: `Ok` if it committed.
 pub type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 

@@ -73,7 +73,7 @@ impl From<&FileEntry> for ArtifactView {
 }
 
 /// The data dir of a connection's database.
-pub(crate) fn data_dir(conn: &rusqlite::Connection) -> Result<PathBuf, ToolError> {
+pub(crate) fn data_dir(conn: &crate::store::Db) -> Result<PathBuf, ToolError> {
     conn.path()
         .map(PathBuf::from)
         .and_then(|db| db.parent().map(PathBuf::from))
@@ -81,7 +81,7 @@ pub(crate) fn data_dir(conn: &rusqlite::Connection) -> Result<PathBuf, ToolError
 }
 
 /// Builds and keeps the package.
-fn export(cx: &ToolCx, conn: &rusqlite::Connection, range: ExportRange) -> Result<ExportOutput, ToolError> {
+fn export(cx: &ToolCx, conn: &crate::store::Db, range: ExportRange) -> Result<ExportOutput, ToolError> {
     let tenant = cx.tenant.as_ref().ok_or_else(|| ToolError::new(ToolErrorCode::NotFound, "no such tenant"))?;
     let dir = data_dir(conn)?;
     let key = SigningKey::load(&DataDir::new(&dir).signing_key())
@@ -158,7 +158,7 @@ impl ReadTool for ExportPackage {
         )
     }
 
-    fn read(&self, input: ExportInput, cx: &ToolCx, conn: &rusqlite::Connection) -> Result<ExportOutput, ToolError> {
+    fn read(&self, input: ExportInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<ExportOutput, ToolError> {
         export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq })
     }
 }
@@ -190,12 +190,7 @@ impl ReadTool for ExportPackageSingle {
         )
     }
 
-    fn read(
-        &self,
-        input: ExportSingleInput,
-        cx: &ToolCx,
-        conn: &rusqlite::Connection,
-    ) -> Result<ExportOutput, ToolError> {
+    fn read(&self, input: ExportSingleInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<ExportOutput, ToolError> {
         export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq })
     }
 }
@@ -231,12 +226,7 @@ impl ReadTool for ExportData {
         }
     }
 
-    fn read(
-        &self,
-        _input: ExportDataInput,
-        cx: &ToolCx,
-        conn: &rusqlite::Connection,
-    ) -> Result<ExportOutput, ToolError> {
+    fn read(&self, _input: ExportDataInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<ExportOutput, ToolError> {
         export(cx, conn, ExportRange::default())
     }
 }

@@ -49,7 +49,7 @@ pub struct ProblemView {
     pub message: String,
 }
 
-fn verify(cx: &ToolCx, conn: &rusqlite::Connection, chain: String) -> Result<VerifyOutput, ToolError> {
+fn verify(cx: &ToolCx, conn: &crate::store::Db, chain: String) -> Result<VerifyOutput, ToolError> {
     if chain != SYSTEM_CHAIN && crate::store::tenants::get(conn, &chain)?.is_none() {
         return Err(ToolError::new(ToolErrorCode::NotFound, "no such tenant"));
     }
@@ -112,7 +112,7 @@ impl ReadTool for Verify {
         }
     }
 
-    fn read(&self, _input: VerifyInput, cx: &ToolCx, conn: &rusqlite::Connection) -> Result<VerifyOutput, ToolError> {
+    fn read(&self, _input: VerifyInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<VerifyOutput, ToolError> {
         verify(cx, conn, chain_for(cx))
     }
 }
@@ -142,12 +142,7 @@ impl ReadTool for VerifySingle {
         }
     }
 
-    fn read(
-        &self,
-        _input: VerifySingleInput,
-        cx: &ToolCx,
-        conn: &rusqlite::Connection,
-    ) -> Result<VerifyOutput, ToolError> {
+    fn read(&self, _input: VerifySingleInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<VerifyOutput, ToolError> {
         verify(cx, conn, chain_for(cx))
     }
 }

@@ -139,7 +139,7 @@ pub trait ReadTool: Send + Sync + 'static {
     fn spec(&self) -> ToolSpec;
 
     /// Compute the result from a consistent read-only view of the store.
-    fn read(&self, input: Self::Input, cx: &ToolCx, conn: &rusqlite::Connection) -> Result<Self::Output, ToolError>;
+    fn read(&self, input: Self::Input, cx: &ToolCx, conn: &crate::store::Db) -> Result<Self::Output, ToolError>;
 }
 
 fn bad_input(e: serde_json::Error) -> ToolError {
@@ -158,7 +158,7 @@ fn typed_outcome<O: Serialize>(result: Result<O, ToolError>) -> ToolOutcome {
 }
 
 /// A handler that reads on a read connection before the commit.
-pub type ReadFn = dyn Fn(Value, &ToolCx, &rusqlite::Connection) -> ToolOutcome + Send + Sync;
+pub type ReadFn = dyn Fn(Value, &ToolCx, &crate::store::Db) -> ToolOutcome + Send + Sync;
 
 /// A handler that runs inside the commit transaction.
 pub type TransactionalFn = dyn Fn(Value, &ToolCx, &mut WriteCx<'_>) -> ToolOutcome + Send + Sync;

@@ -13,7 +13,7 @@
 //! the plan call returns a one-time token (stored only as its digest, bound to
 //! the tenant and the plan's digest, expiring) that the second call presents.
 
-use rusqlite::Connection;
+use crate::store::Db;
 
 use crate::audit::digest;
 use crate::store::{StoreError, lifecycle};
@@ -71,7 +71,7 @@ pub fn new_token() -> String {
 
 /// Remembers `plan_digest` for `tenant` under the digest of `token`.
 pub fn remember(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     plan_digest: &str,
     token: &str,
@@ -85,7 +85,7 @@ pub fn remember(
 /// `tenant` if it was issued for this tenant, is unused and unexpired, and
 /// was issued with this very plan. A confirmed token is used up.
 pub fn by_token(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     current_digest: &str,
     token: &str,

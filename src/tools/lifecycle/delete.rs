@@ -72,7 +72,7 @@ pub struct DeleteOutput {
 
 /// The plan for `tenant` and its digest (over what is removed, which only
 /// the tenant's own data changes).
-pub fn plan(conn: &rusqlite::Connection, tenant: &str) -> Result<(DeletionPlan, String), ToolError> {
+pub fn plan(conn: &crate::store::Db, tenant: &str) -> Result<(DeletionPlan, String), ToolError> {
     let row = tenants::get(conn, tenant)?.ok_or_else(|| ToolError::new(ToolErrorCode::NotFound, "no such tenant"))?;
     let (removes, retains) = lifecycle::inventory(conn, tenant)?;
     let digest = digest_json(&json!({"tenant_id": row.id, "slug": row.slug, "removes": removes}))
@@ -80,7 +80,7 @@ pub fn plan(conn: &rusqlite::Connection, tenant: &str) -> Result<(DeletionPlan, 
     Ok((DeletionPlan { tenant_id: row.id, slug: row.slug, removes, retains, slug_reserved: true }, digest))
 }
 
-fn refuse_if_held(conn: &rusqlite::Connection, tenant: &str) -> Result<(), ToolError> {
+fn refuse_if_held(conn: &crate::store::Db, tenant: &str) -> Result<(), ToolError> {
     match lifecycle::legal_hold(conn, tenant)? {
         None => Ok(()),
         Some(hold) => Err(ToolError::new(

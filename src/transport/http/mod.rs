@@ -11,6 +11,7 @@ mod guard;
 pub mod listener;
 mod packages;
 mod reply;
+mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,35 +31,20 @@ use crate::protocol::headers::{self, HeaderField, McpHeaders};
 use crate::protocol::session::LegacySession;
 use crate::protocol::{meta, version};
 use crate::server::access::SessionRefusal;
-use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
 use crate::wire::is_legacy_version;
 use crate::wire::jsonrpc::{self, Incoming};
 
 pub use guard::AllowedHosts;
 use reply::{json_reply, rpc_error_reply, status_only};
+pub use state::HttpOptions;
+pub(crate) use state::{AppState, credential};
 
 /// Header that names a legacy session.
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
 /// Default largest accepted request body.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
-
-/// HTTP settings.
-#[derive(Debug, Clone)]
-pub struct HttpOptions {
-    pub max_body_bytes: usize,
-    pub allowed_hosts: AllowedHosts,
-    pub transport: TransportKind,
-    /// Conformance mode: a request without credentials acts as the local admin.
-    pub local_admin_fallback: bool,
-}
-
-#[derive(Clone)]
-struct AppState {
-    server: Arc<McpServer>,
-    options: Arc<HttpOptions>,
-}
 
 /// The HTTP application (routes and limits), transport-agnostic below TCP/TLS.
 pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
@@ -185,26 +171,6 @@ async fn mcp(
         modern_post(&state, &headers, &bytes, cert).await
     } else {
         legacy_post(&state, &headers, &bytes, cert).await
-    }
-}
-
-/// The credential a request presents; the transport decides nothing with it.
-/// A client certificate comes only from the connection's TLS session (`cert`);
-/// a header that claims one is ignored.
-fn credential(state: &AppState, headers: &HeaderMap, cert: Option<&CertFingerprint>) -> Credential {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    if let Some(fingerprint) = cert {
-        return Credential::Certificate { fingerprint: fingerprint.clone(), bearer };
-    }
-    match bearer.map(Credential::Bearer) {
-        Some(c) => c,
-        None if state.options.local_admin_fallback => Credential::LocalAdmin,
-        None => Credential::None,
     }
 }
 
