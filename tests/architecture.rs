@@ -639,3 +639,17 @@ fn the_sql_detector_detects_sql() {
     assert!(!looks_like_sql("-----BEGIN CERTIFICATE-----"));
     assert!(!looks_like_sql("select a plan"));
 }
+
+#[test]
+fn the_architecture_doc_names_every_layer_in_order() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+        .unwrap_or_default();
+    let picture = doc.lines().find(|l| l.starts_with("cmd ")).unwrap_or_default().to_owned();
+    let leaves = doc.lines().find(|l| l.starts_with("leaves")).unwrap_or_default().to_owned();
+    let drawn: Vec<&str> = picture
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .chain(leaves.split(|c: char| !c.is_alphanumeric() && c != '_'))
+        .filter(|w| LAYERS.contains(w))
+        .collect();
+    assert_eq!(drawn, LAYERS, "docs/architecture.md must draw the layers of tests/architecture.rs, in order");
+}
