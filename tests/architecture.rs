@@ -642,8 +642,8 @@ fn the_sql_detector_detects_sql() {
 
 #[test]
 fn the_architecture_doc_names_every_layer_in_order() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
-        .unwrap_or_default();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md")).unwrap_or_default();
     let picture = doc.lines().find(|l| l.starts_with("cmd ")).unwrap_or_default().to_owned();
     let leaves = doc.lines().find(|l| l.starts_with("leaves")).unwrap_or_default().to_owned();
     let drawn: Vec<&str> = picture
