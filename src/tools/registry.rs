@@ -198,16 +198,15 @@ impl RegisteredTool {
         format!("{}.v{}", self.spec.name, self.spec.version)
     }
 
-    /// Check arguments against the input schema; the first violation is reported.
-    pub fn validate(&self, arguments: &Value) -> Result<(), ToolError> {
-        match self.validator.iter_errors(arguments).next() {
-            None => Ok(()),
-            Some(e) => {
-                let path = e.instance_path().to_string();
-                let field = if path.is_empty() { "/".to_owned() } else { path };
-                Err(ToolError::invalid_argument(field, e.to_string()))
-            }
-        }
+    /// The violation of the input schema to report, if any: an unknown
+    /// argument first (a caller that misnamed one fixes that first), else the
+    /// first violation.
+    pub fn violation<'a>(&'a self, arguments: &'a Value) -> Option<jsonschema::ValidationError<'a>> {
+        use jsonschema::error::ValidationErrorKind as Kind;
+        let unknown = |e: &jsonschema::ValidationError<'_>| {
+            matches!(e.kind(), Kind::AdditionalProperties { .. } | Kind::FalseSchema)
+        };
+        self.validator.iter_errors(arguments).min_by_key(|e| !unknown(e))
     }
 
     /// How this tool runs.
