@@ -228,7 +228,9 @@ pub fn schemas_write(dir: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(dir)?;
     let generated = standard_schemas()?;
     for (file, doc) in &generated {
-        std::fs::write(dir.join(file), schemas::render(doc))?;
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+        std::fs::write(path, schemas::render(doc))?;
     }
     eprintln!("wrote {} schema files to {}", generated.len(), dir.display());
     Ok(())

@@ -38,8 +38,9 @@ impl Chain {
                 Box::new(Authenticate::new(authenticator)),
                 Box::new(rate_limit::RateLimit::new(store, clock.clone())),
                 Box::new(resolve::ResolveTool::new(registry, flags)),
-                Box::new(validate::ValidateArguments),
+                // Before validation: a foreign `tenant_id` is a spoof on every tool that takes one.
                 Box::new(bind_tenant::BindTenant::new(multi_tenant)),
+                Box::new(validate::ValidateArguments),
                 Box::new(role::RequireRole),
                 Box::new(capabilities::ClientCapabilities),
                 Box::new(billing_status::BillingStatus::new(clock)),

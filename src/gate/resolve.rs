@@ -1,8 +1,8 @@
 //! Gate step: resolve `name` or `name.vN` to a registered tool version.
 //!
 //! This is also where feature flags apply: a tool that a flag switches off
-//! (the tools of the other `multi_tenant` mode, and the tools of
-//! [`super::Flags::disabled_flag`]) is refused here with -31403
+//! (a tool or version that exists only in the other edition, and the tools
+//! of [`super::Flags::disabled_flag`]) is refused here with -31403
 //! `feature_disabled`, before validation, so its schema says nothing.
 //!
 //! An unknown tool is -32602 whose `data.available` lists only the tools the
@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::{Admission, Flags, Refusal, Step, forbidden};
-use crate::tools::Registry;
+use crate::tools::{Edition, Registry};
 use crate::wire::errors::RpcError;
 
 /// Resolves the requested tool.
@@ -39,8 +39,8 @@ impl Step for ResolveTool {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             if let Some(tool) = self.registry.resolve(&call.requested_name, self.multi_tenant) {
-                // A tool of the other mode is refused before its schema can say anything.
-                if !tool.spec.modes.includes(self.multi_tenant) {
+                // A tool of the other edition is refused before its schema can say anything.
+                if tool.edition != Edition::of(self.multi_tenant) {
                     return Err(forbidden(
                         "feature_disabled",
                         "this tool is disabled on this server",

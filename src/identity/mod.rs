@@ -58,22 +58,17 @@ impl Role {
     }
 }
 
-/// How a role is written on the wire: multi-tenant tool versions use
-/// [`Role`]; single-tenant versions use [`AccountRole`], whose names carry no
-/// tenant wording. Both map to the same internal [`Role`].
+/// How a role is written on the wire: the multi-tenant edition of a tool
+/// uses [`Role`]; the single-tenant edition uses [`AccountRole`], whose names
+/// carry no tenant wording. Both map to the same internal [`Role`].
 pub trait RoleWire:
     Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + Copy + Send + Sync + 'static
 {
-    /// Whether tool versions with this wire form are the single-tenant ones.
-    const SINGLE_TENANT: bool;
-
     fn from_role(role: Role) -> Self;
     fn into_role(self) -> Role;
 }
 
 impl RoleWire for Role {
-    const SINGLE_TENANT: bool = false;
-
     fn from_role(role: Role) -> Self {
         role
     }
@@ -100,8 +95,6 @@ pub enum AccountRole {
 }
 
 impl RoleWire for AccountRole {
-    const SINGLE_TENANT: bool = true;
-
     fn from_role(role: Role) -> Self {
         match role {
             Role::PlatformAdmin => AccountRole::PlatformAdmin,

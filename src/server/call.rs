@@ -291,7 +291,7 @@ impl Governance {
             Some(sealed) => {
                 let expected = state::Expected {
                     sub: &principal.id,
-                    tool: &tool.pinned_name(),
+                    tool: &tool.contract(),
                     args: &args_digest,
                     now: self.clock.now().unix_timestamp(),
                 };
@@ -319,13 +319,12 @@ impl Governance {
             let scope = IdempotencyScope {
                 tenant: ledger_tenant.clone(),
                 principal: principal.id.clone(),
-                tool: tool.pinned_name(),
+                tool: tool.contract(),
                 key,
             };
             (scope, !tool.spec.returns_secret)
         });
-        let asked =
-            Asked { principal: principal.id.clone(), tool: tool.pinned_name(), args_digest: args_digest.clone() };
+        let asked = Asked { principal: principal.id.clone(), tool: tool.contract(), args_digest: args_digest.clone() };
         let mut plan = CommitPlan {
             chain,
             draft,

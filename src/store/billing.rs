@@ -152,7 +152,7 @@ pub fn active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, St
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Scope of an idempotency key: (tenant or `_platform`, principal, tool@version, key).
+/// Scope of an idempotency key: (tenant or `_platform`, principal, edition/tool.vN, key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyScope {
     pub tenant: String,

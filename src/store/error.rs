@@ -12,6 +12,12 @@ pub enum StoreError {
     AlreadyInitialized(String),
     #[error("the database has schema version {found}, newer than this binary supports ({supported}); upgrade tollgate")]
     TooNew { found: i64, supported: i64 },
+    #[error(
+        "the database has schema version {found}, written by a pre-release tollgate whose tool versions named \
+         editions (e.g. `key.issue` v2 for single-tenant); its audit records and idempotency entries cannot be \
+         renamed, so it is not opened. Start from a new data dir with `tollgate init` (see CHANGELOG.md, 0.1.0)"
+    )]
+    RetiredToolNames { found: i64 },
     #[error("the database is corrupt: {0}")]
     Corrupt(String),
     #[error("storage error: {0}")]

@@ -2,7 +2,8 @@
 //!
 //! Invariants: migration N runs once, in order, inside one transaction with
 //! the version bump (`PRAGMA user_version`); a database newer than this binary
-//! is refused, never written. Audit, checkpoint and usage tables are
+//! is refused, never written; so is one older than [`EDITIONS`], whose stored
+//! tool pins use the retired naming (see the function's doc). Audit, checkpoint and usage tables are
 //! append-only, enforced by triggers in the database itself.
 
 use rusqlite::Connection;
@@ -202,7 +203,18 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX quota_holds_by_counter ON quota_holds(tenant_id, counter, period);
     "#,
+    // 8: tool names carry editions apart from versions (CHANGELOG 0.1.0). No
+    // table changes; the version marks data written under the new naming.
+    "SELECT 1;",
 ];
+
+/// The first schema version whose stored tool pins (audit records' `tool` and
+/// `version`, idempotency scopes, sealed request states) use editions apart
+/// from versions. Before it, `key.issue` v2 (say) meant the single-tenant
+/// edition; now it would mean a second multi-tenant contract. Audit records
+/// are append-only and hash-chained, so they cannot be rewritten: an older
+/// database is refused at start rather than migrated (no release wrote one).
+pub const EDITIONS: i64 = 8;
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {
@@ -214,6 +226,9 @@ pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > latest() {
         return Err(StoreError::TooNew { found: current, supported: latest() });
+    }
+    if (1..EDITIONS).contains(&current) {
+        return Err(StoreError::RetiredToolNames { found: current });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
         let tx = conn.transaction()?;
@@ -238,6 +253,18 @@ mod tests {
         conn.execute("INSERT INTO usage_events (tenant_id, counter, quantity, request_id, tool, at) VALUES ('t','c',1,'r','x','now')", [])
             .expect("insert");
         assert!(conn.execute("DELETE FROM usage_events", []).is_err());
+    }
+
+    #[test]
+    fn a_database_from_before_editions_is_refused_and_left_alone() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        run(&mut conn).expect("migrate");
+        conn.execute_batch("PRAGMA user_version = 6").expect("set");
+        let e = run(&mut conn).expect_err("refused");
+        assert!(matches!(e, StoreError::RetiredToolNames { found: 6 }), "{e}");
+        assert!(e.to_string().contains("tollgate init"), "{e}");
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+        assert_eq!(v, 6, "nothing was written");
     }
 
     #[test]

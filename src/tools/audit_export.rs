@@ -1,5 +1,5 @@
-//! `audit.export_package` (v1 multi-tenant, v2 single-tenant) and
-//! `tenant.export_data`: build the tenant's signed audit package, keep it in
+//! `audit.export_package` (both editions) and `tenant.export_data`
+//! (multi-tenant edition): build the tenant's signed audit package, keep it in
 //! the data dir for download at `GET /packages/{id}`, and say where it is.
 //!
 //! Invariants: both only read the store (they run on a read connection,
@@ -14,7 +14,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{BillingClass, Modes, ReadTool, Registry, RegistryError, ToolSpec};
+use super::edition::{EditionKind, Editions};
+use super::registry::{BillingClass, NoArguments, ReadTool, Registry, RegistryError, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::audit::SigningKey;
 use crate::billing::{Counter, Feature};
@@ -27,7 +28,6 @@ use crate::store::datadir::DataDir;
 /// Register the export tools.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
     r.add_read(ExportPackage)?;
-    r.add_read(ExportPackageSingle)?;
     r.add_read(ExportData)?;
     Ok(())
 }
@@ -118,23 +118,10 @@ fn export(cx: &ToolCx, conn: &crate::store::Db, range: ExportRange) -> Result<Ex
 /// Who may export a package, and download one of their own tenant.
 pub const EXPORTERS: &[Role] = &[Role::TenantAdmin, Role::Auditor];
 
-fn export_spec(version: u32, modes: Modes, description: &'static str) -> ToolSpec {
-    ToolSpec {
-        roles: EXPORTERS,
-        modes,
-        feature: Some(Feature::AuditExport),
-        charges: &[(Counter::AuditExports, 1)],
-        billing: BillingClass::Safety,
-        ..ToolSpec::open("audit.export_package", version, "Export the audit package", description)
-    }
-}
-
-/// `audit.export_package` v1 input.
+/// `audit.export_package` input.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportInput {
-    /// Your tenant (advisory; naming another is refused).
-    pub tenant_id: Option<String>,
     /// First seq of the range (default 1).
     #[schemars(range(min = 1))]
     pub from_seq: Option<u64>,
@@ -143,19 +130,30 @@ pub struct ExportInput {
     pub to_seq: Option<u64>,
 }
 
-/// `audit.export_package` v1 (multi-tenant mode).
+/// `audit.export_package`.
 pub struct ExportPackage;
 
-impl ReadTool for ExportPackage {
+impl<E: EditionKind> ReadTool<E> for ExportPackage {
     type Input = ExportInput;
     type Output = ExportOutput;
 
     fn spec(&self) -> ToolSpec {
-        export_spec(
-            1,
-            Modes::MultiTenant,
-            "Build your tenant's signed audit package for a closed range of its audit chain (default: all of it) and get a download link (GET it with the same credentials). Verify it offline with `tollgate audit verify` or examples/verify_package.py.",
-        )
+        ToolSpec {
+            roles: EXPORTERS,
+            tenant_scoped: true,
+            feature: Some(Feature::AuditExport),
+            charges: &[(Counter::AuditExports, 1)],
+            billing: BillingClass::Safety,
+            ..ToolSpec::open(
+                "audit.export_package",
+                1,
+                "Export the audit package",
+                E::says(
+                    "Build your tenant's signed audit package for a closed range of its audit chain (default: all of it) and get a download link (GET it with the same credentials). Verify it offline with `tollgate audit verify` or examples/verify_package.py.",
+                    "Build the signed audit package for a closed range of the audit chain (default: all of it) and get a download link (GET it with the same credentials). Verify it offline with `tollgate audit verify` or examples/verify_package.py.",
+                ),
+            )
+        }
     }
 
     fn read(&self, input: ExportInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<ExportOutput, ToolError> {
@@ -163,57 +161,18 @@ impl ReadTool for ExportPackage {
     }
 }
 
-/// `audit.export_package` v2 input (no tenant wording).
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExportSingleInput {
-    /// First seq of the range (default 1).
-    #[schemars(range(min = 1))]
-    pub from_seq: Option<u64>,
-    /// Last seq of the range (default: the last record).
-    #[schemars(range(min = 1))]
-    pub to_seq: Option<u64>,
-}
-
-/// `audit.export_package` v2 (single-tenant mode).
-pub struct ExportPackageSingle;
-
-impl ReadTool for ExportPackageSingle {
-    type Input = ExportSingleInput;
-    type Output = ExportOutput;
-
-    fn spec(&self) -> ToolSpec {
-        export_spec(
-            2,
-            Modes::SingleTenant,
-            "Build the signed audit package for a closed range of the audit chain (default: all of it) and get a download link (GET it with the same credentials). Verify it offline with `tollgate audit verify` or examples/verify_package.py.",
-        )
-    }
-
-    fn read(&self, input: ExportSingleInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<ExportOutput, ToolError> {
-        export(cx, conn, ExportRange { from_seq: input.from_seq, to_seq: input.to_seq })
-    }
-}
-
-/// `tenant.export_data` input.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExportDataInput {
-    /// Your tenant.
-    pub tenant_id: String,
-}
-
 /// `tenant.export_data`: everything the tenant has with us, as a package.
 pub struct ExportData;
 
-impl ReadTool for ExportData {
-    type Input = ExportDataInput;
+impl<E: EditionKind> ReadTool<E> for ExportData {
+    type Input = NoArguments;
     type Output = ExportOutput;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: &[Role::TenantAdmin],
-            modes: Modes::MultiTenant,
+            editions: Editions::MultiTenantOnly,
+            tenant_scoped: true,
             feature: Some(Feature::DataExport),
             charges: &[(Counter::DataExports, 1)],
             billing: BillingClass::Safety,
@@ -226,7 +185,7 @@ impl ReadTool for ExportData {
         }
     }
 
-    fn read(&self, _input: ExportDataInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<ExportOutput, ToolError> {
+    fn read(&self, _input: NoArguments, cx: &ToolCx, conn: &crate::store::Db) -> Result<ExportOutput, ToolError> {
         export(cx, conn, ExportRange::default())
     }
 }

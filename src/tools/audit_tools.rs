@@ -1,14 +1,15 @@
 //! `audit.verify`: verify the caller's audit chain against the server's
 //! signing key.
 //!
-//! v1 (multi-tenant mode) takes an advisory `tenant_id`; v2 (single-tenant
-//! mode) takes nothing and carries no tenant wording. Both only read.
+//! One declaration for both editions (tenant-scoped: the multi-tenant one
+//! takes an advisory `tenant_id`, the single-tenant one nothing). It only reads.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ToolCx;
-use super::registry::{Modes, ReadTool, Registry, RegistryError, ToolSpec};
+use super::edition::EditionKind;
+use super::registry::{NoArguments, ReadTool, Registry, RegistryError, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::audit::SYSTEM_CHAIN;
 use crate::identity::Role;
@@ -17,7 +18,6 @@ use crate::store::audit_log;
 /// Register the audit tools.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
     r.add_read(Verify)?;
-    r.add_read(VerifySingle)?;
     Ok(())
 }
 
@@ -84,65 +84,30 @@ fn chain_for(cx: &ToolCx) -> String {
     cx.tenant.as_ref().map(|t| t.0.clone()).unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
 }
 
-/// `audit.verify` v1 input.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyInput {
-    /// The tenant whose chain to verify; yours by default (only a platform admin may name another).
-    pub tenant_id: Option<String>,
-}
-
-/// `audit.verify` v1 (multi-tenant mode).
+/// `audit.verify`.
 pub struct Verify;
 
-impl ReadTool for Verify {
-    type Input = VerifyInput;
+impl<E: EditionKind> ReadTool<E> for Verify {
+    type Input = NoArguments;
     type Output = VerifyOutput;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: READERS,
-            modes: Modes::MultiTenant,
+            tenant_scoped: true,
             ..ToolSpec::open(
                 "audit.verify",
                 1,
                 "Verify the audit chain",
-                "Verify your tenant's hash-chained audit log and its signed checkpoints; report the records checked and the first bad one.",
+                E::says(
+                    "Verify your tenant's hash-chained audit log and its signed checkpoints; report the records checked and the first bad one.",
+                    "Verify the hash-chained audit log and its signed checkpoints; report the records checked and the first bad one.",
+                ),
             )
         }
     }
 
-    fn read(&self, _input: VerifyInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<VerifyOutput, ToolError> {
-        verify(cx, conn, chain_for(cx))
-    }
-}
-
-/// `audit.verify` v2 input (no arguments).
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerifySingleInput {}
-
-/// `audit.verify` v2 (single-tenant mode).
-pub struct VerifySingle;
-
-impl ReadTool for VerifySingle {
-    type Input = VerifySingleInput;
-    type Output = VerifyOutput;
-
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            roles: READERS,
-            modes: Modes::SingleTenant,
-            ..ToolSpec::open(
-                "audit.verify",
-                2,
-                "Verify the audit chain",
-                "Verify the hash-chained audit log and its signed checkpoints; report the records checked and the first bad one.",
-            )
-        }
-    }
-
-    fn read(&self, _input: VerifySingleInput, cx: &ToolCx, conn: &crate::store::Db) -> Result<VerifyOutput, ToolError> {
+    fn read(&self, _input: NoArguments, cx: &ToolCx, conn: &crate::store::Db) -> Result<VerifyOutput, ToolError> {
         verify(cx, conn, chain_for(cx))
     }
 }

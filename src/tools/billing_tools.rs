@@ -2,15 +2,16 @@
 //!
 //! Invariants: `usage.report` is a sum over the ledger; `plan.set` bumps the
 //! version and appends history in the same transaction as its audit record,
-//! and a stale `expected_version` changes nothing (`conflict`). Versions with
-//! a `tenant_id` exist in multi-tenant mode; single-tenant versions carry no
-//! tenant wording.
+//! and a stale `expected_version` changes nothing (`conflict`). `plan.get` and
+//! `usage.report` exist in both editions (tenant-scoped: the multi-tenant one
+//! takes `tenant_id`); `plan.set` only in the multi-tenant edition.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, BillingClass, Modes, Registry, RegistryError, Tool, ToolSpec};
+use super::edition::{EditionKind, Editions};
+use super::registry::{Annotations, BillingClass, NoArguments, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::billing::plans::{PLANS, plan};
 use crate::billing::{BillingView, Counter, Feature, LimitOverrides, Limits, PlanName, Status, period};
@@ -25,10 +26,8 @@ use crate::store::billing::{self as ledger, BillingRow, HistoryRow};
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
     r.add_typed(Catalog)?;
     r.add_typed(Get)?;
-    r.add_typed(GetSingle)?;
     r.add_typed(Set)?;
     r.add_typed(Report)?;
-    r.add_typed(ReportSingle)?;
     Ok(())
 }
 
@@ -62,23 +61,18 @@ pub struct CatalogOutput {
     pub plans: Vec<CatalogEntry>,
 }
 
-/// No arguments.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoInput {}
-
 /// `plan.catalog`.
 pub struct Catalog;
 
-impl Tool for Catalog {
-    type Input = NoInput;
+impl<E: EditionKind> Tool<E> for Catalog {
+    type Input = NoArguments;
     type Output = CatalogOutput;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec::open("plan.catalog", 1, "Plan catalog", "List the plans with their features and limits.")
     }
 
-    fn run(&self, _input: NoInput, _cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<CatalogOutput, ToolError> {
+    fn run(&self, _input: NoArguments, _cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<CatalogOutput, ToolError> {
         let plans = PLANS
             .iter()
             .map(|p| CatalogEntry { plan: p.name, features: p.features.to_vec(), limits: p.limits })
@@ -122,57 +116,31 @@ fn plan_state(cx: &ToolCx, tx: &WriteCx<'_>, tenant: &str) -> Result<PlanState, 
     })
 }
 
-/// `plan.get` v1 input.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GetInput {
-    /// The tenant to read; yours by default (only a platform admin may name another).
-    pub tenant_id: Option<String>,
-}
-
-/// `plan.get` v1 (multi-tenant mode).
+/// `plan.get`.
 pub struct Get;
 
-impl Tool for Get {
-    type Input = GetInput;
+impl<E: EditionKind> Tool<E> for Get {
+    type Input = NoArguments;
     type Output = PlanState;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: READERS,
-            modes: Modes::MultiTenant,
+            tenant_scoped: true,
             billing: BillingClass::Account,
             ..ToolSpec::open(
                 "plan.get",
                 1,
                 "Get the plan",
-                "Read a tenant's plan, status, limits, version and history.",
+                E::says(
+                    "Read a tenant's plan, status, limits, version and history.",
+                    "Read the plan, its status, limits, version and history.",
+                ),
             )
         }
     }
 
-    fn run(&self, _input: GetInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<PlanState, ToolError> {
-        plan_state(cx, tx, &target(cx)?)
-    }
-}
-
-/// `plan.get` v2 (single-tenant mode).
-pub struct GetSingle;
-
-impl Tool for GetSingle {
-    type Input = NoInput;
-    type Output = PlanState;
-
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            roles: READERS,
-            modes: Modes::SingleTenant,
-            billing: BillingClass::Account,
-            ..ToolSpec::open("plan.get", 2, "Get the plan", "Read the plan, its status, limits, version and history.")
-        }
-    }
-
-    fn run(&self, _input: NoInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<PlanState, ToolError> {
+    fn run(&self, _input: NoArguments, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<PlanState, ToolError> {
         plan_state(cx, tx, &target(cx)?)
     }
 }
@@ -196,14 +164,15 @@ pub struct SetInput {
 /// `plan.set`.
 pub struct Set;
 
-impl Tool for Set {
+impl<E: EditionKind> Tool<E> for Set {
     type Input = SetInput;
     type Output = PlanState;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: &[Role::PlatformAdmin],
-            modes: Modes::MultiTenant,
+            editions: Editions::MultiTenantOnly,
+            tenant_scoped: true,
             annotations: Annotations {
                 read_only_hint: false,
                 destructive_hint: false,
@@ -274,20 +243,10 @@ pub struct ReportOutput {
     pub counters: Vec<CounterReport>,
 }
 
-/// `usage.report` v1 input.
+/// `usage.report` input.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportInput {
-    /// `YYYY-MM` (UTC); the current month when absent.
-    pub period: Option<String>,
-    /// The tenant to report on; yours by default (only a platform admin may name another).
-    pub tenant_id: Option<String>,
-}
-
-/// `usage.report` v2 input.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReportSingleInput {
     /// `YYYY-MM` (UTC); the current month when absent.
     pub period: Option<String>,
 }
@@ -314,54 +273,31 @@ fn report(cx: &ToolCx, tx: &WriteCx<'_>, period: Option<&str>) -> Result<ReportO
     Ok(ReportOutput { period: period.name, counters })
 }
 
-/// `usage.report` v1 (multi-tenant mode).
+/// `usage.report`.
 pub struct Report;
 
-impl Tool for Report {
+impl<E: EditionKind> Tool<E> for Report {
     type Input = ReportInput;
     type Output = ReportOutput;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: READERS,
-            modes: Modes::MultiTenant,
+            tenant_scoped: true,
             billing: BillingClass::Account,
             ..ToolSpec::open(
                 "usage.report",
                 1,
                 "Usage report",
-                "Report a tenant's usage per counter for a month: used, limit, remaining and when it resets.",
+                E::says(
+                    "Report a tenant's usage per counter for a month: used, limit, remaining and when it resets.",
+                    "Report usage per counter for a month: used, limit, remaining and when it resets.",
+                ),
             )
         }
     }
 
     fn run(&self, input: ReportInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<ReportOutput, ToolError> {
-        report(cx, tx, input.period.as_deref())
-    }
-}
-
-/// `usage.report` v2 (single-tenant mode).
-pub struct ReportSingle;
-
-impl Tool for ReportSingle {
-    type Input = ReportSingleInput;
-    type Output = ReportOutput;
-
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            roles: READERS,
-            modes: Modes::SingleTenant,
-            billing: BillingClass::Account,
-            ..ToolSpec::open(
-                "usage.report",
-                2,
-                "Usage report",
-                "Report usage per counter for a month: used, limit, remaining and when it resets.",
-            )
-        }
-    }
-
-    fn run(&self, input: ReportSingleInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<ReportOutput, ToolError> {
         report(cx, tx, input.period.as_deref())
     }
 }

@@ -11,16 +11,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, BillingClass, Modes, Registry, RegistryError, Tool, ToolSpec};
+use super::edition::EditionKind;
+use super::registry::{Annotations, BillingClass, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
-use crate::identity::{AccountRole, Credential, PrincipalKind, Role, RoleWire};
+use crate::identity::{Credential, PrincipalKind, Role, RoleWire};
 use crate::store::{WriteCx, cert_bindings};
 
-/// Register v1 (roles as [`Role`], multi-tenant) and v2 (roles as [`AccountRole`], single-tenant) of
-/// `key.bind_cert`, and `key.unbind_cert` (no roles) for both modes.
+/// Register `key.bind_cert` and `key.unbind_cert` (both editions; roles are
+/// written the edition's way).
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
-    r.add_typed(BindCert::<Role>(std::marker::PhantomData))?;
-    r.add_typed(BindCert::<AccountRole>(std::marker::PhantomData))?;
+    r.add_typed(BindCert)?;
     r.add_typed(UnbindCert)?;
     Ok(())
 }
@@ -36,14 +36,14 @@ fn unusable() -> ToolError {
     )
 }
 
-/// `key.bind_cert`, with roles written as `R`.
-pub struct BindCert<R>(std::marker::PhantomData<R>);
+/// `key.bind_cert`.
+pub struct BindCert;
 
 /// `key.bind_cert` input: what the presented certificate will act as.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BindInput<R> {
-    /// The role the certificate acts with (a tenant role, never platform_admin).
+    /// The role the certificate acts with (never platform_admin).
     pub role: R,
     /// What the certificate is for (1-200 characters).
     #[schemars(length(min = 1, max = 200))]
@@ -62,15 +62,13 @@ pub struct BindOutput<R> {
     pub created_at: String,
 }
 
-impl<R: RoleWire> Tool for BindCert<R> {
-    type Input = BindInput<R>;
-    type Output = BindOutput<R>;
+impl<E: EditionKind> Tool<E> for BindCert {
+    type Input = BindInput<E::Role>;
+    type Output = BindOutput<E::Role>;
 
     fn spec(&self) -> ToolSpec {
-        let (version, modes) = if R::SINGLE_TENANT { (2, Modes::SingleTenant) } else { (1, Modes::MultiTenant) };
         ToolSpec {
-            version,
-            modes,
+            tenant_scoped: true,
             annotations: Annotations::WRITE,
             roles: TENANT_ADMIN,
             ..ToolSpec::open(
@@ -83,7 +81,7 @@ impl<R: RoleWire> Tool for BindCert<R> {
         }
     }
 
-    fn run(&self, input: BindInput<R>, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<BindOutput<R>, ToolError> {
+    fn run(&self, input: Self::Input, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<Self::Output, ToolError> {
         let role = input.role.into_role();
         if role == Role::PlatformAdmin {
             return Err(ToolError::invalid_argument("/role", "a certificate acts with a tenant role"));
@@ -137,7 +135,7 @@ pub struct UnbindOutput {
     pub unbound: bool,
 }
 
-impl Tool for UnbindCert {
+impl<E: EditionKind> Tool<E> for UnbindCert {
     type Input = UnbindInput;
     type Output = UnbindOutput;
 
@@ -145,6 +143,7 @@ impl Tool for UnbindCert {
         ToolSpec {
             annotations: Annotations { destructive_hint: true, idempotent_hint: true, ..Annotations::WRITE },
             roles: TENANT_ADMIN,
+            tenant_scoped: true,
             billing: BillingClass::Safety,
             ..ToolSpec::open(
                 "key.unbind_cert",

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::ToolCx;
+use super::edition::EditionKind;
 use super::keys::scope;
 use super::registry::{Annotations, BillingClass, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
@@ -48,7 +49,7 @@ pub struct RevokeAllOutput {
 /// Revokes every active key of the caller's scope, once confirmed.
 pub struct RevokeAll;
 
-impl Tool for RevokeAll {
+impl<E: EditionKind> Tool<E> for RevokeAll {
     type Input = RevokeAllInput;
     type Output = RevokeAllOutput;
 
@@ -56,6 +57,7 @@ impl Tool for RevokeAll {
         ToolSpec {
             annotations: Annotations { destructive_hint: true, ..Annotations::WRITE },
             roles: &[Role::PlatformAdmin, Role::TenantAdmin],
+            tenant_scoped: true,
             // A leak must stay containable whatever the billing state.
             billing: BillingClass::Safety,
             ..ToolSpec::open(
@@ -70,7 +72,7 @@ impl Tool for RevokeAll {
 
     fn run(&self, input: RevokeAllInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RevokeAllOutput, ToolError> {
         let now = cx.clock.now_rfc3339();
-        let scope = scope(cx);
+        let scope = scope(cx, tx)?;
         let mut targets: Vec<String> = keys::list(tx.conn, scope.as_deref())?
             .into_iter()
             .filter(|k| k.status == "active" && k.expires_at.as_deref().is_none_or(|e| e > now.as_str()))

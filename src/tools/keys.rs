@@ -9,55 +9,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, BillingClass, Modes, Registry, RegistryError, Tool, ToolSpec};
+use super::edition::EditionKind;
+use super::registry::{Annotations, BillingClass, NoArguments, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::billing::{Counter, Feature};
 use crate::clock;
-use crate::identity::{AccountRole, Role, RoleWire, keys as key_format};
+use crate::identity::{Role, RoleWire, keys as key_format};
 use crate::store::{WriteCx, keys};
 
-/// Register the key tools: v1 (roles as [`Role`], multi-tenant mode) and
-/// v2 (roles as [`AccountRole`], single-tenant mode) of the tools that show
-/// roles, and `key.revoke` (no roles) for both.
+/// Register the key tools (both editions; roles are written the edition's way).
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
-    r.add_typed(Issue::<Role>::new())?;
-    r.add_typed(Issue::<AccountRole>::new())?;
-    r.add_typed(Rotate::<Role>::new())?;
-    r.add_typed(Rotate::<AccountRole>::new())?;
+    r.add_typed(Issue)?;
+    r.add_typed(Rotate)?;
     r.add_typed(Revoke)?;
-    r.add_typed(List::<Role>::new())?;
-    r.add_typed(List::<AccountRole>::new())?;
+    r.add_typed(List)?;
     Ok(())
 }
-
-/// The version and mode a role wire form publishes under.
-fn edition<R: RoleWire>() -> (u32, Modes) {
-    if R::SINGLE_TENANT { (2, Modes::SingleTenant) } else { (1, Modes::MultiTenant) }
-}
-
-/// A tool parameterised by its role wire form.
-macro_rules! role_tool {
-    ($name:ident) => {
-        #[doc = concat!("`", stringify!($name), "`, with roles written as `R`.")]
-        pub struct $name<R>(std::marker::PhantomData<R>);
-
-        impl<R> $name<R> {
-            pub fn new() -> Self {
-                Self(std::marker::PhantomData)
-            }
-        }
-
-        impl<R> Default for $name<R> {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-    };
-}
-
-role_tool!(Issue);
-role_tool!(Rotate);
-role_tool!(List);
 
 const ADMINS: &[Role] = &[Role::PlatformAdmin, Role::TenantAdmin];
 const WRITE: Annotations = Annotations::WRITE;
@@ -69,19 +36,24 @@ fn not_found() -> ToolError {
 }
 
 /// The caller's key scope: its tenant; for a platform admin the effective
-/// tenant (single-tenant mode binds `default`), else the platform itself (`None`).
-pub(crate) fn scope(cx: &ToolCx) -> Option<String> {
-    if cx.principal.is_platform() {
-        cx.tenant.as_ref().map(|t| t.0.clone())
-    } else {
-        cx.principal.tenant.as_ref().map(|t| t.0.clone())
+/// tenant (the one it named, or `default` in the single-tenant edition), else
+/// the platform itself (`None`). A named tenant that does not exist is `not_found`.
+pub(crate) fn scope(cx: &ToolCx, tx: &WriteCx<'_>) -> Result<Option<String>, ToolError> {
+    if !cx.principal.is_platform() {
+        return Ok(cx.principal.tenant.as_ref().map(|t| t.0.clone()));
+    }
+    match &cx.tenant {
+        None => Ok(None),
+        Some(t) if crate::store::tenants::get(tx.conn, &t.0)?.is_some() => Ok(Some(t.0.clone())),
+        Some(_) => Err(ToolError::new(ToolErrorCode::NotFound, "no such tenant")),
     }
 }
 
 /// A key of the caller's scope, or `not_found` (also for other scopes' keys).
 fn own_key(cx: &ToolCx, tx: &WriteCx<'_>, key_id: &str) -> Result<keys::KeyRow, ToolError> {
+    let scope = scope(cx, tx)?;
     let row = keys::get(tx.conn, key_id)?.ok_or_else(not_found)?;
-    if row.tenant_id != scope(cx) { Err(not_found()) } else { Ok(row) }
+    if row.tenant_id != scope { Err(not_found()) } else { Ok(row) }
 }
 
 /// A key as `key.list` shows it: metadata only.
@@ -153,14 +125,15 @@ fn issue<R: RoleWire>(
     expires_at: Option<String>,
 ) -> Result<IssuedOutput<R>, ToolError> {
     let role = wire_role.into_role();
+    let scope = scope(cx, tx)?;
     // Platform keys in the platform scope, tenant roles in a tenant's.
-    let allowed = if scope(cx).is_none() { role == Role::PlatformAdmin } else { role != Role::PlatformAdmin };
+    let allowed = if scope.is_none() { role == Role::PlatformAdmin } else { role != Role::PlatformAdmin };
     if !allowed {
         return Err(ToolError::invalid_argument("/role", "this role cannot be issued in your scope"));
     }
     let now = cx.clock.now();
-    if let (Some(b), Some(tenant), false) = (&cx.billing, scope(cx), replacing) {
-        let active = crate::store::billing::active_keys(tx.conn, &tenant, &clock::rfc3339(now))?;
+    if let (Some(b), Some(tenant), false) = (&cx.billing, scope.as_deref(), replacing) {
+        let active = crate::store::billing::active_keys(tx.conn, tenant, &clock::rfc3339(now))?;
         if active >= u64::from(b.limits.max_active_keys) {
             return Err(ToolError::new(
                 ToolErrorCode::FailedPrecondition,
@@ -184,7 +157,7 @@ fn issue<R: RoleWire>(
         tx.conn,
         &keys::KeyRow {
             key_id: issued.key_id.0.clone(),
-            tenant_id: scope(cx),
+            tenant_id: scope,
             role: role.as_str().into(),
             label: label.clone(),
             secret_digest: issued.secret_digest.clone(),
@@ -198,15 +171,16 @@ fn issue<R: RoleWire>(
     Ok(IssuedOutput { key_id: issued.key_id.0, api_key: issued.token, role: wire_role, label, expires_at })
 }
 
-impl<R: RoleWire> Tool for Issue<R> {
-    type Input = IssueInput<R>;
-    type Output = IssuedOutput<R>;
+/// Issues a key.
+pub struct Issue;
+
+impl<E: EditionKind> Tool<E> for Issue {
+    type Input = IssueInput<E::Role>;
+    type Output = IssuedOutput<E::Role>;
 
     fn spec(&self) -> ToolSpec {
-        let (version, modes) = edition::<R>();
         ToolSpec {
-            version,
-            modes,
+            tenant_scoped: true,
             annotations: WRITE,
             roles: ADMINS,
             charges: &[(Counter::KeysIssued, 1)],
@@ -220,7 +194,7 @@ impl<R: RoleWire> Tool for Issue<R> {
         }
     }
 
-    fn run(&self, input: IssueInput<R>, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<IssuedOutput<R>, ToolError> {
+    fn run(&self, input: Self::Input, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<Self::Output, ToolError> {
         issue(cx, tx, false, input.role, input.label, input.expires_at)
     }
 }
@@ -245,15 +219,16 @@ pub struct RotateOutput<R> {
     pub old_key_expires_at: String,
 }
 
-impl<R: RoleWire> Tool for Rotate<R> {
+/// Rotates a key.
+pub struct Rotate;
+
+impl<E: EditionKind> Tool<E> for Rotate {
     type Input = RotateInput;
-    type Output = RotateOutput<R>;
+    type Output = RotateOutput<E::Role>;
 
     fn spec(&self) -> ToolSpec {
-        let (version, modes) = edition::<R>();
         ToolSpec {
-            version,
-            modes,
+            tenant_scoped: true,
             annotations: WRITE,
             roles: ADMINS,
             feature: Some(Feature::KeyRotation),
@@ -268,7 +243,7 @@ impl<R: RoleWire> Tool for Rotate<R> {
         }
     }
 
-    fn run(&self, input: RotateInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<RotateOutput<R>, ToolError> {
+    fn run(&self, input: RotateInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<Self::Output, ToolError> {
         if input.grace_seconds > MAX_GRACE_SECONDS {
             return Err(ToolError::invalid_argument("/grace_seconds", "grace_seconds is at most 2592000 (30 days)"));
         }
@@ -282,7 +257,7 @@ impl<R: RoleWire> Tool for Rotate<R> {
         }
         let role =
             Role::parse(&old.role).ok_or_else(|| ToolError::new(ToolErrorCode::Internal, "stored role unknown"))?;
-        let new_key = issue(cx, tx, true, R::from_role(role), old.label.clone(), old.expires_at.clone())?;
+        let new_key = issue(cx, tx, true, E::Role::from_role(role), old.label.clone(), old.expires_at.clone())?;
         let grace = time::Duration::seconds(i64::try_from(input.grace_seconds).unwrap_or(0));
         let old_end = clock::rfc3339(cx.clock.now() + grace);
         keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id)?;
@@ -309,12 +284,13 @@ pub struct RevokeOutput {
 /// Revokes a key (effective on the next request).
 pub struct Revoke;
 
-impl Tool for Revoke {
+impl<E: EditionKind> Tool<E> for Revoke {
     type Input = RevokeInput;
     type Output = RevokeOutput;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
+            tenant_scoped: true,
             annotations: Annotations { destructive_hint: true, idempotent_hint: true, ..WRITE },
             roles: ADMINS,
             billing: BillingClass::Safety,
@@ -337,26 +313,22 @@ impl Tool for Revoke {
     }
 }
 
-/// `key.list` takes no arguments.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListInput {}
-
 /// Every key of the caller's scope, oldest first (metadata only, never secrets).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ListOutput<R> {
     pub keys: Vec<KeyView<R>>,
 }
 
-impl<R: RoleWire> Tool for List<R> {
-    type Input = ListInput;
-    type Output = ListOutput<R>;
+/// Lists the keys of the caller's scope.
+pub struct List;
+
+impl<E: EditionKind> Tool<E> for List {
+    type Input = NoArguments;
+    type Output = ListOutput<E::Role>;
 
     fn spec(&self) -> ToolSpec {
-        let (version, modes) = edition::<R>();
         ToolSpec {
-            version,
-            modes,
+            tenant_scoped: true,
             roles: ADMINS,
             billing: BillingClass::Safety,
             ..ToolSpec::open(
@@ -368,9 +340,9 @@ impl<R: RoleWire> Tool for List<R> {
         }
     }
 
-    fn run(&self, _input: ListInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<ListOutput<R>, ToolError> {
+    fn run(&self, _input: NoArguments, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<Self::Output, ToolError> {
         let now = cx.clock.now_rfc3339();
-        let rows = keys::list(tx.conn, scope(cx).as_deref())?;
+        let rows = keys::list(tx.conn, scope(cx, tx)?.as_deref())?;
         Ok(ListOutput { keys: rows.into_iter().map(|r| view(r, &now)).collect() })
     }
 }

@@ -1,127 +1,37 @@
-//! The registry of versioned tools.
+//! The registry of tools, by edition, name and version.
 //!
-//! Invariants: a (name, version) pair is registered once; every published
-//! input and output schema has an object root; names match `[A-Za-z0-9_.-]`
-//! and are at most 64 characters, pinned form (`name.vN`) included.
+//! Invariants: an (edition, name, version) triple is registered once; a tool
+//! is declared once and registered in each edition it exists in; every
+//! published input and output schema has an object root; no single-tenant
+//! input takes a `tenant_id`; names match `[A-Za-z0-9_.-]` and are at most 64
+//! characters, pinned form (`name.vN`) included.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::ToolCx;
+use super::edition::{self, Edition, EditionKind, Multi, Single};
 use super::result::{ToolError, ToolOutcome};
-use crate::billing::{Counter, Feature};
+pub use super::spec::{Annotations, BillingClass, ToolSpec};
 use crate::identity::Role;
 use crate::store::WriteCx;
+pub use edition::Editions;
 
-/// Hints a client may show about a tool (MCP `ToolAnnotations`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Annotations {
-    pub read_only_hint: bool,
-    pub destructive_hint: bool,
-    pub idempotent_hint: bool,
-    pub open_world_hint: bool,
-}
-
-impl Annotations {
-    /// A tool that only reads tollgate's own state.
-    pub const READ_ONLY: Self =
-        Self { read_only_hint: true, destructive_hint: false, idempotent_hint: true, open_world_hint: false };
-
-    /// A tool that changes tollgate's own state (not destructively, not idempotently).
-    pub const WRITE: Self =
-        Self { read_only_hint: false, destructive_hint: false, idempotent_hint: false, open_world_hint: false };
-}
-
-/// What a tool says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolSpec {
-    pub name: &'static str,
-    pub version: u32,
-    pub title: &'static str,
-    pub description: &'static str,
-    pub annotations: Annotations,
-    /// Client capabilities the tool cannot work without (e.g. `sampling`).
-    pub requires: &'static [&'static str],
-    /// Roles that may call it; empty: anyone authenticated.
-    pub roles: &'static [Role],
-    /// Server modes the tool exists in.
-    pub modes: Modes,
-    /// The plan feature the tool needs, if any.
-    pub feature: Option<Feature>,
-    /// Counters a successful call consumes besides `tool_calls`.
-    pub charges: &'static [(Counter, u64)],
-    /// The result carries a secret: never stored for idempotent replay.
-    pub returns_secret: bool,
-    /// What the tool may still do when the tenant's billing is not in good standing.
-    pub billing: BillingClass,
-}
-
-/// How a tool behaves under `past_due` and `canceled` billing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BillingClass {
-    /// Under `past_due` only if read-only; never under `canceled`.
-    Regular,
-    /// Account tools (whoami, plan.get, usage.report): work under both.
-    Account,
-    /// Safety tools (key.revoke, key.list, audit export): always work.
-    Safety,
-}
-
-/// In which server modes a tool version exists (the `multi_tenant` kill switch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Modes {
-    Both,
-    /// Only when `multi_tenant = true` (tenant management and tenant wording).
-    MultiTenant,
-    /// Only when `multi_tenant = false` (a version without tenant wording).
-    SingleTenant,
-}
-
-impl Modes {
-    /// Whether the tool exists when `multi_tenant` has this value.
-    pub fn includes(self, multi_tenant: bool) -> bool {
-        match self {
-            Modes::Both => true,
-            Modes::MultiTenant => multi_tenant,
-            Modes::SingleTenant => !multi_tenant,
-        }
-    }
-}
-
-impl ToolSpec {
-    /// A spec with no role, capability or mode restrictions.
-    pub const fn open(name: &'static str, version: u32, title: &'static str, description: &'static str) -> Self {
-        Self {
-            name,
-            version,
-            title,
-            description,
-            annotations: Annotations::READ_ONLY,
-            requires: &[],
-            roles: &[],
-            modes: Modes::Both,
-            feature: None,
-            charges: &[],
-            returns_secret: false,
-            billing: BillingClass::Regular,
-        }
-    }
-}
-
-/// A tool with typed input and output; its schemas are generated from the types.
+/// A tool with typed input and output, declared once for both editions; its
+/// schemas are generated from the types, which may depend on the edition `E`
+/// (how roles are written). Its spec says which editions it exists in.
 ///
 /// `run` executes inside the commit transaction of the call, together with the
 /// call's audit record: its effect and its record are durable together or not
 /// at all. It must not check permissions (the gate chain did) and must not
 /// write audit records (the commit does).
-pub trait Tool: Send + Sync + 'static {
+pub trait Tool<E: EditionKind>: Send + Sync + 'static {
     type Input: DeserializeOwned + JsonSchema + Send;
     type Output: Serialize + JsonSchema;
 
@@ -132,7 +42,7 @@ pub trait Tool: Send + Sync + 'static {
 }
 
 /// A read-only tool: it reads on a read connection and has no effect.
-pub trait ReadTool: Send + Sync + 'static {
+pub trait ReadTool<E: EditionKind>: Send + Sync + 'static {
     type Input: DeserializeOwned + JsonSchema + Send;
     type Output: Serialize + JsonSchema;
 
@@ -140,6 +50,22 @@ pub trait ReadTool: Send + Sync + 'static {
 
     /// Compute the result from a consistent read-only view of the store.
     fn read(&self, input: Self::Input, cx: &ToolCx, conn: &crate::store::Db) -> Result<Self::Output, ToolError>;
+}
+
+/// The input of a tool that takes no arguments of its own (a tenant-scoped
+/// one takes `tenant_id` in the multi-tenant edition).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArguments {}
+
+impl JsonSchema for NoArguments {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NoArguments".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "object", "additionalProperties": false})
+    }
 }
 
 fn bad_input(e: serde_json::Error) -> ToolError {
@@ -177,8 +103,9 @@ pub enum Handler {
     Read(Arc<ReadFn>),
 }
 
-/// A tool as the dispatcher sees it.
+/// A tool in one edition, as the dispatcher sees it.
 pub struct RegisteredTool {
+    pub edition: Edition,
     pub spec: ToolSpec,
     pub input_schema: Value,
     pub output_schema: Option<Value>,
@@ -188,14 +115,24 @@ pub struct RegisteredTool {
 
 impl std::fmt::Debug for RegisteredTool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegisteredTool").field("spec", &self.spec).finish_non_exhaustive()
+        f.debug_struct("RegisteredTool")
+            .field("edition", &self.edition)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
     }
 }
 
 impl RegisteredTool {
-    /// The name that pins this version (`name.vN`).
+    /// The name that pins this version (`name.vN`); the same in both editions.
     pub fn pinned_name(&self) -> String {
         format!("{}.v{}", self.spec.name, self.spec.version)
+    }
+
+    /// The contract this is, editions apart (`multi-tenant/name.vN`): what
+    /// idempotency scopes and sealed request states are bound to, and the
+    /// path of its file in `schemas/` (without `.json`).
+    pub fn contract(&self) -> String {
+        format!("{}/{}", self.edition.as_str(), self.pinned_name())
     }
 
     /// The violation of the input schema to report, if any: an unknown
@@ -209,6 +146,11 @@ impl RegisteredTool {
         self.validator.iter_errors(arguments).min_by_key(|e| !unknown(e))
     }
 
+    /// Whether this edition of the tool takes a `tenant_id` argument.
+    pub fn takes_tenant_id(&self) -> bool {
+        edition::takes_tenant_id(&self.input_schema)
+    }
+
     /// How this tool runs.
     pub fn handler(&self) -> &Handler {
         &self.handler
@@ -216,7 +158,7 @@ impl RegisteredTool {
 
     /// Whether a principal with `role` may see and call this tool when `multi_tenant` is as given.
     pub fn visible_to(&self, role: Role, multi_tenant: bool) -> bool {
-        self.spec.modes.includes(multi_tenant) && (self.spec.roles.is_empty() || self.spec.roles.contains(&role))
+        self.edition == Edition::of(multi_tenant) && (self.spec.roles.is_empty() || self.spec.roles.contains(&role))
     }
 
     /// The MCP `Tool` object, listed under `listed_name`.
@@ -246,45 +188,72 @@ pub enum RegistryError {
     NotObjectRoot { name: String, which: &'static str },
     #[error("tool {name}: the input schema is not a valid JSON Schema: {detail}")]
     BadSchema { name: String, detail: String },
+    #[error("tool {0}: the single-tenant edition must not take a tenant_id")]
+    TenantArgument(String),
 }
 
-/// All tools, by name and version, in a deterministic order.
+/// All tools, by edition, name and version, in a deterministic order.
 #[derive(Default)]
 pub struct Registry {
-    tools: BTreeMap<(&'static str, u32), Arc<RegisteredTool>>,
+    tools: BTreeMap<(Edition, &'static str, u32), Arc<RegisteredTool>>,
 }
 
 impl Registry {
-    /// Register a typed tool; schemas are generated from its types.
-    pub fn add_typed<T: Tool>(&mut self, tool: T) -> Result<(), RegistryError> {
-        let spec = tool.spec();
-        let (input_schema, output_schema) = (schema_of::<T::Input>(), schema_of::<T::Output>());
+    /// Register a typed tool in each edition its spec names; schemas are
+    /// generated from its types.
+    pub fn add_typed<T: Tool<Multi> + Tool<Single>>(&mut self, tool: T) -> Result<(), RegistryError> {
         let tool = Arc::new(tool);
+        self.add_typed_in::<Multi, T>(Arc::clone(&tool))?;
+        self.add_typed_in::<Single, T>(tool)
+    }
+
+    fn add_typed_in<E: EditionKind, T: Tool<E>>(&mut self, tool: Arc<T>) -> Result<(), RegistryError> {
+        let spec = tool.spec();
+        if !spec.editions.includes(E::EDITION) {
+            return Ok(());
+        }
+        let (input, added) = edition::input_schema(input_schema_of::<T::Input>(), E::EDITION, spec.tenant_scoped);
         let handler = Handler::Transactional(Arc::new(move |args, cx, tx| {
-            typed_outcome(serde_json::from_value(args).map_err(bad_input).and_then(|input| tool.run(input, cx, tx)))
+            let input = serde_json::from_value(edition::without_tenant_arg(args, added)).map_err(bad_input);
+            typed_outcome(input.and_then(|input| tool.run(input, cx, tx)))
         }));
-        self.insert(spec, input_schema, Some(output_schema), handler)
+        self.insert(E::EDITION, spec, input, Some(schema_of::<T::Output>()), handler)
     }
 
-    /// Register a read-only tool; it runs on a read connection before the
-    /// commit, so a long read (verifying a chain) never holds the writer.
-    pub fn add_read<T: ReadTool>(&mut self, tool: T) -> Result<(), RegistryError> {
-        let spec = tool.spec();
-        let (input_schema, output_schema) = (schema_of::<T::Input>(), schema_of::<T::Output>());
+    /// Register a read-only tool in each edition its spec names; it runs on a
+    /// read connection before the commit, so a long read (verifying a chain)
+    /// never holds the writer.
+    pub fn add_read<T: ReadTool<Multi> + ReadTool<Single>>(&mut self, tool: T) -> Result<(), RegistryError> {
         let tool = Arc::new(tool);
-        let handler = Handler::Read(Arc::new(move |args, cx, conn| {
-            typed_outcome(serde_json::from_value(args).map_err(bad_input).and_then(|input| tool.read(input, cx, conn)))
-        }));
-        self.insert(spec, input_schema, Some(output_schema), handler)
+        self.add_read_in::<Multi, T>(Arc::clone(&tool))?;
+        self.add_read_in::<Single, T>(tool)
     }
 
-    /// Register a tool whose result is free-form content (no output schema).
+    fn add_read_in<E: EditionKind, T: ReadTool<E>>(&mut self, tool: Arc<T>) -> Result<(), RegistryError> {
+        let spec = tool.spec();
+        if !spec.editions.includes(E::EDITION) {
+            return Ok(());
+        }
+        let (input, added) = edition::input_schema(input_schema_of::<T::Input>(), E::EDITION, spec.tenant_scoped);
+        let handler = Handler::Read(Arc::new(move |args, cx, conn| {
+            let input = serde_json::from_value(edition::without_tenant_arg(args, added)).map_err(bad_input);
+            typed_outcome(input.and_then(|input| tool.read(input, cx, conn)))
+        }));
+        self.insert(E::EDITION, spec, input, Some(schema_of::<T::Output>()), handler)
+    }
+
+    /// Register a tool whose result is free-form content (no output schema),
+    /// the same in each edition its spec names.
     pub fn add_raw(&mut self, spec: ToolSpec, input_schema: Value, handler: Handler) -> Result<(), RegistryError> {
-        self.insert(spec, input_schema, None, handler)
+        for e in Edition::ALL.into_iter().filter(|e| spec.editions.includes(*e)) {
+            self.insert(e, spec.clone(), input_schema.clone(), None, handler.clone())?;
+        }
+        Ok(())
     }
 
     fn insert(
         &mut self,
+        edition: Edition,
         spec: ToolSpec,
         input_schema: Value,
         output_schema: Option<Value>,
@@ -299,46 +268,52 @@ impl Registry {
                 return Err(RegistryError::NotObjectRoot { name: pinned.clone(), which });
             }
         }
+        if edition == Edition::SingleTenant && edition::takes_tenant_id(&input_schema) {
+            return Err(RegistryError::TenantArgument(pinned));
+        }
         let validator = jsonschema::validator_for(&input_schema)
             .map_err(|e| RegistryError::BadSchema { name: pinned.clone(), detail: e.to_string() })?;
-        let key = (spec.name, spec.version);
+        let key = (edition, spec.name, spec.version);
         if self.tools.contains_key(&key) {
-            return Err(RegistryError::Duplicate(pinned));
+            return Err(RegistryError::Duplicate(format!("{}/{pinned}", edition.as_str())));
         }
-        self.tools.insert(key, Arc::new(RegisteredTool { spec, input_schema, output_schema, validator, handler }));
+        let tool = RegisteredTool { edition, spec, input_schema, output_schema, validator, handler };
+        self.tools.insert(key, Arc::new(tool));
         Ok(())
     }
 
-    /// The latest version of each tool that exists in this mode, in name order.
+    /// The latest version of each tool of this mode's edition, in name order.
     pub fn latest(&self, multi_tenant: bool) -> Vec<Arc<RegisteredTool>> {
+        let edition = Edition::of(multi_tenant);
         let mut out: BTreeMap<&str, Arc<RegisteredTool>> = BTreeMap::new();
-        for ((name, _), tool) in &self.tools {
-            if tool.spec.modes.includes(multi_tenant) {
-                out.insert(name, Arc::clone(tool));
-            }
+        for ((_, name, _), tool) in self.tools.iter().filter(|((e, _, _), _)| *e == edition) {
+            out.insert(name, Arc::clone(tool));
         }
         out.into_values().collect()
     }
 
-    /// Every registered version, in (name, version) order (what `schemas/` holds).
+    /// Every registered edition and version, in (edition, name, version)
+    /// order (what `schemas/` holds).
     pub fn all_versions(&self) -> impl Iterator<Item = &Arc<RegisteredTool>> {
         self.tools.values()
     }
 
-    /// Resolve a called name: a plain name is its latest version in this mode
-    /// (or, if it exists only in the other mode, its latest there, so the gate
-    /// can say why it is refused); `name.vN` pins a version in any mode.
+    /// Resolve a called name in this mode's edition: a plain name is its
+    /// latest version, `name.vN` pins a version. A name that exists only in
+    /// the other edition resolves there, so the gate can say why it is refused.
     pub fn resolve(&self, requested: &str, multi_tenant: bool) -> Option<Arc<RegisteredTool>> {
-        let mut versions = self.tools.range((requested, 0)..=(requested, u32::MAX)).map(|(_, t)| t).rev().peekable();
-        let newest = versions.peek().map(|t| Arc::clone(t));
-        if let Some(tool) = versions.find(|t| t.spec.modes.includes(multi_tenant)) {
+        let here = Edition::of(multi_tenant);
+        let there = Edition::of(!multi_tenant);
+        self.find(here, requested).or_else(|| self.find(there, requested))
+    }
+
+    fn find(&self, edition: Edition, requested: &str) -> Option<Arc<RegisteredTool>> {
+        let latest = self.tools.range((edition, requested, 0)..=(edition, requested, u32::MAX)).next_back();
+        if let Some((_, tool)) = latest {
             return Some(Arc::clone(tool));
         }
-        if newest.is_some() {
-            return newest;
-        }
         let (name, version) = split_pinned(requested)?;
-        self.tools.iter().find(|((n, v), _)| *n == name && *v == version).map(|(_, t)| Arc::clone(t))
+        self.tools.get(&(edition, name, version)).map(Arc::clone)
     }
 }
 
@@ -364,6 +339,17 @@ pub fn schema_of<T: JsonSchema>() -> Value {
     if let Some(obj) = v.as_object_mut() {
         obj.remove("$schema");
         obj.remove("title");
+    }
+    v
+}
+
+/// The published input schema of a type: without the root's description
+/// (the input type's doc comment is for readers of the code; the tool's own
+/// description and its fields' say what a caller needs).
+fn input_schema_of<T: JsonSchema>() -> Value {
+    let mut v = schema_of::<T>();
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("description");
     }
     v
 }
@@ -398,19 +384,33 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_name_resolves_within_the_mode_and_pinned_names_in_any() {
+    fn a_name_resolves_in_the_mode_s_edition_first_then_in_the_other() {
         let mut r = Registry::default();
         let both = spec("t", 1);
-        let multi = ToolSpec { modes: Modes::MultiTenant, ..spec("t", 2) };
-        let single = ToolSpec { modes: Modes::SingleTenant, ..spec("t", 3) };
-        for s in [both, multi, single] {
+        let multi = ToolSpec { editions: Editions::MultiTenantOnly, ..spec("t", 2) };
+        for s in [both, multi] {
             assert!(r.add_raw(s, obj(), noop()).is_ok());
         }
-        assert_eq!(r.resolve("t", true).map(|t| t.spec.version), Some(2));
-        assert_eq!(r.resolve("t", false).map(|t| t.spec.version), Some(3));
-        assert_eq!(r.resolve("t.v3", true).map(|t| t.spec.version), Some(3), "pinned: the gate refuses it");
+        let found = |name: &str, multi_tenant: bool| r.resolve(name, multi_tenant).map(|t| t.contract());
+        assert_eq!(found("t", true).as_deref(), Some("multi-tenant/t.v2"));
+        assert_eq!(found("t", false).as_deref(), Some("single-tenant/t.v1"));
+        assert_eq!(found("t.v1", true).as_deref(), Some("multi-tenant/t.v1"));
+        assert_eq!(
+            found("t.v2", false).as_deref(),
+            Some("multi-tenant/t.v2"),
+            "the other edition's: the gate refuses it"
+        );
         assert_eq!(r.latest(true).iter().map(|t| t.spec.version).collect::<Vec<_>>(), [2]);
-        assert_eq!(r.latest(false).iter().map(|t| t.spec.version).collect::<Vec<_>>(), [3]);
+        assert_eq!(r.latest(false).iter().map(|t| t.spec.version).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn a_single_tenant_input_with_a_tenant_id_is_refused() {
+        let mut r = Registry::default();
+        let schema = json!({"type": "object", "properties": {"tenant_id": {"type": "string"}}});
+        assert!(matches!(r.add_raw(spec("t", 1), schema.clone(), noop()), Err(RegistryError::TenantArgument(_))));
+        let multi = ToolSpec { editions: Editions::MultiTenantOnly, ..spec("u", 1) };
+        assert!(r.add_raw(multi, schema, noop()).is_ok());
     }
 
     #[test]

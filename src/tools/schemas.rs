@@ -1,9 +1,10 @@
 //! Published tool schemas: generation, drift check, and the compatibility
 //! rules for published versions.
 //!
-//! Invariant: a published (name, version) keeps its input schema exactly and
-//! its output schema up to new optional fields; anything else needs a new
-//! version. `schemas/` is the record of what was published.
+//! Invariant: a published (edition, name, version) keeps its input schema
+//! exactly and its output schema up to new optional fields; anything else
+//! needs a new version of that edition. `schemas/` is the record of what was
+//! published: `schemas/<edition>/<name>.v<N>.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,13 +13,14 @@ use serde_json::{Map, Value, json};
 
 use crate::tools::Registry;
 
-/// One file per tool version: `{name}.v{N}.json`.
+/// One file per edition and tool version: `{edition}/{name}.v{N}.json`.
 pub fn generate(registry: &Registry) -> BTreeMap<String, Value> {
     registry
         .all_versions()
         .map(|t| {
             let doc = json!({
                 "name": t.spec.name,
+                "edition": t.edition.as_str(),
                 "version": t.spec.version,
                 "title": t.spec.title,
                 "description": t.spec.description,
@@ -26,7 +28,7 @@ pub fn generate(registry: &Registry) -> BTreeMap<String, Value> {
                 "inputSchema": t.input_schema,
                 "outputSchema": t.output_schema,
             });
-            (format!("{}.json", t.pinned_name()), doc)
+            (format!("{}.json", t.contract()), doc)
         })
         .collect()
 }
@@ -60,18 +62,25 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Read every `*.json` in `dir`.
+/// Read every `*.json` in `dir` and in its edition folders, keyed by their
+/// path below `dir` (`multi-tenant/whoami.v1.json`).
 pub fn read_dir(dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
+    read_into(dir, "", &mut out)?;
+    Ok(out)
+}
+
+fn read_into(dir: &Path, prefix: &str, out: &mut BTreeMap<String, String>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json")
-            && let Some(name) = path.file_name().and_then(|n| n.to_str())
-        {
-            out.insert(name.to_owned(), std::fs::read_to_string(&path)?);
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        if path.is_dir() && prefix.is_empty() {
+            read_into(&path, &format!("{name}/"), out)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.insert(format!("{prefix}{name}"), std::fs::read_to_string(&path)?);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Compare committed files against the code: incompatibilities first, then drift.

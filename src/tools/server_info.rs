@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
+use super::edition::EditionKind;
 use super::registry::{Tool, ToolSpec};
 use super::result::ToolError;
 use crate::store::WriteCx;
@@ -33,7 +34,7 @@ pub const FEATURES: [&str; 4] = ["protocol_2026_07_28", "protocol_2025_legacy", 
 /// The `server.info` tool.
 pub struct ServerInfoTool;
 
-impl Tool for ServerInfoTool {
+impl<E: EditionKind> Tool<E> for ServerInfoTool {
     type Input = ServerInfoInput;
     type Output = ServerInfoOutput;
 

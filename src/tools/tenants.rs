@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, Modes, Registry, RegistryError, Tool, ToolSpec};
+use super::edition::{EditionKind, Editions};
+use super::registry::{Annotations, NoArguments, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::billing::PlanName;
 use crate::identity::{Role, TenantId, keys as key_format};
@@ -46,7 +47,7 @@ pub struct BootstrapInput {
     pub plan: Option<PlanName>,
 }
 
-/// `tenant.bootstrap` result: the first tenant-admin key is shown here once.
+/// The new tenant; its first tenant-admin key is shown here once.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BootstrapOutput {
     pub tenant_id: String,
@@ -62,7 +63,7 @@ pub struct BootstrapOutput {
 /// Creates a tenant.
 pub struct Bootstrap;
 
-impl Tool for Bootstrap {
+impl<E: EditionKind> Tool<E> for Bootstrap {
     type Input = BootstrapInput;
     type Output = BootstrapOutput;
 
@@ -70,7 +71,7 @@ impl Tool for Bootstrap {
         ToolSpec {
             annotations: WRITE,
             roles: PLATFORM,
-            modes: Modes::MultiTenant,
+            editions: Editions::MultiTenantOnly,
             returns_secret: true,
             ..ToolSpec::open(
                 "tenant.bootstrap",
@@ -147,14 +148,6 @@ impl Tool for Bootstrap {
     }
 }
 
-/// `tenant.get` input.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GetInput {
-    /// The tenant to read; a tenant admin may name only its own (the default).
-    pub tenant_id: Option<String>,
-}
-
 /// A tenant and its namespaces.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TenantView {
@@ -166,19 +159,20 @@ pub struct TenantView {
 /// Reads a tenant.
 pub struct Get;
 
-impl Tool for Get {
-    type Input = GetInput;
+impl<E: EditionKind> Tool<E> for Get {
+    type Input = NoArguments;
     type Output = TenantView;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: &[Role::PlatformAdmin, Role::TenantAdmin],
-            modes: Modes::MultiTenant,
+            editions: Editions::MultiTenantOnly,
+            tenant_scoped: true,
             ..ToolSpec::open("tenant.get", 1, "Get a tenant", "Read a tenant: slug, name, plan, status and namespaces.")
         }
     }
 
-    fn run(&self, _input: GetInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<TenantView, ToolError> {
+    fn run(&self, _input: NoArguments, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<TenantView, ToolError> {
         let Some(id) = &cx.tenant else {
             return Err(ToolError::invalid_argument("/tenant_id", "name the tenant to read"));
         };
@@ -210,14 +204,14 @@ pub struct ListOutput {
 /// Lists tenants.
 pub struct List;
 
-impl Tool for List {
+impl<E: EditionKind> Tool<E> for List {
     type Input = ListInput;
     type Output = ListOutput;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             roles: PLATFORM,
-            modes: Modes::MultiTenant,
+            editions: Editions::MultiTenantOnly,
             ..ToolSpec::open("tenant.list", 1, "List tenants", "List every tenant in id order, a page at a time.")
         }
     }
@@ -261,7 +255,7 @@ pub struct SetStatus {
     suspend: bool,
 }
 
-impl Tool for SetStatus {
+impl<E: EditionKind> Tool<E> for SetStatus {
     type Input = StatusInput;
     type Output = StatusOutput;
 
@@ -276,7 +270,13 @@ impl Tool for SetStatus {
         } else {
             ToolSpec::open("tenant.resume", 1, "Resume a tenant", "Resume a suspended tenant: its keys work again.")
         };
-        ToolSpec { annotations: WRITE, roles: PLATFORM, modes: Modes::MultiTenant, ..base }
+        ToolSpec {
+            annotations: WRITE,
+            roles: PLATFORM,
+            editions: Editions::MultiTenantOnly,
+            tenant_scoped: true,
+            ..base
+        }
     }
 
     fn run(&self, input: StatusInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<StatusOutput, ToolError> {

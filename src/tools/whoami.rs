@@ -1,13 +1,15 @@
 //! `whoami`: tells the caller who it is and how it reached the server.
 //!
-//! v1 and v2 (which adds the tenant) exist in multi-tenant mode; v3 is the
-//! single-tenant version, without tenant wording. None has an effect.
+//! One declaration, v1 in both editions: the multi-tenant edition's output
+//! also names the caller's tenant; the single-tenant edition's has no tenant
+//! and writes roles without tenant wording. It has no effect.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolCx;
-use super::registry::{Annotations, BillingClass, Modes, Tool, ToolSpec};
+use super::edition::{EditionKind, Multi, Single};
+use super::registry::{Annotations, BillingClass, Tool, ToolSpec};
 use super::result::ToolError;
 use crate::billing::{Counter, PlanName, Status};
 use crate::identity::{PrincipalKind, Role, RoleWire};
@@ -83,47 +85,14 @@ fn describe<R: RoleWire>(cx: &ToolCx, tx: &WriteCx<'_>) -> WhoamiOutput<R> {
     }
 }
 
-/// `whoami` v1 (multi-tenant mode; v2 adds the tenant) and v3 (single-tenant
-/// mode, roles without tenant wording).
-pub struct Whoami<R>(std::marker::PhantomData<R>);
+/// What `whoami` answers in an edition.
+pub trait WhoamiEdition: EditionKind {
+    type Output: Serialize + JsonSchema;
 
-impl<R> Whoami<R> {
-    pub fn new() -> Self {
-        Self(std::marker::PhantomData)
-    }
+    fn answer(base: WhoamiOutput<Self::Role>, tenant: Option<String>) -> Self::Output;
 }
 
-impl<R> Default for Whoami<R> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<R: RoleWire> Tool for Whoami<R> {
-    type Input = WhoamiInput;
-    type Output = WhoamiOutput<R>;
-
-    fn spec(&self) -> ToolSpec {
-        let single = R::SINGLE_TENANT;
-        ToolSpec {
-            annotations: Annotations::READ_ONLY,
-            billing: BillingClass::Account,
-            modes: if single { Modes::SingleTenant } else { Modes::MultiTenant },
-            ..ToolSpec::open(
-                "whoami",
-                if single { 3 } else { 1 },
-                "Who am I",
-                "Show who is calling (principal and role) and how the call reached the server: protocol era and version, transport, server identity.",
-            )
-        }
-    }
-
-    fn run(&self, _input: WhoamiInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<WhoamiOutput<R>, ToolError> {
-        Ok(describe(cx, tx))
-    }
-}
-
-/// `whoami` v2 output: v1 plus the tenant.
+/// Who the server thinks is calling, for which tenant, and over what.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WhoamiTenantOutput {
     #[serde(flatten)]
@@ -133,27 +102,46 @@ pub struct WhoamiTenantOutput {
     pub tenant: Option<String>,
 }
 
-/// `whoami` v2 (multi-tenant mode).
-pub struct WhoamiTenant;
-
-impl Tool for WhoamiTenant {
-    type Input = WhoamiInput;
+impl WhoamiEdition for Multi {
     type Output = WhoamiTenantOutput;
+
+    fn answer(base: WhoamiOutput<Role>, tenant: Option<String>) -> WhoamiTenantOutput {
+        WhoamiTenantOutput { base, tenant }
+    }
+}
+
+impl WhoamiEdition for Single {
+    type Output = WhoamiOutput<crate::identity::AccountRole>;
+
+    fn answer(base: Self::Output, _tenant: Option<String>) -> Self::Output {
+        base
+    }
+}
+
+/// `whoami`.
+pub struct Whoami;
+
+impl<E: WhoamiEdition> Tool<E> for Whoami {
+    type Input = WhoamiInput;
+    type Output = E::Output;
 
     fn spec(&self) -> ToolSpec {
         ToolSpec {
-            modes: Modes::MultiTenant,
+            annotations: Annotations::READ_ONLY,
             billing: BillingClass::Account,
             ..ToolSpec::open(
                 "whoami",
-                2,
+                1,
                 "Who am I",
-                "Show who is calling (principal, role and tenant) and how the call reached the server: protocol era and version, transport, server identity.",
+                E::says(
+                    "Show who is calling (principal, role and tenant) and how the call reached the server: protocol era and version, transport, server identity.",
+                    "Show who is calling (principal and role) and how the call reached the server: protocol era and version, transport, server identity.",
+                ),
             )
         }
     }
 
-    fn run(&self, _input: WhoamiInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<WhoamiTenantOutput, ToolError> {
-        Ok(WhoamiTenantOutput { base: describe(cx, tx), tenant: cx.tenant.as_ref().map(|t| t.0.clone()) })
+    fn run(&self, _input: WhoamiInput, cx: &ToolCx, tx: &mut WriteCx<'_>) -> Result<E::Output, ToolError> {
+        Ok(E::answer(describe(cx, tx), cx.tenant.as_ref().map(|t| t.0.clone())))
     }
 }

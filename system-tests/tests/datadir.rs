@@ -1,6 +1,6 @@
 //! The data dir through the binary: init refuses an initialized dir; a
-//! missing dir, a newer or corrupt database, or a bad config refuse to start
-//! with a message that says what is wrong, and a non-zero exit.
+//! missing dir, a newer, pre-editions or corrupt database, or a bad config
+//! refuse to start with a message that says what is wrong, and a non-zero exit.
 
 use std::process::Command;
 
@@ -31,6 +31,25 @@ fn init_refuses_an_initialized_dir_and_keeps_the_key_private() {
     }
     let config = std::fs::read_to_string(dir.path.join("tollgate.toml")).expect("config");
     assert!(config.contains("multi_tenant = true") && config.starts_with('#'), "a commented config");
+}
+
+/// Data dirs written before editions were apart from versions (schema
+/// version 6 and older) hold tool pins that now mean something else; they
+/// are refused at start, untouched, with what to do (CHANGELOG.md, 0.1.0).
+#[test]
+fn a_data_dir_from_before_editions_refuses_to_serve_and_is_left_untouched() {
+    let old = DataDir::init();
+    let conn = rusqlite::Connection::open(old.path.join("tollgate.db")).expect("open");
+    conn.execute_batch("PRAGMA user_version = 6").expect("set");
+    drop(conn);
+    for args in [&["serve", "--listen", "127.0.0.1:0"][..], &["stdio", "--local-admin"][..]] {
+        let (code, err) = run(args, &old.path);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains("schema version 6") && err.contains("tollgate init"), "{args:?}: {err}");
+    }
+    let conn = rusqlite::Connection::open(old.path.join("tollgate.db")).expect("open");
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    assert_eq!(version, 6, "the refused database was not migrated");
 }
 
 #[test]

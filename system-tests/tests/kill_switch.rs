@@ -4,7 +4,8 @@
 //! `whoami`, tenant tools called by name refused with -31403
 //! `feature_disabled`, other tenants' keys refused (401, audited on
 //! `_system`) and their data invisible — and switching back restores
-//! everything unchanged. Every check runs over HTTP in both protocol eras:
+//! everything unchanged. The single-tenant edition pins the same version
+//! numbers as the multi-tenant one (`whoami.v1`, `audit.verify.v1`). Every check runs over HTTP in both protocol eras:
 //! 2026-07-28 (stateless) and a 2025-11-25 legacy session.
 
 use rusqlite::{Connection, OpenFlags};
@@ -199,10 +200,34 @@ fn tenant_tools(other: &str) -> Vec<(&'static str, Value)> {
         ("tenant.list", json!({})),
         ("tenant.suspend", json!({"tenant_id": other})),
         ("tenant.resume", json!({"tenant_id": other})),
-        // Versions that exist only in multi-tenant mode, pinned.
-        ("whoami.v2", json!({})),
-        ("audit.verify.v1", json!({})),
+        // Tools of the multi-tenant edition only, pinned.
+        ("tenant.list.v1", json!({})),
+        ("plan.set.v1", json!({"tenant_id": other, "plan": "pro"})),
     ]
+}
+
+/// The single-tenant edition pins the same version numbers as the
+/// multi-tenant one (editions are not versions): `whoami.v1` and
+/// `audit.verify.v1` are its own, and the retired single-tenant pins
+/// (`whoami.v3`, `key.list.v2`, ...) name nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn single_tenant_pins_the_same_version_numbers_as_multi_tenant_in_either_era() {
+    let s = setup().await;
+    let (server, _log) = single(s.dir);
+    let admin = server.endpoint();
+    for era in eras(&admin).await {
+        for (i, name) in
+            ["whoami.v1", "audit.verify.v1", "key.list.v1", "usage.report.v1", "plan.get.v1"].iter().enumerate()
+        {
+            let a = tool(&admin, &era, 200 + i as i64, name, json!({})).await;
+            let out = tool_output(&a.body).unwrap_or_else(|| panic!("{era:?} {name}: {:?}", a.body));
+            assert!(tenant_mentions(&out.to_string()).is_empty(), "{era:?} {name}: {out}");
+        }
+        for (i, name) in ["whoami.v2", "whoami.v3", "key.list.v2", "audit.verify.v2"].iter().enumerate() {
+            let a = tool(&admin, &era, 220 + i as i64, name, json!({})).await;
+            assert_eq!(error_code(&a.body), Some(-32602), "{era:?} {name} is retired: {:?}", a.body);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

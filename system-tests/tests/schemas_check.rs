@@ -1,5 +1,6 @@
 //! `tollgate schemas --check` through the binary: it passes on the committed
-//! schemas and fails, naming the broken rule, on an incompatible edit.
+//! schemas (`schemas/<edition>/<name>.v<N>.json`) and fails, naming the
+//! broken rule, on an incompatible edit of either edition.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,11 +9,19 @@ use serde_json::Value;
 use system_tests::binary;
 
 fn copy_schemas(to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas"), to);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("schemas/") {
         let path = entry.expect("entry").path();
-        std::fs::copy(&path, to.join(path.file_name().expect("name"))).expect("copy");
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, target).expect("copy");
+        }
     }
 }
 
@@ -60,27 +69,34 @@ fn an_incompatible_change_to_a_published_version_fails_naming_the_rule() {
         ("output_field_changed", |d| d["outputSchema"]["properties"]["era"] = serde_json::json!({"type": "integer"})),
         ("output_schema_changed", |d| d["outputSchema"]["additionalProperties"] = serde_json::json!(false)),
     ];
-    for (rule, change) in cases {
-        let dir = scratch(rule);
-        copy_schemas(&dir);
-        edit(&dir.join("whoami.v1.json"), change);
-        let (ok, stderr) = check(&dir);
-        assert!(!ok, "{rule}: the check passed");
-        assert!(stderr.contains(rule), "{rule} not named in: {stderr}");
+    // Each edition's published version is held to the rules on its own.
+    for edition in ["multi-tenant", "single-tenant"] {
+        for (rule, change) in cases {
+            let dir = scratch(&format!("{edition}-{rule}"));
+            copy_schemas(&dir);
+            edit(&dir.join(edition).join("whoami.v1.json"), change);
+            let (ok, stderr) = check(&dir);
+            assert!(!ok, "{edition} {rule}: the check passed");
+            assert!(stderr.contains(rule), "{edition} {rule} not named in: {stderr}");
+            assert!(stderr.contains(&format!("{edition}/whoami.v1.json")), "{edition} {rule}: {stderr}");
+        }
     }
-    // Removing a published version is incompatible too.
-    let dir = scratch("removed");
-    copy_schemas(&dir);
-    std::fs::write(dir.join("retired.v1.json"), "{\"name\":\"retired\",\"inputSchema\":{}}").expect("write");
-    let (ok, stderr) = check(&dir);
-    assert!(!ok && stderr.contains("version_removed"), "{stderr}");
+    // Removing a published version is incompatible too, in an edition folder or
+    // as a file of the retired flat layout.
+    for file in ["multi-tenant/retired.v1.json", "whoami.v2.json"] {
+        let dir = scratch("removed");
+        copy_schemas(&dir);
+        std::fs::write(dir.join(file), "{\"name\":\"retired\",\"inputSchema\":{}}").expect("write");
+        let (ok, stderr) = check(&dir);
+        assert!(!ok && stderr.contains("version_removed") && stderr.contains(file), "{file}: {stderr}");
+    }
 }
 
 #[test]
 fn a_changed_description_is_drift_but_not_incompatible() {
     let dir = scratch("drift");
     copy_schemas(&dir);
-    edit(&dir.join("server.info.v1.json"), |d| d["description"] = serde_json::json!("older words"));
+    edit(&dir.join("single-tenant/server.info.v1.json"), |d| d["description"] = serde_json::json!("older words"));
     let (ok, stderr) = check(&dir);
     assert!(!ok && stderr.contains("differs from the code"), "{stderr}");
     assert!(!stderr.contains("incompatible"), "{stderr}");

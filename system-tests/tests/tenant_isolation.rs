@@ -275,6 +275,8 @@ fn matrix(w: &World, listed: &BTreeSet<String>) -> Vec<Cell> {
     let mut cells = vec![
         // --- A's tenant admin ---
         cell(Admin, "whoami", json!({}), Allowed(check_whoami_admin)),
+        // A tool that acts on no tenant takes no tenant_id: an unknown argument.
+        cell(Admin, "whoami", t(b), GateToolError("invalid_arguments")),
         cell(Admin, "server.info", json!({}), Allowed(check_server_info)),
         cell(Admin, "tenant.get", json!({}), Allowed(check_own_tenant)),
         twin(Admin, "tenant.get", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
@@ -294,7 +296,8 @@ fn matrix(w: &World, listed: &BTreeSet<String>) -> Vec<Cell> {
         // B's slug is taken: the answer must not say so (no `conflict`).
         cell(Admin, "tenant.bootstrap", json!({"slug": w.b_slug, "display_name": "B"}), Forbidden("role_required")),
         cell(Admin, "key.list", json!({}), Allowed(check_key_list)),
-        twin(Admin, "key.list", t(b), t(GHOST_TENANT), GateToolError("invalid_arguments")),
+        // Every tenant-scoped tool takes a tenant_id: naming another tenant is a spoof.
+        twin(Admin, "key.list", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         twin(Admin, "key.revoke", json!({"key_id": bk}), json!({"key_id": GHOST_KEY}), ToolFailed("not_found")),
         twin(Admin, "key.revoke", json!({"key_id": bv}), json!({"key_id": GHOST_KEY}), ToolFailed("not_found")),
         twin(
@@ -321,16 +324,16 @@ fn matrix(w: &World, listed: &BTreeSet<String>) -> Vec<Cell> {
         ),
         // No escalation out of the tenant: a platform key cannot be minted by a tenant admin...
         cell(Admin, "key.issue", json!({"role": "platform_admin", "label": "x"}), ToolFailed("invalid_arguments")),
-        // ...and key.issue has no way to name another tenant.
+        // ...and naming another tenant on key.issue is a spoof.
         twin(
             Admin,
             "key.issue",
             json!({"role": "viewer", "label": "x", "tenant_id": b}),
             json!({"role": "viewer", "label": "x", "tenant_id": GHOST_TENANT}),
-            GateToolError("invalid_arguments"),
+            Forbidden("tenant_mismatch"),
         ),
-        // key.revoke_all acts on the caller's own scope and has no way to name another.
-        twin(Admin, "key.revoke_all", t(b), t(GHOST_TENANT), GateToolError("invalid_arguments")),
+        // key.revoke_all acts on the caller's own scope: naming another is a spoof.
+        twin(Admin, "key.revoke_all", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         cell(Admin, "audit.verify", json!({}), Allowed(check_verify_own)),
         twin(Admin, "audit.verify", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
         cell(Admin, "audit.verify", t("_system"), Forbidden("tenant_mismatch")),

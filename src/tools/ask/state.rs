@@ -55,7 +55,7 @@ impl StateKey {
 pub struct StatePayload {
     /// The principal the state was issued to.
     pub sub: String,
-    /// The tool version (`name.vN`).
+    /// The tool contract, edition and version (`multi-tenant/name.vN`).
     pub tool: String,
     /// Digest of the call's arguments.
     pub args: String,

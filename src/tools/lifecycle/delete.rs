@@ -18,7 +18,8 @@ use crate::store::lifecycle::{self, Removable, Retained, Tombstone};
 use crate::store::{WriteCx, audit_log, tenants};
 use crate::tools::ToolCx;
 use crate::tools::ask::{Answer, Question};
-use crate::tools::registry::{Annotations, Modes, Tool, ToolSpec};
+use crate::tools::edition::{EditionKind, Editions};
+use crate::tools::registry::{Annotations, Tool, ToolSpec};
 use crate::tools::result::{ToolError, ToolErrorCode};
 
 /// `tenant.delete` input.
@@ -53,7 +54,7 @@ pub enum DeleteStatus {
     Deleted,
 }
 
-/// `tenant.delete` result.
+/// What the call did (planned or deleted) and the deletion plan.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DeleteOutput {
     pub status: DeleteStatus,
@@ -127,7 +128,7 @@ pub fn execute(
 /// Deletes a tenant: plan first, then confirm.
 pub struct Delete;
 
-impl Tool for Delete {
+impl<E: EditionKind> Tool<E> for Delete {
     type Input = DeleteInput;
     type Output = DeleteOutput;
 
@@ -135,7 +136,8 @@ impl Tool for Delete {
         ToolSpec {
             annotations: Annotations { destructive_hint: true, ..Annotations::WRITE },
             roles: &[Role::PlatformAdmin],
-            modes: Modes::MultiTenant,
+            editions: Editions::MultiTenantOnly,
+            tenant_scoped: true,
             returns_secret: true,
             ..ToolSpec::open(
                 "tenant.delete",

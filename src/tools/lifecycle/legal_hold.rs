@@ -8,7 +8,8 @@ use crate::identity::Role;
 use crate::store::lifecycle::{self, LegalHold};
 use crate::store::{WriteCx, tenants};
 use crate::tools::ToolCx;
-use crate::tools::registry::{Annotations, Modes, Tool, ToolSpec};
+use crate::tools::edition::{EditionKind, Editions};
+use crate::tools::registry::{Annotations, Tool, ToolSpec};
 use crate::tools::result::{ToolError, ToolErrorCode};
 
 /// `tenant.legal_hold` input.
@@ -35,7 +36,7 @@ pub struct LegalHoldOutput {
 /// Places or lifts a legal hold.
 pub struct LegalHoldTool;
 
-impl Tool for LegalHoldTool {
+impl<E: EditionKind> Tool<E> for LegalHoldTool {
     type Input = LegalHoldInput;
     type Output = LegalHoldOutput;
 
@@ -43,7 +44,8 @@ impl Tool for LegalHoldTool {
         ToolSpec {
             annotations: Annotations::WRITE,
             roles: &[Role::PlatformAdmin],
-            modes: Modes::MultiTenant,
+            editions: Editions::MultiTenantOnly,
+            tenant_scoped: true,
             ..ToolSpec::open(
                 "tenant.legal_hold",
                 1,
