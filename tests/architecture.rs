@@ -26,8 +26,8 @@ const LAYERS: &[&str] = &[
     "config",
     "billing",
     "audit",
-    "identity",
     "wire",
+    "identity",
     "clock",
     "sync",
 ];

@@ -201,12 +201,12 @@ pub fn stdio(
     let dir = require_dir(data_dir)?;
     let _lock = crate::store::lock::acquire_shared(&dir)?;
     let (server, store, _) = open(&dir, conformance, clock(clock_file))?;
-    if let Err(e) = server.governance().authenticator.authenticate(&credential) {
+    // The start-up key goes through the same authentication as every call, and a refusal is audited.
+    if let Err(denial) = server.governance().admit_stdio_key(&credential) {
         store.shutdown();
-        let reason = crate::gate::auth_error(&e).data.and_then(|d| d["reason"].as_str().map(str::to_owned));
         return Err(CliError::Usage(format!(
             "TOLLGATE_API_KEY is not usable ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
-            reason.unwrap_or_else(|| "store unavailable".into())
+            denial.reason()
         )));
     }
     let served = runtime()?.block_on(async move {

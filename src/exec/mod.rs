@@ -19,7 +19,7 @@ use crate::store::reservations::{self, Reservation};
 use crate::store::{StoreError, WriteCx, audit_log};
 use crate::tools::ask::{Interrupt, Stop};
 use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
-use crate::wire::errors::{QUOTA_EXCEEDED, RpcError};
+use crate::wire::denial::Denial;
 
 /// What a committed call answers.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub enum Committed {
     /// An era-neutral `CallToolResult` (a tool failure included).
     Result(Value),
     /// A denial decided at commit (quota, a replayed request state, a malformed answer).
-    Denied(RpcError),
+    Denied(Denial),
     /// The tool needs answers before it can finish (nothing was charged).
     Input(Interrupt),
 }
@@ -117,9 +117,9 @@ impl CommitPlan {
         if let Some((nonce, expires)) = &self.consume
             && !ledger::consume_request_state(w.conn, nonce, *expires, self.now_unix())?
         {
-            let e = crate::tools::ask::state::StateError::Replayed.refusal();
-            self.record(w, Decision::Deny, Some("request_state_replayed"), None)?;
-            return Ok(Some(Committed::Denied(e)));
+            let denial = crate::tools::ask::state::StateError::Replayed.refusal();
+            self.record(w, Decision::Deny, Some(denial.reason()), None)?;
+            return Ok(Some(Committed::Denied(denial)));
         }
         let Some(limits) = self.limits else { return Ok(None) };
         for (counter, quantity) in self.charges.clone() {
@@ -127,19 +127,14 @@ impl CommitPlan {
                 + reservations::held(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?;
             let limit = limits.of(counter);
             if used.saturating_add(quantity) > limit {
-                self.record(w, Decision::Deny, Some("quota_exceeded"), None)?;
-                let error = RpcError::new(
-                    QUOTA_EXCEEDED,
-                    format!("Quota exceeded: {} is used up for this period", counter.as_str()),
-                )
-                .with_data(json!({
-                    "reason": "quota_exceeded",
-                    "counter": counter.as_str(),
-                    "limit": limit,
-                    "used": used,
-                    "resets_at": self.period.end,
-                }));
-                return Ok(Some(Committed::Denied(error)));
+                let denial = Denial::QuotaExceeded {
+                    counter: counter.as_str(),
+                    limit,
+                    used,
+                    resets_at: self.period.end.clone(),
+                };
+                self.record(w, Decision::Deny, Some(denial.reason()), None)?;
+                return Ok(Some(Committed::Denied(denial)));
             }
         }
         Ok(None)
@@ -183,13 +178,14 @@ impl CommitPlan {
                 self.record(w, Decision::Allow, Some("input_required"), None)?;
                 return Ok(Committed::Input(interrupt));
             }
-            Some(Stop::Malformed(e)) => {
-                self.record(w, Decision::Deny, Some("input_response_malformed"), None)?;
-                return Ok(Committed::Denied(e));
+            Some(Stop::Malformed(denial)) => {
+                self.record(w, Decision::Deny, Some(denial.reason()), None)?;
+                return Ok(Committed::Denied(denial));
             }
             Some(Stop::Unaskable(missing)) if self.unaskable_denies => {
-                self.record(w, Decision::Deny, Some("missing_client_capability"), None)?;
-                return Ok(Committed::Denied(RpcError::missing_capability(Value::Object(missing))));
+                let denial = Denial::MissingCapability(missing);
+                self.record(w, Decision::Deny, Some(denial.reason()), None)?;
+                return Ok(Committed::Denied(denial));
             }
             // Under 2025 a tool that cannot ask fails as itself (`client_capability_missing`).
             Some(Stop::Unaskable(_)) | None => {}

@@ -10,9 +10,8 @@ use std::num::NonZeroU32;
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use serde_json::json;
 
-use crate::wire::errors::{RATE_LIMITED, RpcError};
+use crate::wire::denial::Denial;
 
 /// Requests per second and burst per client address.
 pub struct AddressLimit {
@@ -31,14 +30,13 @@ impl AddressLimit {
     /// Admit one request from `addr`, or say how long to wait. IPv6 clients
     /// are limited per /64 (one host's usual allocation); IPv4-mapped
     /// addresses count as their IPv4 address.
-    pub fn check(&self, addr: IpAddr) -> Result<(), RpcError> {
+    pub fn check(&self, addr: IpAddr) -> Result<(), Denial> {
         match self.limiter.check_key(&bucket_of(addr)) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
                 let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-                Err(RpcError::new(RATE_LIMITED, "Too many requests from this address; retry later")
-                    .with_data(json!({ "reason": "address_rate_limited", "retry_after_ms": ms })))
+                Err(Denial::AddressRateLimited { retry_after_ms: ms })
             }
         }
     }
@@ -75,8 +73,7 @@ mod tests {
             assert!(limit.check(a).is_ok());
         }
         let refused = limit.check(a).expect_err("fourth request in the burst");
-        assert_eq!(refused.code, RATE_LIMITED);
-        assert!(refused.data.as_ref().and_then(|d| d["retry_after_ms"].as_u64()).is_some_and(|ms| ms > 0));
+        assert!(matches!(refused, Denial::AddressRateLimited { retry_after_ms } if retry_after_ms > 0), "{refused:?}");
         assert!(limit.check(b).is_ok(), "another address has its own bucket");
         let one: IpAddr = "2001:db8::1".parse().unwrap_or(a);
         let same_64: IpAddr = "2001:db8::ffff:2".parse().unwrap_or(a);

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::billing::{BillingView, Counter};
 use crate::identity::{Principal, TenantId};
 use crate::tools::context::SharedContext;
 use crate::tools::{RegisteredTool, ToolError};
-use crate::wire::errors::{FORBIDDEN, RpcError};
+use crate::wire::denial::{Denial, Forbid};
 
 /// A call on its way through the chain; steps fill it in.
 pub struct Admission {
@@ -54,21 +54,63 @@ impl Admission {
     pub(crate) fn principal(&self) -> Result<&Principal, Refusal> {
         self.principal
             .as_ref()
-            .ok_or_else(|| Refusal::Deny(RpcError::internal("a gate step ran before authentication")))
+            .ok_or_else(|| Refusal::Deny(Denial::Internal("a gate step ran before authentication".into())))
     }
 
     pub(crate) fn tool(&self) -> Result<&Arc<RegisteredTool>, Refusal> {
         self.tool
             .as_ref()
-            .ok_or_else(|| Refusal::Deny(RpcError::internal("a gate step ran before the tool was resolved")))
+            .ok_or_else(|| Refusal::Deny(Denial::Internal("a gate step ran before the tool was resolved".into())))
+    }
+}
+
+/// What the chain admitted: the principal, the tool, the effective tenant,
+/// the billing view and the charges, with nothing left to re-check. Only
+/// the chain builds one ([`Admission::take_permit`] is private to the gate).
+#[derive(Clone)]
+pub struct Permit {
+    pub principal: Principal,
+    pub tool: Arc<RegisteredTool>,
+    /// The effective tenant (the principal's own, or the one a platform admin named).
+    pub tenant: Option<TenantId>,
+    /// The caller's tenant's billing state (absent for platform principals).
+    pub billing: Option<BillingView>,
+    pub idempotency_key: Option<String>,
+    /// Counters the call consumes if it runs.
+    pub charges: Vec<(Counter, u64)>,
+    /// The validated arguments (with an edition's `tenant_id` as sent).
+    pub arguments: Value,
+    _sealed: Sealed,
+}
+
+/// Only this module can make one, so only the chain issues permits.
+#[derive(Clone)]
+struct Sealed;
+
+impl Admission {
+    /// The permit for an admission every step passed; a missing part is an
+    /// internal refusal (fail closed), never a half-admitted call.
+    pub(super) fn take_permit(&mut self) -> Result<Permit, Refusal> {
+        let principal = self.principal()?.clone();
+        let tool = Arc::clone(self.tool()?);
+        Ok(Permit {
+            principal,
+            tool,
+            tenant: self.tenant.clone(),
+            billing: self.billing.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            charges: self.charges.clone(),
+            arguments: std::mem::take(&mut self.arguments),
+            _sealed: Sealed,
+        })
     }
 }
 
 /// Why the chain stopped a call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
-    /// A denial: a JSON-RPC error with a stable code and `data.reason`.
-    Deny(RpcError),
+    /// A denial, answered as a JSON-RPC error (see [`Denial::to_rpc`]).
+    Deny(Denial),
     /// A failure the caller can fix, answered as a tool result with `isError: true`.
     Tool(ToolError),
 }
@@ -77,13 +119,7 @@ impl Refusal {
     /// The stable reason recorded in the audit log.
     pub fn reason(&self) -> String {
         match self {
-            Refusal::Deny(e) => e
-                .data
-                .as_ref()
-                .and_then(|d| d.get("reason"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("rpc_{}", -e.code)),
+            Refusal::Deny(d) => d.reason().to_owned(),
             Refusal::Tool(t) => {
                 serde_json::to_value(t.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
             }
@@ -91,12 +127,9 @@ impl Refusal {
     }
 }
 
-/// -31403 with a stable reason and extra data.
-pub fn forbidden(reason: &str, message: &str, mut data: Value) -> Refusal {
-    if let Some(obj) = data.as_object_mut() {
-        obj.insert("reason".into(), json!(reason));
-    }
-    Refusal::Deny(RpcError::new(FORBIDDEN, format!("Forbidden: {message}")).with_data(data))
+/// -31403 for `why`, with a message and what the caller may see.
+pub fn forbidden(why: Forbid, message: &str, data: Value) -> Refusal {
+    Refusal::Deny(Denial::forbidden(why, message, data))
 }
 
 /// One decision of the chain.

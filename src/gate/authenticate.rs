@@ -6,11 +6,10 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::json;
 
 use super::{Admission, Refusal, Step};
 use crate::gate::authenticator::{AuthError, Authenticator};
-use crate::wire::errors::{RpcError, UNAUTHENTICATED};
+use crate::wire::denial::{Denial, Forbid};
 
 /// Authenticates the caller.
 pub struct Authenticate {
@@ -23,19 +22,12 @@ impl Authenticate {
     }
 }
 
-/// The wire error for an authentication failure.
-pub fn auth_error(e: &AuthError) -> RpcError {
+/// The denial for an authentication failure.
+pub fn auth_error(e: &AuthError) -> Denial {
     match e {
-        AuthError::Refused(f) => {
-            RpcError::new(UNAUTHENTICATED, "Unauthenticated: present a valid API key (Authorization: Bearer tg_…)")
-                .with_data(json!({ "reason": f.reason() }))
-        }
-        AuthError::Unavailable(s) => RpcError::unavailable(s),
-        AuthError::Mismatch(_) => RpcError::new(
-            crate::wire::errors::FORBIDDEN,
-            "Forbidden: the API key and the client certificate belong to different accounts; present one of them",
-        )
-        .with_data(json!({ "reason": "credential_mismatch" })),
+        AuthError::Refused(f) => Denial::Unauthenticated(*f),
+        AuthError::Unavailable(s) => Denial::Unavailable(s.to_string()),
+        AuthError::Mismatch(_) => Denial::forbidden(Forbid::CredentialMismatch, "", serde_json::json!({})),
     }
 }
 

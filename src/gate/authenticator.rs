@@ -8,76 +8,9 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
+pub use crate::identity::AuthFailure;
 use crate::identity::{Credential, Principal, PrincipalKind, Role, TenantId, keys as key_format};
 use crate::store::{Store, StoreError, keys, tenants};
-
-/// Why a credential was refused (the `data.reason` of -31401).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
-    /// No credential was presented.
-    MissingCredential,
-    /// Not of the form `tg_<key_id>_<secret>`.
-    MalformedKey,
-    /// Unknown key id or wrong secret (told apart by nobody).
-    InvalidKey,
-    Revoked,
-    Expired,
-    /// The key's tenant is suspended.
-    TenantInactive,
-    /// Single-tenant mode: keys of other tenants are refused.
-    TenantDisabled,
-    /// A valid key on a legacy session another principal opened.
-    SessionPrincipalMismatch,
-    /// An mTLS certificate that is bound to no principal, presented without a key.
-    UnknownCertificate,
-}
-
-impl AuthFailure {
-    /// Stable machine-readable reason.
-    pub fn reason(self) -> &'static str {
-        match self {
-            AuthFailure::MissingCredential => "missing_credential",
-            AuthFailure::MalformedKey => "malformed_key",
-            AuthFailure::InvalidKey => "invalid_key",
-            AuthFailure::Revoked => "key_revoked",
-            AuthFailure::Expired => "key_expired",
-            AuthFailure::TenantInactive => "tenant_inactive",
-            AuthFailure::TenantDisabled => "tenant_disabled",
-            AuthFailure::SessionPrincipalMismatch => "session_principal_mismatch",
-            AuthFailure::UnknownCertificate => "unknown_certificate",
-        }
-    }
-
-    /// The failure a stable reason names, if it is one of these.
-    pub fn from_reason(reason: &str) -> Option<Self> {
-        [
-            AuthFailure::MissingCredential,
-            AuthFailure::MalformedKey,
-            AuthFailure::InvalidKey,
-            AuthFailure::Revoked,
-            AuthFailure::Expired,
-            AuthFailure::TenantInactive,
-            AuthFailure::TenantDisabled,
-            AuthFailure::SessionPrincipalMismatch,
-            AuthFailure::UnknownCertificate,
-        ]
-        .into_iter()
-        .find(|f| f.reason() == reason)
-    }
-
-    /// Whether the credential named a real key (refused for its state), so
-    /// that its public key id may be recorded with the refusal.
-    pub fn names_a_real_key(self) -> bool {
-        matches!(
-            self,
-            AuthFailure::Revoked
-                | AuthFailure::Expired
-                | AuthFailure::TenantInactive
-                | AuthFailure::TenantDisabled
-                | AuthFailure::SessionPrincipalMismatch
-        )
-    }
-}
 
 /// Authentication outcome; `Unavailable` when the store cannot answer (fail closed).
 #[derive(Debug, Clone)]

@@ -6,12 +6,10 @@
 //! stays revocable. Platform principals are not billed.
 
 use futures::future::BoxFuture;
-use serde_json::json;
 
-use super::{Admission, Refusal, Step, forbidden};
-use crate::billing::Status;
+use super::policy;
+use super::{Admission, Refusal, Step};
 use crate::clock::Clock;
-use crate::tools::registry::BillingClass;
 
 /// Checks the billing status.
 pub struct BillingStatus {
@@ -31,24 +29,8 @@ impl Step for BillingStatus {
 
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
-            let Some(billing) = &call.billing else { return Ok(()) };
             let tool = call.tool()?;
-            let status = billing.effective_status(self.clock.now());
-            let allowed = match (status, tool.spec.billing) {
-                (Status::Active | Status::Trialing, _) => true,
-                (_, BillingClass::Safety | BillingClass::Account) => true,
-                (Status::PastDue, BillingClass::Regular) => tool.spec.annotations.read_only_hint,
-                (Status::Canceled, BillingClass::Regular) => false,
-            };
-            if allowed {
-                Ok(())
-            } else {
-                Err(forbidden(
-                    "billing_status",
-                    "the account's billing status does not allow this tool",
-                    json!({ "status": status.as_str() }),
-                ))
-            }
+            policy::billing_status(tool, call.billing.as_ref(), self.clock.now()).map_err(Refusal::Deny)
         })
     }
 }

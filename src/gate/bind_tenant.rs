@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::{Admission, Refusal, Step, forbidden};
 use crate::identity::TenantId;
 use crate::tools::edition::TENANT_ARG;
+use crate::wire::denial::Forbid;
 
 /// Binds the tenant.
 pub struct BindTenant {
@@ -43,7 +44,7 @@ impl Step for BindTenant {
                 (true, _, named) => named,
                 (false, Some(own), Some(named)) if named != own => {
                     return Err(forbidden(
-                        "tenant_mismatch",
+                        Forbid::TenantMismatch,
                         "tenant_id names a tenant other than your own",
                         json!({ "tenant_id": named.0 }),
                     ));

@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use super::{Admission, Refusal, Step};
-use crate::wire::errors::RpcError;
+use crate::wire::denial::Denial;
 
 /// Checks the tool's required client capabilities.
 pub struct ClientCapabilities;
@@ -20,7 +20,7 @@ impl Step for ClientCapabilities {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             let Some(tool) = call.tool.as_ref() else {
-                return Err(Refusal::Deny(RpcError::internal("client_capabilities ran before resolve_tool")));
+                return Err(Refusal::Deny(Denial::Internal("client_capabilities ran before resolve_tool".into())));
             };
             let declared = &call.context.client_capabilities;
             let missing: Map<String, Value> = tool
@@ -30,11 +30,7 @@ impl Step for ClientCapabilities {
                 .filter(|cap| !declared.contains_key(**cap))
                 .map(|cap| ((*cap).to_owned(), json!({})))
                 .collect();
-            if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(Refusal::Deny(RpcError::missing_capability(Value::Object(missing))))
-            }
+            if missing.is_empty() { Ok(()) } else { Err(Refusal::Deny(Denial::MissingCapability(missing))) }
         })
     }
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::admission::{Admission, Refusal, Step};
+use super::admission::{Admission, Permit, Refusal, Step};
 use super::authenticate::Authenticate;
 use super::authenticator::Authenticator;
 use super::flags::Flags;
@@ -56,14 +56,12 @@ impl Chain {
         self.steps.iter().map(|s| s.name()).collect()
     }
 
-    /// Run every step in order; the first refusal wins. On success the
-    /// admission holds the principal, the tool and the effective tenant.
-    pub async fn admit(&self, call: &mut Admission) -> Result<(), Refusal> {
+    /// Run every step in order; the first refusal wins. Admitted, the call
+    /// gets a [`Permit`] holding everything later layers need.
+    pub async fn admit(&self, call: &mut Admission) -> Result<Permit, Refusal> {
         for step in &self.steps {
             step.check(call).await?;
         }
-        call.tool()?;
-        call.principal()?;
-        Ok(())
+        call.take_permit()
     }
 }

@@ -14,6 +14,7 @@ mod capabilities;
 mod entitlement;
 mod flags;
 pub mod idempotency;
+pub mod policy;
 mod quota;
 mod rate_limit;
 mod resolve;
@@ -23,7 +24,7 @@ mod validate;
 pub mod admission;
 pub mod chain;
 
-pub use admission::{Admission, Refusal, Step, forbidden};
+pub use admission::{Admission, Permit, Refusal, Step, forbidden};
 pub use authenticate::{Authenticate, auth_error};
 pub use chain::Chain;
 pub use flags::Flags;

@@ -9,16 +9,15 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::json;
 
+use super::policy;
 use super::{Admission, Refusal, Step};
-use crate::billing::BillingView;
 use crate::billing::plans::PLATFORM_RATE_PER_KEY;
 use crate::billing::rate::{Bucket, RateLimiter};
 use crate::clock::Clock;
+use crate::store::Store;
 use crate::store::denials::DenialKey;
-use crate::store::{Store, billing};
-use crate::wire::errors::{RATE_LIMITED, RpcError};
+use crate::wire::denial::Denial;
 
 /// Checks the buckets.
 pub struct RateLimit {
@@ -33,10 +32,6 @@ impl RateLimit {
     }
 }
 
-fn unavailable(detail: String) -> Refusal {
-    Refusal::Deny(RpcError::unavailable(detail))
-}
-
 impl Step for RateLimit {
     fn name(&self) -> &'static str {
         "rate_limit"
@@ -45,14 +40,8 @@ impl Step for RateLimit {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             let principal = call.principal()?.clone();
-            let billing = match &principal.tenant {
-                None => None,
-                Some(t) => {
-                    let row = self.store.read(|c| billing::get(c, &t.0)).map_err(|e| unavailable(e.to_string()))?;
-                    let row = row.ok_or_else(|| unavailable("the caller's tenant has no billing state".into()))?;
-                    Some(BillingView::from_row(&row).map_err(unavailable)?)
-                }
-            };
+            let tenant = principal.tenant.as_ref().map(|t| t.0.as_str());
+            let billing = policy::billing_view(&self.store, tenant).map_err(Refusal::Deny)?;
             let mut buckets = vec![Bucket {
                 key: format!("key:{}", principal.id),
                 per_minute: billing.as_ref().map_or(PLATFORM_RATE_PER_KEY, |b| b.limits.rate_per_key),
@@ -72,10 +61,7 @@ impl Step for RateLimit {
                     transport: call.context.transport.as_str().into(),
                 };
                 self.store.denials.note(key, now, &call.context.request_id);
-                Refusal::Deny(
-                    RpcError::new(RATE_LIMITED, "Rate limited: too many calls; retry after retry_after_ms")
-                        .with_data(json!({ "reason": "rate_limited", "retry_after_ms": wait_ms })),
-                )
+                Refusal::Deny(Denial::RateLimited { retry_after_ms: wait_ms })
             })
         })
     }

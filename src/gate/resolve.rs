@@ -14,9 +14,10 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::{Admission, Flags, Refusal, Step, forbidden};
-use crate::tools::{Edition, Registry};
-use crate::wire::errors::RpcError;
+use super::policy;
+use super::{Admission, Flags, Refusal, Step};
+use crate::tools::Registry;
+use crate::wire::denial::Denial;
 
 /// Resolves the requested tool.
 pub struct ResolveTool {
@@ -40,21 +41,11 @@ impl Step for ResolveTool {
         Box::pin(async move {
             if let Some(tool) = self.registry.resolve(&call.requested_name, self.multi_tenant) {
                 // A tool of the other edition is refused before its schema can say anything.
-                if tool.edition != Edition::of(self.multi_tenant) {
-                    return Err(forbidden(
-                        "feature_disabled",
-                        "this tool is disabled on this server",
-                        json!({ "flag": "multi_tenant" }),
-                    ));
-                }
-                if let Some(flag) = self.flags.disabled_flag(tool.spec.name) {
+                policy::edition(&tool, self.multi_tenant).map_err(Refusal::Deny)?;
+                if let Err(denial) = policy::flag(&tool, &self.flags) {
                     // The record names the tool a flag refused (its schema still says nothing).
                     call.tool = Some(tool);
-                    return Err(forbidden(
-                        "feature_disabled",
-                        "this tool is disabled on this server",
-                        json!({ "flag": flag }),
-                    ));
+                    return Err(Refusal::Deny(denial));
                 }
                 call.tool = Some(tool);
                 return Ok(());
@@ -68,11 +59,11 @@ impl Step for ResolveTool {
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            Err(Refusal::Deny(
-                RpcError::invalid_params(format!("Unknown tool: {}", call.requested_name)).with_data(
-                    json!({ "reason": "unknown_tool", "tool": call.requested_name, "available": available }),
-                ),
-            ))
+            let data = json!({ "tool": call.requested_name, "available": available });
+            Err(Refusal::Deny(Denial::UnknownTool {
+                name: call.requested_name.clone(),
+                data: data.as_object().cloned().unwrap_or_default(),
+            }))
         })
     }
 }

@@ -4,7 +4,10 @@
 //! digest, compared in constant time; the effective tenant comes from the
 //! principal, never from the request.
 
+mod failure;
 pub mod keys;
+
+pub use failure::AuthFailure;
 
 use serde::{Deserialize, Serialize};
 

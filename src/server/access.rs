@@ -62,7 +62,7 @@ impl Governance {
         let caller = Caller { credential, transport, request_id: &request_id };
         let principal = match self.authenticate_caller(&caller, None, DOWNLOAD) {
             Ok(p) => p,
-            Err(e) => return Download::Refused(auth_error(&e)),
+            Err(e) => return Download::Refused(auth_error(&e).to_rpc()),
         };
         if !EXPORTERS.contains(&principal.role) {
             return self.refuse_download(&caller, &principal, id, "role_required", Download::NotFound).await;
@@ -127,7 +127,7 @@ impl Governance {
         match self.authenticate_caller(&caller, Some(owner.unwrap_or_default()), action) {
             Ok(p) => Ok(p),
             Err(AuthError::Refused(AuthFailure::SessionPrincipalMismatch)) => Err(SessionRefusal::NotFound),
-            Err(e) => Err(SessionRefusal::Refused(auth_error(&e))),
+            Err(e) => Err(SessionRefusal::Refused(auth_error(&e).to_rpc())),
         }
     }
 }
@@ -154,5 +154,16 @@ fn draft(
         usage: Map::new(),
         transport: caller.transport.as_str().into(),
         aggregate: None,
+    }
+}
+
+impl Governance {
+    /// The key a `tollgate stdio` process was started with, checked like the
+    /// credential of any call: a refusal is counted in the flood-denial
+    /// windows (`stdio.start`), so a bad start-up key is audited too.
+    pub fn admit_stdio_key(&self, credential: &Credential) -> Result<Principal, crate::wire::denial::Denial> {
+        let request_id = new_request_id();
+        let caller = Caller { credential, transport: TransportKind::Stdio, request_id: &request_id };
+        self.authenticate_caller(&caller, None, "stdio.start").map_err(|e| auth_error(&e))
     }
 }

@@ -13,27 +13,28 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
-use crate::billing::{BillingView, period};
+use crate::billing::period;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::events::{Announcements, Hub};
 use crate::exec::{CommitPlan, Committed};
 use crate::gate::address_limit::AddressLimit;
 use crate::gate::authenticator::{AuthError, AuthFailure, Authenticator};
-use crate::gate::{Admission, Chain, Refusal, auth_error};
+use crate::gate::{Admission, Chain, Refusal, auth_error, policy};
 use crate::identity::{Credential, Principal, TenantId, keys as key_format};
 use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
 use crate::store::held::Held;
 use crate::store::reservations;
-use crate::store::{Store, StoreError, audit_log, billing, tenants};
+use crate::store::{Store, StoreError, audit_log, tenants};
 use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
 use crate::tools::context::{AskVia, Asked, CallContext, SharedContext};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::TransportKind;
+use crate::wire::denial::Denial;
 use crate::wire::errors::RpcError;
 
 /// Everything a governed call needs.
@@ -136,15 +137,16 @@ impl Governance {
     /// The per-client-address limit, before anything else is read; a refusal
     /// is counted in the `_system` chain's flood windows.
     pub fn admit_address(&self, addr: IpAddr, transport: TransportKind) -> Result<(), RpcError> {
-        self.address_limit.check(addr).inspect_err(|_| {
+        self.address_limit.check(addr).map_err(|denial| {
             let key = DenialKey {
                 chain: SYSTEM_CHAIN.to_owned(),
                 principal: "anonymous".to_owned(),
-                reason: "address_rate_limited".to_owned(),
+                reason: denial.reason().to_owned(),
                 tool: None,
                 transport: transport.as_str().to_owned(),
             };
             self.store.denials.note(key, self.clock.now(), "address-limit");
+            denial.to_rpc()
         })
     }
 
@@ -161,7 +163,8 @@ impl Governance {
     /// Authenticate a request that is not a `tools/call` (`tools/list`,
     /// `initialize`); a refusal is counted in the flood-denial windows.
     pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
-        self.authenticate_caller(&Caller::of(cx), cx.session_principal.as_deref(), method).map_err(|e| auth_error(&e))
+        self.authenticate_caller(&Caller::of(cx), cx.session_principal.as_deref(), method)
+            .map_err(|e| auth_error(&e).to_rpc())
     }
 
     /// [`Self::authenticate`] for any request, on a legacy session opened by
@@ -217,24 +220,14 @@ impl Governance {
     /// listen streams are told).
     pub fn visible_tools(&self, principal: &Principal) -> Result<Vec<Arc<RegisteredTool>>, RpcError> {
         let flags = crate::gate::Flags::of(&self.config);
-        let view = match &principal.tenant {
-            None => None,
-            Some(t) => {
-                let row = self.store.read(|c| billing::get(c, &t.0)).map_err(|e| unavailable(&e))?;
-                let row = row.ok_or_else(|| RpcError::unavailable("the caller's tenant has no billing state"))?;
-                Some(BillingView::from_row(&row).map_err(RpcError::unavailable)?)
-            }
-        };
+        let tenant = principal.tenant.as_ref().map(|t| t.0.as_str());
+        let view = policy::billing_view(&self.store, tenant).map_err(|d| d.to_rpc())?;
+        let now = self.clock.now();
         Ok(self
             .registry
             .latest(self.config.multi_tenant)
             .into_iter()
-            .filter(|t| t.visible_to(principal.role, self.config.multi_tenant))
-            .filter(|t| flags.disabled_flag(t.spec.name).is_none())
-            .filter(|t| match (t.spec.feature, &view) {
-                (Some(feature), Some(v)) => v.entitles(feature),
-                _ => true,
-            })
+            .filter(|t| policy::allows(t, principal.role, &flags, view.as_ref(), now).is_ok())
             .collect())
     }
 
@@ -280,12 +273,11 @@ impl Governance {
     ) -> Result<RoundEnd, RpcError> {
         let args_digest = digest_json(&arguments).unwrap_or_default();
         let mut admission = Admission::new(name.to_owned(), arguments, Arc::clone(cx));
-        if let Err(refusal) = self.chain.admit(&mut admission).await {
-            return self.deny(cx, &admission, refusal, Some(args_digest)).await.map(RoundEnd::Done);
-        }
-        let (Some(tool), Some(principal)) = (admission.tool.clone(), admission.principal.clone()) else {
-            return Err(RpcError::internal("the gate chain admitted an incomplete call"));
+        let permit = match self.chain.admit(&mut admission).await {
+            Ok(permit) => permit,
+            Err(refusal) => return self.deny(cx, &admission, refusal, Some(args_digest)).await.map(RoundEnd::Done),
         };
+        let (tool, principal) = (Arc::clone(&permit.tool), permit.principal.clone());
         let opened = match &round.state {
             None => None,
             Some(sealed) => {
@@ -311,11 +303,11 @@ impl Governance {
         // A 2025 request without an open exchange cannot be asked anything.
         let capabilities = if cx.ask_via.can_ask() { cx.client_capabilities.clone() } else { Map::new() };
         let input = Arc::new(Input::new(capabilities, round.given, carried, bound));
-        let chain = chain_of(&self.store, Some(&principal), admission.tenant.as_ref());
+        let chain = chain_of(&self.store, Some(&principal), permit.tenant.as_ref());
         let mut draft = self.draft(cx, Some(&principal), &chain, Some(&tool));
         draft.args_digest = Some(args_digest.clone());
         let ledger_tenant = principal.tenant.as_ref().map_or_else(|| PLATFORM_LEDGER.to_owned(), |t| t.0.clone());
-        let idempotency = admission.idempotency_key.clone().map(|key| {
+        let idempotency = permit.idempotency_key.clone().map(|key| {
             let scope = IdempotencyScope {
                 tenant: ledger_tenant.clone(),
                 principal: principal.id.clone(),
@@ -329,8 +321,8 @@ impl Governance {
             chain,
             draft,
             ledger_tenant,
-            limits: admission.billing.as_ref().map(|b| b.limits),
-            charges: admission.charges.clone(),
+            limits: permit.billing.as_ref().map(|b| b.limits),
+            charges: permit.charges.clone(),
             period: period::containing(self.clock.now()),
             idempotency,
             args_digest,
@@ -341,15 +333,15 @@ impl Governance {
         let tcx = ToolCx {
             call: Arc::clone(cx),
             principal,
-            tenant: admission.tenant.clone(),
+            tenant: permit.tenant.clone(),
             clock: self.clock.clone(),
             config: Arc::clone(&self.config),
             audit_keys: Arc::clone(&self.store.trusted_keys),
-            billing: admission.billing.clone(),
+            billing: permit.billing.clone(),
             input: Arc::clone(&input),
             announcements: announcements.clone(),
         };
-        let arguments = admission.arguments;
+        let arguments = permit.arguments;
         // Transactional tools run inside the commit; the others run only once a
         // reservation decided replay and quota, and have no store effect.
         let committed = match tool.handler().clone() {
@@ -405,7 +397,7 @@ impl Governance {
                 }
                 Ok(RoundEnd::Done(result))
             }
-            Committed::Denied(e) => Err(e),
+            Committed::Denied(denial) => Err(denial.to_rpc()),
             Committed::Input(interrupt) => Ok(RoundEnd::Ask(interrupt, asked)),
         }
     }
@@ -463,14 +455,18 @@ impl Governance {
     ) -> Result<Value, RpcError> {
         let reason = refusal.reason();
         let principal = admission.principal.as_ref();
-        // Rate-limited calls were counted in an aggregated record by the rate-limit step.
-        if principal.is_none() || reason == "rate_limited" {
-            // Unauthenticated: aggregated per window so that floods cost nothing
-            // (a store outage cannot be recorded at all; the caller hears -31503).
-            if let (None, Some(failure)) = (principal, AuthFailure::from_reason(&reason)) {
-                self.note_flood(&Caller::of(cx), failure, None);
+        match (&refusal, principal) {
+            // Unauthenticated: aggregated per window so that floods cost nothing.
+            (Refusal::Deny(Denial::Unauthenticated(failure)), None) => {
+                self.note_flood(&Caller::of(cx), *failure, None);
+                return reply_of(refusal);
             }
-            return reply_of(refusal);
+            // Rate-limited calls were counted in an aggregated record by the rate-limit step.
+            (Refusal::Deny(Denial::RateLimited { .. }), _) => return reply_of(refusal),
+            // Without a principal nothing else can be attributed (a store outage cannot
+            // be recorded at all; the caller hears -31503).
+            (_, None) => return reply_of(refusal),
+            _ => {}
         }
         let chain = chain_of(&self.store, principal, admission.tenant.as_ref());
         let mut draft = self.draft(cx, principal, &chain, admission.tool.as_deref());
@@ -522,7 +518,7 @@ enum Reserved {
 /// What the caller hears for a refusal: the denial, or the tool error as a result.
 fn reply_of(refusal: Refusal) -> Result<Value, RpcError> {
     match refusal {
-        Refusal::Deny(e) => Err(e),
+        Refusal::Deny(denial) => Err(denial.to_rpc()),
         Refusal::Tool(t) => Ok(ToolOutcome::failure(&t).into_result()),
     }
 }

@@ -5,6 +5,7 @@
 //! decides nothing and imports no layer, so every layer may speak it.
 
 pub mod cursor;
+pub mod denial;
 pub mod errors;
 pub mod jsonrpc;
 

@@ -27,7 +27,7 @@ pub use question::Question;
 
 use crate::sync::lock;
 use crate::tools::{ToolError, ToolErrorCode};
-use crate::wire::errors::RpcError;
+use crate::wire::denial::{BadRetry, Denial};
 
 /// Why a tool stopped before finishing (read by the governed call).
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ pub enum Stop {
     /// Ask these questions, then run the tool again.
     Ask(Interrupt),
     /// An answer is not a valid result of its request (-32602).
-    Malformed(RpcError),
+    Malformed(Denial),
     /// None of the questions can be asked: the client lacks these capabilities.
     Unaskable(Map<String, Value>),
 }
@@ -112,8 +112,11 @@ impl Input {
                         got.insert(key.to_owned(), answer);
                     }
                     Err(detail) => {
-                        let e = RpcError::invalid_params(format!("inputResponses[\"{key}\"]: {detail}"))
-                            .with_data(json!({ "reason": "input_response_malformed", "key": key }));
+                        let e = Denial::BadRetry {
+                            what: BadRetry::InputResponseMalformed,
+                            message: format!("inputResponses[\"{key}\"]: {detail}"),
+                            key: Some(key.to_owned()),
+                        };
                         return Err(self.stop(Stop::Malformed(e)));
                     }
                 },

@@ -86,10 +86,14 @@ pub enum StateError {
 }
 
 impl StateError {
-    /// The JSON-RPC error for a refused request state (-32602 with a stable reason).
-    pub fn refusal(self) -> crate::wire::errors::RpcError {
-        crate::wire::errors::RpcError::invalid_params(format!("Invalid params: {self}"))
-            .with_data(serde_json::json!({ "reason": self.reason() }))
+    /// The denial for a refused request state (-32602 with a stable reason).
+    pub fn refusal(self) -> crate::wire::denial::Denial {
+        use crate::wire::denial::{BadRetry, Denial};
+        let what = match self {
+            StateError::Replayed => BadRetry::Replayed,
+            other => BadRetry::State(other.reason()),
+        };
+        Denial::BadRetry { what, message: format!("Invalid params: {self}"), key: None }
     }
 
     pub fn reason(self) -> &'static str {

@@ -58,7 +58,7 @@ fn malformed_answers_are_protocol_errors() {
     for bad in [json!(12345), json!({"action": "maybe"}), json!({"action": "accept", "content": {"name": 5}})] {
         let i = input(json!({"elicitation": {}}), json!({"user_name": bad}), json!({}), Value::Null);
         assert!(i.ask(vec![("user_name", name_question())], Value::Null).is_err());
-        assert!(matches!(i.take_stop(), Some(Stop::Malformed(e)) if e.code == -32602), "{bad}");
+        assert!(matches!(i.take_stop(), Some(Stop::Malformed(e)) if e.to_rpc().code == -32602), "{bad}");
     }
 }
 
