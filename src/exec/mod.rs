@@ -18,7 +18,8 @@ use crate::store::billing::{self as ledger, IdempotencyScope, UsageEvent};
 use crate::store::reservations::{self, Reservation};
 use crate::store::{StoreError, WriteCx, audit_log};
 use crate::tools::ask::{Interrupt, Stop};
-use crate::tools::{ToolError, ToolErrorCode, ToolOutcome};
+use crate::tools::registry::TransactionalFn;
+use crate::tools::{ToolCx, ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::denial::Denial;
 
 /// What a committed call answers.
@@ -163,6 +164,41 @@ impl CommitPlan {
         };
         reservations::reserve(w.conn, &reservation)?;
         Ok(None)
+    }
+
+    /// The whole transaction of a tool whose effect is in the store: replay and
+    /// quota first, then the tool inside a savepoint (a failed tool, or one
+    /// that stopped to ask even if it swallowed the stop, leaves no effect),
+    /// then the charges and the record.
+    pub fn transact(
+        mut self,
+        w: &mut WriteCx<'_>,
+        run: &TransactionalFn,
+        arguments: Value,
+        tcx: &ToolCx,
+    ) -> Result<Committed, StoreError> {
+        if let Some(done) = self.precheck(w)? {
+            return Ok(done);
+        }
+        let (outcome, stop) = w.savepoint(|w| {
+            let outcome = run(arguments, tcx, w);
+            let stop = tcx.input.take_stop();
+            let keep = !outcome.is_error && stop.is_none();
+            Ok(((outcome, stop), keep))
+        })?;
+        self.finish(w, outcome, stop)
+    }
+
+    /// Commit a reserved call whose tool already ran outside the transaction:
+    /// its reservation is released in the transaction that charges and records it.
+    pub fn finish_reserved(
+        self,
+        w: &mut WriteCx<'_>,
+        outcome: ToolOutcome,
+        stop: Option<Stop>,
+    ) -> Result<Committed, StoreError> {
+        reservations::release(w.conn, &self.draft.request_id)?;
+        self.finish(w, outcome, stop)
     }
 
     /// After the effect: charge the ledger (`tool_calls` always, the tool's own

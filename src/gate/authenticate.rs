@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::{Admission, Refusal, Step};
-use crate::gate::authenticator::{AuthError, Authenticator};
+use crate::gate::credentials::{AuthError, Authenticator};
 use crate::wire::denial::{Denial, Forbid};
 
 /// Authenticates the caller.

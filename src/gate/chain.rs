@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::admission::{Admission, Permit, Refusal, Step};
 use super::authenticate::Authenticate;
-use super::authenticator::Authenticator;
+use super::credentials::Authenticator;
 use super::flags::Flags;
 use super::{
     billing_status, bind_tenant, capabilities, entitlement, idempotency, quota, rate_limit, resolve, role, validate,

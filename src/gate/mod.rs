@@ -7,10 +7,10 @@
 
 pub mod address_limit;
 mod authenticate;
-pub mod authenticator;
 mod billing_status;
 mod bind_tenant;
 mod capabilities;
+pub mod credentials;
 mod entitlement;
 mod flags;
 pub mod idempotency;

@@ -5,7 +5,7 @@
 //! principal, never from the request.
 
 mod failure;
-pub mod keys;
+pub mod key_format;
 
 pub use failure::AuthFailure;
 

@@ -53,41 +53,51 @@ pub fn get() -> &'static Metrics {
     METRICS.get_or_init(Metrics::new)
 }
 
-/// Run a governed call, then count it, time it and log one line with its
-/// request id (the id its audit record carries) — never its arguments or a secret.
-pub async fn observe(
+/// One governed call being timed: started before the gate, finished with its
+/// result, which is counted, timed and logged in one line with the request
+/// id its audit record carries — never its arguments or a secret.
+pub struct CallTimer<'a> {
     tool: &'static str,
-    request_id: &str,
+    request_id: &'a str,
     transport: crate::wire::TransportKind,
-    call: impl std::future::Future<Output = Result<serde_json::Value, crate::wire::errors::RpcError>>,
-) -> Result<serde_json::Value, crate::wire::errors::RpcError> {
-    use tracing::Instrument;
-    let started = std::time::Instant::now();
-    let span = tracing::info_span!("tools_call", request_id = %request_id, tool, transport = transport.as_str());
-    let result = call.instrument(span).await;
-    let took = started.elapsed();
-    let (decision, reason) = match &result {
-        Ok(v) if v.get("isError").and_then(serde_json::Value::as_bool) == Some(true) => ("error", None),
-        Ok(v) if v.get("resultType").and_then(serde_json::Value::as_str) == Some("input_required") => {
-            ("input_required", None)
-        }
-        Ok(_) => ("allow", None),
-        Err(e) => {
-            let reason = e.data.as_ref().and_then(|d| d.get("reason")).and_then(|r| r.as_str());
-            ("deny", Some(reason.map_or_else(|| format!("rpc_{}", -i64::from(e.code)), reason_label)))
-        }
-    };
-    get().call(tool, decision, reason.as_deref(), took);
-    tracing::info!(
-        request_id = %request_id,
-        tool,
-        decision,
-        reason = reason.as_deref().unwrap_or(""),
-        transport = transport.as_str(),
-        duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-        "tools/call"
-    );
-    result
+    started: std::time::Instant,
+}
+
+impl<'a> CallTimer<'a> {
+    pub fn start(tool: &'static str, request_id: &'a str, transport: crate::wire::TransportKind) -> Self {
+        Self { tool, request_id, transport, started: std::time::Instant::now() }
+    }
+
+    /// The span the call runs in (logs inside it carry the request id).
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("tools_call", request_id = %self.request_id, tool = self.tool, transport = self.transport.as_str())
+    }
+
+    /// Count and log the call's outcome.
+    pub fn finish(self, result: &Result<serde_json::Value, crate::wire::errors::RpcError>) {
+        let took = self.started.elapsed();
+        let (decision, reason) = match result {
+            Ok(v) if v.get("isError").and_then(serde_json::Value::as_bool) == Some(true) => ("error", None),
+            Ok(v) if v.get("resultType").and_then(serde_json::Value::as_str) == Some("input_required") => {
+                ("input_required", None)
+            }
+            Ok(_) => ("allow", None),
+            Err(e) => {
+                let reason = e.data.as_ref().and_then(|d| d.get("reason")).and_then(|r| r.as_str());
+                ("deny", Some(reason.map_or_else(|| format!("rpc_{}", -i64::from(e.code)), reason_label)))
+            }
+        };
+        get().call(self.tool, decision, reason.as_deref(), took);
+        tracing::info!(
+            request_id = %self.request_id,
+            tool = self.tool,
+            decision,
+            reason = reason.as_deref().unwrap_or(""),
+            transport = self.transport.as_str(),
+            duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            "tools/call"
+        );
+    }
 }
 
 /// A stable reason as a label: server-chosen snake_case words only; anything else is `other`.

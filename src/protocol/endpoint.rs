@@ -10,8 +10,8 @@ use futures::future::join_all;
 use serde_json::Value;
 
 use super::era::{self, Route};
-use super::methods;
 use super::session::{LegacySession, SessionStore};
+use super::{methods, shape};
 use crate::config::Config;
 use crate::identity::Credential;
 use crate::server::call::Governance;
@@ -128,7 +128,7 @@ impl McpServer {
         } else {
             self.dispatcher.call(&request.method, &request.params, context).await?
         };
-        Ok(era::finish(era, result))
+        Ok(shape::finish(era, result))
     }
 
     /// A client notification. Cancellation is the transport's to act on; the

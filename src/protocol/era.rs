@@ -20,7 +20,7 @@ use crate::wire::NotificationSink;
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
 use crate::wire::jsonrpc::Request;
-use crate::wire::{Era, META_SERVER_INFO, MODERN_VERSION, SERVER_INFO};
+use crate::wire::{Era, MODERN_VERSION};
 
 /// Methods a 2026-07-28 client may call.
 pub const MODERN_METHODS: [&str; 4] = ["server/discover", "tools/list", "tools/call", "subscriptions/listen"];
@@ -202,29 +202,6 @@ pub fn capabilities(era: Era) -> Value {
     json!({ "tools": { "listChanged": list_changed }, "logging": {} })
 }
 
-/// Shape an internal result for the era it goes back to.
-pub fn finish(era: Era, result: Value) -> Value {
-    let mut obj = match result {
-        Value::Object(o) => o,
-        other => return other,
-    };
-    match era {
-        Era::Modern => {
-            obj.entry("resultType").or_insert_with(|| json!("complete"));
-            let meta = obj.entry("_meta").or_insert_with(|| json!({}));
-            if let Some(m) = meta.as_object_mut() {
-                m.insert(META_SERVER_INFO.to_owned(), json!(SERVER_INFO));
-            }
-        }
-        Era::Legacy => {
-            for key in ["resultType", "ttlMs", "cacheScope"] {
-                obj.remove(key);
-            }
-        }
-    }
-    Value::Object(obj)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,16 +272,6 @@ mod tests {
         ] {
             assert_eq!(negotiate(&request("initialize", json!({"protocolVersion": asked})).params), got);
         }
-    }
-
-    #[test]
-    fn finish_adds_the_modern_envelope_and_strips_it_for_legacy() {
-        let modern = finish(Era::Modern, json!({"tools": [], "ttlMs": 0, "cacheScope": "public"}));
-        assert_eq!(modern["resultType"], "complete");
-        assert_eq!(modern["_meta"][META_SERVER_INFO]["name"], "tollgate");
-        let legacy =
-            finish(Era::Legacy, json!({"tools": [], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"}));
-        assert_eq!(legacy, json!({"tools": []}));
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub mod headers;
 pub mod meta;
 pub mod methods;
 pub mod session;
+pub mod shape;
 pub mod version;

@@ -14,7 +14,7 @@ use serde_json::{Map, json};
 use crate::audit::new_request_id;
 use crate::audit::{Decision, RecordDraft, digest_json};
 use crate::gate::auth_error;
-use crate::gate::authenticator::{AuthError, AuthFailure};
+use crate::gate::credentials::{AuthError, AuthFailure};
 use crate::identity::{Credential, Principal};
 use crate::package::PackageFiles;
 use crate::package::files::StoredPackage;

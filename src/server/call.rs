@@ -11,6 +11,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
 use crate::billing::period;
@@ -19,14 +20,13 @@ use crate::config::Config;
 use crate::events::{Announcements, Hub};
 use crate::exec::{CommitPlan, Committed};
 use crate::gate::address_limit::AddressLimit;
-use crate::gate::authenticator::{AuthError, AuthFailure, Authenticator};
+use crate::gate::credentials::{AuthError, AuthFailure, Authenticator};
 use crate::gate::{Admission, Chain, Refusal, auth_error, policy};
-use crate::identity::{Credential, Principal, TenantId, keys as key_format};
+use crate::identity::{Credential, Principal, TenantId, key_format};
 use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
 use crate::store::held::Held;
-use crate::store::reservations;
 use crate::store::{Store, StoreError, audit_log, tenants};
 use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
@@ -257,10 +257,13 @@ impl Governance {
 
     /// Run one `tools/call` end to end (every round of it, for a 2025 client
     /// that answers questions on the open exchange); the result is era-neutral.
-    /// Metered and logged (with the request id of its audit record) by [`crate::metrics::observe`].
+    /// Metered and logged (with the request id of its audit record) by [`crate::metrics::CallTimer`].
     pub async fn call_tool(&self, name: String, arguments: Value, cx: SharedContext) -> Result<Value, RpcError> {
         let tool = self.registry.resolve(&name, self.config.multi_tenant).map_or("unknown", |t| t.spec.name);
-        crate::metrics::observe(tool, &cx.request_id, cx.transport, drive(self, name, arguments, Arc::clone(&cx))).await
+        let timer = crate::metrics::CallTimer::start(tool, &cx.request_id, cx.transport);
+        let result = drive(self, name, arguments, Arc::clone(&cx)).instrument(timer.span()).await;
+        timer.finish(&result);
+        result
     }
 
     /// One governed round of a call: gate chain, request state, tool, commit.
@@ -317,7 +320,7 @@ impl Governance {
             (scope, !tool.spec.returns_secret)
         });
         let asked = Asked { principal: principal.id.clone(), tool: tool.contract(), args_digest: args_digest.clone() };
-        let mut plan = CommitPlan {
+        let plan = CommitPlan {
             chain,
             draft,
             ledger_tenant,
@@ -346,22 +349,7 @@ impl Governance {
         // reservation decided replay and quota, and have no store effect.
         let committed = match tool.handler().clone() {
             Handler::Transactional(run) => {
-                self.store
-                    .write(move |w| {
-                        if let Some(done) = plan.precheck(w)? {
-                            return Ok(done);
-                        }
-                        // A failed tool, or one that stopped to ask (even if it swallowed
-                        // the stop), leaves no effect: only a finished success is kept.
-                        let (outcome, stop) = w.savepoint(|w| {
-                            let outcome = run(arguments, &tcx, w);
-                            let stop = tcx.input.take_stop();
-                            let keep = !outcome.is_error && stop.is_none();
-                            Ok(((outcome, stop), keep))
-                        })?;
-                        plan.finish(w, outcome, stop)
-                    })
-                    .await
+                self.store.write(move |w| plan.transact(w, run.as_ref(), arguments, &tcx)).await
             }
             Handler::Streaming(run) => match self.reserve(plan).await {
                 Ok(Reserved::Go(plan, held)) => {
@@ -409,13 +397,7 @@ impl Governance {
         // Tracked before it is committed, so that no way out of the call forgets it.
         let held = Held::new(Arc::clone(&self.store), plan.draft.request_id.clone());
         let owner = self.store.instance_id().to_owned();
-        let (plan, done) = self
-            .store
-            .write(move |w| {
-                let done = plan.reserve(w, &owner)?;
-                Ok((plan, done))
-            })
-            .await?;
+        let (plan, done) = self.store.write(move |w| plan.reserve(w, &owner).map(|done| (plan, done))).await?;
         match done {
             Some(done) => {
                 held.completed();
@@ -434,14 +416,7 @@ impl Governance {
         outcome: ToolOutcome,
         stop: Option<Stop>,
     ) -> Result<Committed, StoreError> {
-        let request_id = plan.draft.request_id.clone();
-        let committed = self
-            .store
-            .write(move |w| {
-                reservations::release(w.conn, &request_id)?;
-                plan.finish(w, outcome, stop)
-            })
-            .await?;
+        let committed = self.store.write(move |w| plan.finish_reserved(w, outcome, stop)).await?;
         held.completed();
         Ok(committed)
     }

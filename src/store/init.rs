@@ -14,7 +14,7 @@ use super::handle::Store;
 use super::{audit_log, keys, tenants};
 use crate::audit::{Decision, RecordDraft, SigningKey};
 use crate::clock::Clock;
-use crate::identity::{Role, TenantId, keys as key_format};
+use crate::identity::{Role, TenantId, key_format};
 
 /// What `init` created.
 #[derive(Debug, serde::Serialize)]

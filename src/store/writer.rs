@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Largest number of jobs committed in one transaction.
-pub const MAX_BATCH: usize = 256;
+pub const MAX_GROUP: usize = 256;
 
 /// What a job sees: the connection inside its savepoint, and what it appended.
 pub struct WriteCx<'a> {
@@ -82,7 +82,7 @@ pub(super) fn spawn(
     tick: Duration,
     stats: std::sync::Arc<std::sync::Mutex<WriterStats>>,
 ) -> std::io::Result<(SyncSender<Message>, std::thread::JoinHandle<()>)> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(4 * MAX_BATCH);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(4 * MAX_GROUP);
     let handle = std::thread::Builder::new()
         .name("tollgate-writer".into())
         .spawn(move || run(conn, rx, housekeeping.as_mut(), tick, &stats))?;
@@ -116,7 +116,7 @@ fn run(
             Message::Job(j) => jobs.push(j),
             Message::Shutdown(done) => shutdown = Some(done),
         }
-        while shutdown.is_none() && jobs.len() < MAX_BATCH {
+        while shutdown.is_none() && jobs.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(Message::Job(j)) => jobs.push(j),
                 Ok(Message::Shutdown(done)) => shutdown = Some(done),

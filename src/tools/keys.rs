@@ -14,7 +14,7 @@ use super::registry::{Annotations, BillingClass, NoArguments, Registry, Registry
 use super::result::{ToolError, ToolErrorCode};
 use crate::billing::{Counter, Feature};
 use crate::clock;
-use crate::identity::{Role, RoleWire, keys as key_format};
+use crate::identity::{Role, RoleWire, key_format};
 use crate::store::{WriteCx, keys};
 
 /// Register the key tools (both editions; roles are written the edition's way).

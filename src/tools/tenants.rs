@@ -12,7 +12,7 @@ use super::edition::{EditionKind, Editions};
 use super::registry::{Annotations, NoArguments, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
 use crate::billing::PlanName;
-use crate::identity::{Role, TenantId, keys as key_format};
+use crate::identity::{Role, TenantId, key_format};
 use crate::store::{WriteCx, keys, tenants};
 use crate::wire::cursor;
 

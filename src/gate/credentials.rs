@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 pub use crate::identity::AuthFailure;
-use crate::identity::{Credential, Principal, PrincipalKind, Role, TenantId, keys as key_format};
+use crate::identity::{Credential, Principal, PrincipalKind, Role, TenantId, key_format};
 use crate::store::{Store, StoreError, keys, tenants};
 
 /// Authentication outcome; `Unavailable` when the store cannot answer (fail closed).
