@@ -29,6 +29,11 @@ checkpoint_every = 100
 # ... or after this many seconds with unsigned records (1 .. 3600), and at shutdown.
 checkpoint_interval_secs = 10
 
+# Longest time, in milliseconds, an open window of aggregated flood denials is
+# counted in memory only (50 .. 5000): its counts are persisted this often, so a
+# crash loses none older than this; the window's one audit record still comes when it ends.
+denial_persist_ms = 1000
+
 # Requests per second each client address may send before authentication (1 .. 1000000),
 # and the burst it may send at once (1 .. 1000000). Beyond it: HTTP 429.
 per_address_rps = 500
@@ -63,6 +68,7 @@ pub struct Config {
     pub max_page_size: usize,
     pub checkpoint_every: u64,
     pub checkpoint_interval_secs: u64,
+    pub denial_persist_ms: u64,
     pub session_capacity: usize,
     pub session_idle_secs: u64,
     pub per_address_rps: u32,
@@ -84,6 +90,7 @@ impl Default for Config {
             max_page_size: 100,
             checkpoint_every: 100,
             checkpoint_interval_secs: 10,
+            denial_persist_ms: 1000,
             session_capacity: 1024,
             session_idle_secs: 1800,
             per_address_rps: 500,
@@ -151,6 +158,7 @@ impl Config {
         within("max_page_size", us(self.max_page_size), 1, 1000, "between 1 and 1000")?;
         within("checkpoint_every", self.checkpoint_every, 1, 100_000, "between 1 and 100000")?;
         within("checkpoint_interval_secs", self.checkpoint_interval_secs, 1, 3600, "between 1 and 3600")?;
+        within("denial_persist_ms", self.denial_persist_ms, 50, 5000, "between 50 and 5000")?;
         within("session_capacity", us(self.session_capacity), 1, 100_000, "between 1 and 100000")?;
         within("session_idle_secs", self.session_idle_secs, 10, 86_400, "between 10 and 86400")?;
         within("per_address_rps", u64::from(self.per_address_rps), 1, 1_000_000, "between 1 and 1000000")?;
@@ -218,6 +226,7 @@ mod tests {
             ("max_page_size = 0", "max_page_size"),
             ("checkpoint_every = 0", "checkpoint_every"),
             ("checkpoint_interval_secs = 99999", "checkpoint_interval_secs"),
+            ("denial_persist_ms = 10000", "denial_persist_ms"),
             ("session_capacity = 0", "session_capacity"),
             ("session_idle_secs = 1", "session_idle_secs"),
             ("per_address_rps = 0", "per_address_rps"),
@@ -259,6 +268,6 @@ mod tests {
         let err = apply_env(&mut toml::Table::new(), |n| (n == "TOLLGATE_REQUEST_TIMEOUT_SECS").then(|| "soon".into()))
             .expect_err("not a number");
         assert!(err.to_string().contains("TOLLGATE_REQUEST_TIMEOUT_SECS"), "{err}");
-        assert_eq!(setting_names().len(), 15);
+        assert_eq!(setting_names().len(), 16);
     }
 }

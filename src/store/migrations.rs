@@ -202,6 +202,23 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX quota_holds_by_counter ON quota_holds(tenant_id, counter, period);
     "#,
+    // 8: the open flood-denial windows of each running process, persisted by the writer's
+    // tick so a crash loses no count; a window's row is deleted when its record is written.
+    r#"
+    CREATE TABLE denial_windows (
+        owner TEXT NOT NULL,
+        chain TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        first_request_id TEXT NOT NULL,
+        PRIMARY KEY (owner, chain, principal, reason, tool, transport)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -16,6 +16,7 @@ const INVALID: &[(&str, &str)] = &[
     ("max_page_size", "0"),
     ("checkpoint_every", "0"),
     ("checkpoint_interval_secs", "100000"),
+    ("denial_persist_ms", "10"),
     ("per_address_rps", "0"),
     ("per_address_burst", "0"),
     ("session_capacity", "0"),
