@@ -166,6 +166,8 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let listen_options = crate::transport::http::listener::ListenOptions {
         tls,
         max_connections: config.max_connections,
+        max_per_address: config.connections_per_address(),
+        exempt_loopback: config.per_address_exempt_loopback,
         handshake_timeout: secs(config.tls_handshake_timeout_secs),
         header_timeout: secs(config.header_timeout_secs),
         request_timeout: secs(config.request_timeout_secs),

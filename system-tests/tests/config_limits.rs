@@ -22,6 +22,8 @@ const INVALID: &[(&str, &str)] = &[
     ("session_capacity", "0"),
     ("session_idle_secs", "1"),
     ("max_connections", "0"),
+    ("per_address_connection_share", "0"),
+    ("per_address_exempt_loopback", "\"sometimes\""),
     ("header_timeout_secs", "0"),
     ("request_timeout_secs", "0"),
     ("tls_handshake_timeout_secs", "61"),
