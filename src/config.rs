@@ -29,6 +29,11 @@ checkpoint_every = 100
 # ... or after this many seconds with unsigned records (1 .. 3600), and at shutdown.
 checkpoint_interval_secs = 10
 
+# Longest time, in milliseconds, an open window of aggregated flood denials is
+# counted in memory only (50 .. 5000): its counts are persisted this often, so a
+# crash loses none older than this; the window's one audit record still comes when it ends.
+denial_persist_ms = 1000
+
 # Requests per second each client address may send before authentication (1 .. 1000000),
 # and the burst it may send at once (1 .. 1000000). Beyond it: HTTP 429.
 per_address_rps = 500
@@ -44,6 +49,12 @@ session_idle_secs = 1800
 
 # `serve`: most client connections served at once (1 .. 100000); more are closed at accept.
 max_connections = 1024
+# ... and the share of them, in percent (1 .. 100), one client address (an IPv6 /64) may hold;
+# beyond it its connections are closed at accept and counted. 25: 256 of 1024, so one address
+# never takes every slot. Loopback is exempt (a same-host proxy or TLS terminator makes every
+# client 127.0.0.1, and local tests and benchmarks connect from there); false caps it too.
+per_address_connection_share = 25
+per_address_exempt_loopback = true
 # Longest wait for a request's headers, idle keep-alive included, in seconds (1 .. 300).
 header_timeout_secs = 10
 # Longest time from a request to its answer's headers, in seconds (1 .. 3600).
@@ -63,6 +74,7 @@ pub struct Config {
     pub max_page_size: usize,
     pub checkpoint_every: u64,
     pub checkpoint_interval_secs: u64,
+    pub denial_persist_ms: u64,
     pub session_capacity: usize,
     pub session_idle_secs: u64,
     pub per_address_rps: u32,
@@ -70,6 +82,9 @@ pub struct Config {
     /// Feature flag for `tenant.delete` (off by default).
     pub tenant_delete: bool,
     pub max_connections: usize,
+    /// Percent of `max_connections` one client address may hold.
+    pub per_address_connection_share: u32,
+    pub per_address_exempt_loopback: bool,
     pub header_timeout_secs: u64,
     pub request_timeout_secs: u64,
     pub tls_handshake_timeout_secs: u64,
@@ -84,12 +99,15 @@ impl Default for Config {
             max_page_size: 100,
             checkpoint_every: 100,
             checkpoint_interval_secs: 10,
+            denial_persist_ms: 1000,
             session_capacity: 1024,
             session_idle_secs: 1800,
             per_address_rps: 500,
             per_address_burst: 1000,
             tenant_delete: false,
             max_connections: 1024,
+            per_address_connection_share: 25,
+            per_address_exempt_loopback: true,
             header_timeout_secs: 10,
             request_timeout_secs: 60,
             tls_handshake_timeout_secs: 10,
@@ -151,16 +169,33 @@ impl Config {
         within("max_page_size", us(self.max_page_size), 1, 1000, "between 1 and 1000")?;
         within("checkpoint_every", self.checkpoint_every, 1, 100_000, "between 1 and 100000")?;
         within("checkpoint_interval_secs", self.checkpoint_interval_secs, 1, 3600, "between 1 and 3600")?;
+        within("denial_persist_ms", self.denial_persist_ms, 50, 5000, "between 50 and 5000")?;
         within("session_capacity", us(self.session_capacity), 1, 100_000, "between 1 and 100000")?;
         within("session_idle_secs", self.session_idle_secs, 10, 86_400, "between 10 and 86400")?;
         within("per_address_rps", u64::from(self.per_address_rps), 1, 1_000_000, "between 1 and 1000000")?;
         within("per_address_burst", u64::from(self.per_address_burst), 1, 1_000_000, "between 1 and 1000000")?;
         within("max_connections", us(self.max_connections), 1, 100_000, "between 1 and 100000")?;
+        within(
+            "per_address_connection_share",
+            u64::from(self.per_address_connection_share),
+            1,
+            100,
+            "between 1 and 100 (percent)",
+        )?;
         within("header_timeout_secs", self.header_timeout_secs, 1, 300, "between 1 and 300")?;
         within("request_timeout_secs", self.request_timeout_secs, 1, 3600, "between 1 and 3600")?;
         within("tls_handshake_timeout_secs", self.tls_handshake_timeout_secs, 1, 60, "between 1 and 60")?;
         within("shutdown_grace_secs", self.shutdown_grace_secs, 0, 300, "between 0 and 300")?;
         Ok(())
+    }
+}
+
+impl Config {
+    /// Most connections one client address may hold: its share of
+    /// `max_connections`, rounded up, at least 1.
+    pub fn connections_per_address(&self) -> usize {
+        let share = usize::try_from(self.per_address_connection_share).unwrap_or(100).min(100);
+        self.max_connections.saturating_mul(share).div_ceil(100).max(1)
     }
 }
 
@@ -218,10 +253,13 @@ mod tests {
             ("max_page_size = 0", "max_page_size"),
             ("checkpoint_every = 0", "checkpoint_every"),
             ("checkpoint_interval_secs = 99999", "checkpoint_interval_secs"),
+            ("denial_persist_ms = 10000", "denial_persist_ms"),
             ("session_capacity = 0", "session_capacity"),
             ("session_idle_secs = 1", "session_idle_secs"),
             ("per_address_rps = 0", "per_address_rps"),
             ("max_connections = 0", "max_connections"),
+            ("per_address_connection_share = 0", "per_address_connection_share"),
+            ("per_address_connection_share = 101", "per_address_connection_share"),
             ("header_timeout_secs = 0", "header_timeout_secs"),
             ("request_timeout_secs = 99999", "request_timeout_secs"),
             ("tls_handshake_timeout_secs = 0", "tls_handshake_timeout_secs"),
@@ -232,6 +270,18 @@ mod tests {
             assert!(err.to_string().contains(setting), "{err}");
         }
         assert!(toml::from_str::<Config>("no_such_setting = 1").is_err());
+    }
+
+    #[test]
+    fn an_address_share_is_a_rounded_up_part_of_the_connections() {
+        let with = |max_connections, per_address_connection_share| {
+            Config { max_connections, per_address_connection_share, ..Config::default() }.connections_per_address()
+        };
+        assert_eq!(Config::default().connections_per_address(), 256, "room for a 128-client benchmark");
+        assert_eq!(with(16, 25), 4);
+        assert_eq!(with(2, 25), 1);
+        assert_eq!(with(1, 1), 1, "never zero");
+        assert_eq!(with(10, 100), 10, "100: no per-address cap below the global one");
     }
 
     #[test]
@@ -259,6 +309,6 @@ mod tests {
         let err = apply_env(&mut toml::Table::new(), |n| (n == "TOLLGATE_REQUEST_TIMEOUT_SECS").then(|| "soon".into()))
             .expect_err("not a number");
         assert!(err.to_string().contains("TOLLGATE_REQUEST_TIMEOUT_SECS"), "{err}");
-        assert_eq!(setting_names().len(), 15);
+        assert_eq!(setting_names().len(), 18);
     }
 }

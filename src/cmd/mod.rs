@@ -97,6 +97,7 @@ fn open(dir: &Path, conformance: bool, clock: Clock) -> Result<(Arc<McpServer>, 
     let options = StoreOptions {
         checkpoint_every: config.checkpoint_every,
         checkpoint_interval: std::time::Duration::from_secs(config.checkpoint_interval_secs),
+        denial_persist_interval: std::time::Duration::from_millis(config.denial_persist_ms),
     };
     let store = Store::open(dir, clock, options)?;
     let server_options = ServerOptions {
@@ -165,6 +166,8 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let listen_options = crate::transport::http::listener::ListenOptions {
         tls,
         max_connections: config.max_connections,
+        max_per_address: config.connections_per_address(),
+        exempt_loopback: config.per_address_exempt_loopback,
         handshake_timeout: secs(config.tls_handshake_timeout_secs),
         header_timeout: secs(config.header_timeout_secs),
         request_timeout: secs(config.request_timeout_secs),

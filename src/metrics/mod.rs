@@ -45,6 +45,7 @@ pub struct Metrics {
     legacy_sessions: Gauge,
     connections_open: Gauge,
     connections_refused: Counter,
+    connections_refused_per_address: Counter,
 }
 
 /// The process's metrics (one server per process).
@@ -149,8 +150,14 @@ impl Metrics {
         registry.register("connections_open", "Open client connections", connections_open.clone());
         registry.register(
             "connections_refused",
-            "Connections closed at accept because the connection limit was reached",
+            "Connections closed at accept because a connection limit (global or per address) was reached",
             connections_refused.clone(),
+        );
+        let connections_refused_per_address = Counter::default();
+        registry.register(
+            "connections_refused_per_address",
+            "Connections closed at accept because their client address held its share of the connections",
+            connections_refused_per_address.clone(),
         );
         Self {
             registry,
@@ -165,6 +172,7 @@ impl Metrics {
             legacy_sessions,
             connections_open,
             connections_refused,
+            connections_refused_per_address,
         }
     }
 
@@ -196,6 +204,13 @@ impl Metrics {
 
     /// A connection closed at accept (limit reached).
     pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A connection closed at accept because its address held its share
+    /// (also counted in `connections_refused`).
+    pub fn connection_refused_per_address(&self) {
+        self.connections_refused_per_address.inc();
         self.connections_refused.inc();
     }
 

@@ -1,17 +1,21 @@
-//! Signed checkpoints, written by the writer thread after commits.
+//! Signed checkpoints and aggregated flood denials, written by the writer
+//! thread after commits and on its tick.
 //!
-//! Invariant: a chain's newest records are signed after `checkpoint_every`
+//! Invariants: a chain's newest records are signed after `checkpoint_every`
 //! records or `checkpoint_interval` of time, and always at shutdown, so a cut
-//! tail is detectable offline.
+//! tail is detectable offline; an open denial window's counts are persisted
+//! on every tick (at most `denial_persist_interval` apart), and its record is
+//! written in the same transaction that drops its persisted row.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use rusqlite::Connection;
 
-use super::audit_log;
+use super::denials::{Closed, DenialWindows};
 use super::error::StoreError;
 use super::writer::Housekeeping;
+use super::{audit_log, denial_log};
 use crate::audit::{Checkpoint, SigningKey};
 use crate::clock::Clock;
 
@@ -22,11 +26,18 @@ pub struct StoreOptions {
     pub checkpoint_every: u64,
     /// ... or after this long with unsigned records.
     pub checkpoint_interval: std::time::Duration,
+    /// Longest time an open flood-denial window's counts stay in memory only
+    /// (the writer's tick; at most [`super::TICK`]): what a crash can lose.
+    pub denial_persist_interval: std::time::Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { checkpoint_every: 100, checkpoint_interval: std::time::Duration::from_secs(10) }
+        Self {
+            checkpoint_every: 100,
+            checkpoint_interval: std::time::Duration::from_secs(10),
+            denial_persist_interval: std::time::Duration::from_secs(1),
+        }
     }
 }
 
@@ -44,7 +55,9 @@ pub struct Checkpointer {
     clock: Clock,
     options: StoreOptions,
     pending: HashMap<String, Pending>,
-    denials: std::sync::Arc<super::denials::DenialWindows>,
+    denials: std::sync::Arc<DenialWindows>,
+    /// This process's store instance: the owner of its persisted denial windows.
+    owner: String,
 }
 
 impl Checkpointer {
@@ -53,7 +66,8 @@ impl Checkpointer {
         key: SigningKey,
         clock: Clock,
         options: StoreOptions,
-        denials: std::sync::Arc<super::denials::DenialWindows>,
+        denials: std::sync::Arc<DenialWindows>,
+        owner: String,
         conn: &Connection,
     ) -> Result<Self, StoreError> {
         let signed: HashMap<String, u64> = audit_log::checkpointed(conn)?.into_iter().collect();
@@ -65,7 +79,7 @@ impl Checkpointer {
                 pending.insert(chain, Pending { seq, hash, count: 1, since: Instant::now() });
             }
         }
-        Ok(Self { key, clock, options, pending, denials })
+        Ok(Self { key, clock, options, pending, denials, owner })
     }
 
     fn sign(&self, conn: &Connection, chain: &str, p: &Pending) -> Result<(), StoreError> {
@@ -94,18 +108,20 @@ impl Checkpointer {
 }
 
 impl Checkpointer {
-    /// Write the aggregated denials whose window ended (all of them at shutdown).
+    /// Write the aggregated denials whose window ended (all of them at
+    /// shutdown), dropping their persisted rows; on failure they are kept for the next tick.
     fn flush_denials(&mut self, conn: &Connection, all: bool) {
         let due = self.denials.take_due(self.clock.now(), all);
         if due.is_empty() {
             return;
         }
         let mut cx = super::WriteCx { conn, appended: Vec::new() };
-        let written = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from).and_then(|()| {
-            for (chain, draft) in due {
-                audit_log::append(&mut cx, &chain, draft)?;
+        let written = in_transaction(conn, || {
+            for Closed { key, state, .. } in &due {
+                audit_log::append(&mut cx, &key.chain, state.draft(key))?;
+                denial_log::forget(conn, &self.owner, key)?;
             }
-            Ok(conn.execute_batch("COMMIT")?)
+            Ok(())
         });
         match written {
             Ok(()) => {
@@ -113,11 +129,33 @@ impl Checkpointer {
                 self.after_commit(conn, &appended);
             }
             Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                tracing::error!(error = %e, "could not write aggregated denials");
+                tracing::error!(error = %e, "could not write aggregated denials; will retry");
+                self.denials.restore(due);
             }
         }
     }
+
+    /// Persist the counts of the open windows that changed since the last tick.
+    fn persist_denials(&mut self, conn: &Connection) {
+        let dirty = self.denials.take_dirty();
+        if dirty.is_empty() {
+            return;
+        }
+        if let Err(e) = in_transaction(conn, || denial_log::persist(conn, &self.owner, &dirty)) {
+            tracing::error!(error = %e, "could not persist open denial windows; will retry");
+            self.denials.unpersisted(dirty.into_iter().map(|(k, _)| k));
+        }
+    }
+}
+
+/// Run `f` in one write transaction of its own (the writer is between batches).
+fn in_transaction(conn: &Connection, f: impl FnOnce() -> Result<(), StoreError>) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let outcome = f().and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+    if outcome.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    outcome
 }
 
 impl Housekeeping for Checkpointer {
@@ -141,6 +179,7 @@ impl Housekeeping for Checkpointer {
 
     fn on_tick(&mut self, conn: &Connection, last: bool) {
         self.flush_denials(conn, last);
+        self.persist_denials(conn);
         let interval = self.options.checkpoint_interval;
         self.sign_where(conn, |p| last || p.since.elapsed() >= interval);
     }

@@ -16,12 +16,16 @@ use super::checkpointing::{self, StoreOptions};
 use super::error::StoreError;
 use super::sql::configure;
 use super::writer::{self, Job, Message, WriteCx, WriterStats};
-use super::{datadir, denials, instances, keyring, migrations, reservations};
+use super::{datadir, denial_log, denials, instances, keyring, migrations, reservations};
 use crate::audit::SigningKey;
 use crate::clock::Clock;
 
-/// How often the writer wakes when idle (time-based checkpoints, denial windows).
+/// How often, at most, the writer wakes when idle (time-based checkpoints,
+/// denial windows); [`StoreOptions::denial_persist_interval`] may make it shorter.
 pub const TICK: Duration = Duration::from_secs(1);
+
+/// The shortest writer tick.
+const MIN_TICK: Duration = Duration::from_millis(50);
 
 /// The open store.
 pub struct Store {
@@ -60,6 +64,10 @@ impl Store {
         if released > 0 {
             tracing::warn!(released, "released the reservations of a process that stopped mid-call");
         }
+        let recovered = denial_log::recover_dead(&conn, dir, instance.id())?;
+        if recovered > 0 {
+            tracing::warn!(recovered, "wrote the open denial windows of a process that stopped without closing them");
+        }
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(StoreError::Corrupt(check));
@@ -68,9 +76,13 @@ impl Store {
         let public = key.public_key();
         let trusted_keys: Arc<[crate::audit::PublicKey]> = keyring::trusted_keys(&files, &key)?.into();
         let denials = Arc::new(denials::DenialWindows::new(time::Duration::seconds(DENIAL_WINDOW_SECS)));
-        let housekeeping = checkpointing::Checkpointer::new(key, clock.clone(), options, Arc::clone(&denials), &conn)?;
+        // The tick persists open denial windows, so it is no longer than their bound.
+        let tick = options.denial_persist_interval.clamp(MIN_TICK, TICK);
+        let owner = instance.id().to_owned();
+        let housekeeping =
+            checkpointing::Checkpointer::new(key, clock.clone(), options, Arc::clone(&denials), owner, &conn)?;
         let stats = Arc::new(Mutex::new(WriterStats::default()));
-        let (sender, handle) = writer::spawn(conn, Box::new(housekeeping), TICK, Arc::clone(&stats))?;
+        let (sender, handle) = writer::spawn(conn, Box::new(housekeeping), tick, Arc::clone(&stats))?;
         Ok(Arc::new(Self {
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(handle)),

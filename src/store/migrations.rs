@@ -206,6 +206,23 @@ const MIGRATIONS: &[&str] = &[
     // 8: tool names carry editions apart from versions (CHANGELOG 0.1.0). No
     // table changes; the version marks data written under the new naming.
     "SELECT 1;",
+    // 9: the open flood-denial windows of each running process, persisted by the writer's
+    // tick so a crash loses no count; a window's row is deleted when its record is written.
+    r#"
+    CREATE TABLE denial_windows (
+        owner TEXT NOT NULL,
+        chain TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        first_request_id TEXT NOT NULL,
+        PRIMARY KEY (owner, chain, principal, reason, tool, transport)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The first schema version whose stored tool pins (audit records' `tool` and

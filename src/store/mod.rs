@@ -10,6 +10,7 @@ pub mod billing;
 pub mod cert_bindings;
 pub mod checkpointing;
 pub mod datadir;
+pub mod denial_log;
 pub mod denials;
 mod error;
 pub mod export;

@@ -1,8 +1,9 @@
 //! The accept loop of `serve`, over plain TCP or TLS: connection limit,
 //! handshake and header timeouts, a per-request deadline, graceful shutdown.
 //!
-//! Invariants: at most `max_connections` connections are served at once (more
-//! are closed at accept, before any byte is read); the client certificate a
+//! Invariants: at most `max_connections` connections are served at once, and
+//! at most `max_per_address` from one client address (more are closed at
+//! accept, before any byte is read, and counted); the client certificate a
 //! request is credited with comes from the TLS session of its own connection
 //! (a request extension), never from a header; on shutdown nothing new is
 //! accepted and in-flight requests get `shutdown_grace` to finish.
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::per_address::AddressSlots;
 use crate::identity::CertFingerprint;
 use crate::metrics;
 
@@ -34,6 +36,10 @@ pub struct ListenOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Most connections served at once.
     pub max_connections: usize,
+    /// Most connections served at once from one client address (an IPv6 /64).
+    pub max_per_address: usize,
+    /// Loopback clients (a same-host proxy, local tools) are not capped per address.
+    pub exempt_loopback: bool,
     /// A TLS handshake that takes longer is dropped.
     pub handshake_timeout: Duration,
     /// Longest wait for a request's headers (also bounds an idle keep-alive connection).
@@ -50,6 +56,8 @@ impl Default for ListenOptions {
         Self {
             tls: None,
             max_connections: 1024,
+            max_per_address: 256,
+            exempt_loopback: true,
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
@@ -74,6 +82,7 @@ pub async fn run(
     on_shutdown: impl FnOnce(),
 ) -> std::io::Result<()> {
     let limit = Arc::new(Semaphore::new(options.max_connections));
+    let per_address = AddressSlots::new(options.max_per_address, options.exempt_loopback);
     let graceful = GracefulShutdown::new();
     let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
@@ -90,6 +99,12 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        // The address's share first, so a refused address never takes a global slot.
+        let Some(slot) = per_address.try_acquire(peer.ip()) else {
+            metrics::get().connection_refused_per_address();
+            drop(stream);
+            continue;
+        };
         let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
             metrics::get().connection_refused();
             drop(stream);
@@ -97,7 +112,7 @@ pub async fn run(
         };
         let (app, options, acceptor, watcher) = (app.clone(), options.clone(), acceptor.clone(), graceful.watcher());
         tokio::spawn(async move {
-            let _permit = permit;
+            let _permit = (permit, slot);
             match acceptor {
                 None => serve_connection(stream, peer, None, app, &options, watcher).await,
                 Some(acceptor) => {

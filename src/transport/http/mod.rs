@@ -10,6 +10,7 @@
 mod guard;
 pub mod listener;
 mod packages;
+mod per_address;
 mod reply;
 mod state;
 
