@@ -136,9 +136,7 @@ mod tests {
     use crate::store::lifecycle::{Tombstone, insert_tombstone};
 
     fn store() -> Connection {
-        let mut conn = Connection::open_in_memory().expect("open");
-        crate::store::migrations::run(&mut conn).expect("migrate");
-        conn
+        crate::store::sql::migrated_in_memory()
     }
 
     fn tombstone(conn: &Connection, final_seq: u64) {

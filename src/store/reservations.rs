@@ -114,9 +114,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().expect("open");
-        super::super::migrations::run(&mut conn).expect("migrate");
-        conn
+        crate::store::sql::migrated_in_memory()
     }
 
     fn scope(key: &str) -> IdempotencyScope {

@@ -54,3 +54,11 @@ pub(crate) fn create_database(path: &Path) -> Result<Connection, StoreError> {
     migrations::run(&mut conn)?;
     Ok(conn)
 }
+
+/// A migrated in-memory database, for the store's unit tests.
+#[cfg(test)]
+pub(crate) fn migrated_in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("open an in-memory database");
+    migrations::run(&mut conn).expect("migrate");
+    conn
+}
