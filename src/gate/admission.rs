@@ -32,8 +32,6 @@ pub struct Admission {
     pub billing: Option<BillingView>,
     /// Set by the idempotency step.
     pub idempotency_key: Option<String>,
-    /// Counters the call consumes, set by the quota step.
-    pub charges: Vec<(Counter, u64)>,
 }
 
 impl Admission {
@@ -47,7 +45,6 @@ impl Admission {
             tenant: None,
             billing: None,
             idempotency_key: None,
-            charges: Vec::new(),
         }
     }
 
@@ -93,13 +90,18 @@ impl Admission {
     pub(super) fn take_permit(&mut self) -> Result<Permit, Refusal> {
         let principal = self.principal()?.clone();
         let tool = Arc::clone(self.tool()?);
+        // What the call consumes if it runs: `tool_calls`, plus the tool's own.
+        // The check and the charge happen in the commit's transaction, so
+        // concurrent calls never admit more than a limit (-31402).
+        let mut charges = vec![(Counter::ToolCalls, 1)];
+        charges.extend_from_slice(tool.spec.charges);
         Ok(Permit {
             principal,
             tool,
             tenant: self.tenant.clone(),
             billing: self.billing.clone(),
             idempotency_key: self.idempotency_key.clone(),
-            charges: self.charges.clone(),
+            charges,
             arguments: std::mem::take(&mut self.arguments),
             _sealed: Sealed,
         })

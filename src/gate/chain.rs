@@ -11,9 +11,7 @@ use super::admission::{Admission, Permit, Refusal, Step};
 use super::authenticate::Authenticate;
 use super::credentials::Authenticator;
 use super::flags::Flags;
-use super::{
-    billing_status, bind_tenant, capabilities, entitlement, idempotency, quota, rate_limit, resolve, role, validate,
-};
+use super::{billing_status, bind_tenant, capabilities, entitlement, idempotency, rate_limit, resolve, role, validate};
 use crate::clock::Clock;
 use crate::store::Store;
 use crate::tools::Registry;
@@ -46,7 +44,6 @@ impl Chain {
                 Box::new(billing_status::BillingStatus::new(clock)),
                 Box::new(entitlement::Entitlement),
                 Box::new(idempotency::IdempotencyReplay),
-                Box::new(quota::QuotaReserve),
             ],
         }
     }

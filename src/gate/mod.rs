@@ -15,7 +15,6 @@ mod entitlement;
 mod flags;
 pub mod idempotency;
 pub mod policy;
-mod quota;
 mod rate_limit;
 mod resolve;
 mod role;

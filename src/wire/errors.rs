@@ -35,6 +35,8 @@ pub const FORBIDDEN: i32 = -31403;
 pub const RATE_LIMITED: i32 = -31429;
 /// tollgate: the store cannot be reached; fail closed.
 pub const UNAVAILABLE: i32 = -31503;
+/// A 2025 HTTP request names a session this server does not hold (expired or closed): HTTP 404.
+pub const SESSION_NOT_FOUND: i32 = -32001;
 
 /// A JSON-RPC error object, ready for the wire.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -335,8 +335,11 @@ fn find_session(state: &AppState, headers: &HeaderMap) -> Result<Arc<LegacySessi
         return Err((StatusCode::BAD_REQUEST, e));
     };
     state.server.sessions.get(id).ok_or_else(|| {
-        let e = RpcError::new(-32001, "Session not found: it expired or was closed; initialize a new one")
-            .with_data(serde_json::json!({ "reason": "session_not_found" }));
+        let e = RpcError::new(
+            crate::wire::errors::SESSION_NOT_FOUND,
+            "Session not found: it expired or was closed; initialize a new one",
+        )
+        .with_data(serde_json::json!({ "reason": "session_not_found" }));
         (StatusCode::NOT_FOUND, e)
     })
 }
