@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::{Admission, Refusal, Step};
-use crate::gate::authenticator::{AuthError, Authenticator};
+use crate::gate::authenticator::{AuthError, AuthFailure, Authenticator};
 use crate::wire::errors::{RpcError, UNAUTHENTICATED};
 
 /// Authenticates the caller.
@@ -26,6 +26,10 @@ impl Authenticate {
 /// The wire error for an authentication failure.
 pub fn auth_error(e: &AuthError) -> RpcError {
     match e {
+        AuthError::Refused(f @ AuthFailure::AmbiguousCredentials) => RpcError::invalid_request(
+            "Invalid request: more than one Authorization header; send exactly one credential",
+        )
+        .with_data(json!({ "reason": f.reason() })),
         AuthError::Refused(f) => {
             RpcError::new(UNAUTHENTICATED, "Unauthenticated: present a valid API key (Authorization: Bearer tg_…)")
                 .with_data(json!({ "reason": f.reason() }))
@@ -60,5 +64,20 @@ impl Step for Authenticate {
             call.principal = Some(principal);
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ambiguous_credentials_are_a_bad_request_with_a_stable_reason() {
+        let e = auth_error(&AuthError::Refused(AuthFailure::AmbiguousCredentials));
+        assert_eq!((e.code, e.http_status()), (crate::wire::errors::INVALID_REQUEST, 400));
+        assert_eq!(e.data.as_ref().and_then(|d| d["reason"].as_str()), Some("ambiguous_credentials"));
+        assert_eq!(AuthFailure::from_reason("ambiguous_credentials"), Some(AuthFailure::AmbiguousCredentials));
+        let missing = auth_error(&AuthError::Refused(AuthFailure::MissingCredential));
+        assert_eq!(missing.http_status(), 401);
     }
 }

@@ -30,6 +30,8 @@ pub enum AuthFailure {
     SessionPrincipalMismatch,
     /// An mTLS certificate that is bound to no principal, presented without a key.
     UnknownCertificate,
+    /// More than one credential header: a malformed request (-32600, HTTP 400), not -31401.
+    AmbiguousCredentials,
 }
 
 impl AuthFailure {
@@ -45,6 +47,7 @@ impl AuthFailure {
             AuthFailure::TenantDisabled => "tenant_disabled",
             AuthFailure::SessionPrincipalMismatch => "session_principal_mismatch",
             AuthFailure::UnknownCertificate => "unknown_certificate",
+            AuthFailure::AmbiguousCredentials => "ambiguous_credentials",
         }
     }
 
@@ -60,6 +63,7 @@ impl AuthFailure {
             AuthFailure::TenantDisabled,
             AuthFailure::SessionPrincipalMismatch,
             AuthFailure::UnknownCertificate,
+            AuthFailure::AmbiguousCredentials,
         ]
         .into_iter()
         .find(|f| f.reason() == reason)
@@ -116,6 +120,7 @@ impl Authenticator {
         let token = match credential {
             Credential::None => return Err(AuthError::Refused(AuthFailure::MissingCredential)),
             Credential::LocalAdmin => return Ok(Principal::local_admin()),
+            Credential::Ambiguous => return Err(AuthError::Refused(AuthFailure::AmbiguousCredentials)),
             Credential::Bearer(t) => t,
             Credential::Certificate { fingerprint, bearer } => {
                 let by_key = bearer.as_deref().map(|t| self.key(t)).transpose()?;
