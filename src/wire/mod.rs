@@ -100,4 +100,4 @@ impl TransportKind {
 
 /// A channel for server-to-client messages about one in-flight request
 /// (notifications, and a 2025 client's questions).
-pub type NotificationSink = tokio::sync::mpsc::UnboundedSender<serde_json::Value>;
+pub type NotificationSink = tokio::sync::mpsc::UnboundedSender<jsonrpc::Outgoing>;
