@@ -147,6 +147,10 @@ pub enum Outgoing {
     Replies(Vec<Reply>),
 }
 
+/// A channel for server-to-client messages about one in-flight request
+/// (notifications, and a 2025 client's questions).
+pub type NotificationSink = tokio::sync::mpsc::UnboundedSender<Outgoing>;
+
 impl From<Value> for Outgoing {
     fn from(v: Value) -> Self {
         Outgoing::Message(v)
@@ -303,7 +307,7 @@ mod tests {
 
     #[test]
     fn ids_are_echoed_exactly_as_written_in_replies_and_errors() {
-        for id in ["123456789012345678901234567890", "-0", "1e400", "1.50", r#""\u0041b""#, "7"] {
+        for id in ["123456789012345678901234567890", "-0", "-1.0E+2", "1.50", r#""\u0041b""#, "7"] {
             let raw = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             let Ok(Incoming::Request(req)) = parse(raw.as_bytes()) else { panic!("{raw}") };
             assert_eq!(req.id.raw(), id);

@@ -8,6 +8,8 @@ pub mod cursor;
 pub mod errors;
 pub mod jsonrpc;
 
+pub use jsonrpc::NotificationSink;
+
 use serde::Serialize;
 
 /// The current, stateless revision.
@@ -97,7 +99,3 @@ impl TransportKind {
         }
     }
 }
-
-/// A channel for server-to-client messages about one in-flight request
-/// (notifications, and a 2025 client's questions).
-pub type NotificationSink = tokio::sync::mpsc::UnboundedSender<jsonrpc::Outgoing>;
