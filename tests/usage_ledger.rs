@@ -33,7 +33,7 @@ async fn call(server: &McpServer, key: &str, name: &str, arguments: Value) -> Re
     params.insert("_meta".into(), modern_meta());
     params.insert("name".into(), json!(name));
     params.insert("arguments".into(), arguments);
-    let req = Request { id: json!(1), method: "tools/call".into(), params };
+    let req = Request { id: tollgate::wire::jsonrpc::Id::from_value(json!(1)), method: "tools/call".into(), params };
     let route = Route::Modern { headers: None };
     server.request(&req, &route, TransportKind::Http, None, Credential::Bearer(key.into())).await.map_err(|e| e.code)
 }

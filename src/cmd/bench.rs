@@ -45,7 +45,7 @@ fn request(method: &str, tool: Option<&str>) -> Request {
         params.insert("name".into(), json!(t));
         params.insert("arguments".into(), json!({}));
     }
-    Request { id: json!(1), method: method.into(), params }
+    Request { id: crate::wire::jsonrpc::Id::from_value(json!(1)), method: method.into(), params }
 }
 
 async fn measure(

@@ -171,7 +171,7 @@ impl Hub {
             Map::from_iter([("notifications".to_owned(), filter.to_json())]),
             &subscription_id,
         );
-        let _ = sink.send(ack);
+        let _ = sink.send(ack.into());
         let key = self.next.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = watch::channel(false);
         let listener = Listener { audience, principal: principal.id.clone(), filter, subscription_id, sink, end };
@@ -184,7 +184,7 @@ impl Hub {
         let listeners = lock(&self.listeners);
         let mut delivered = 0;
         for l in listeners.values().filter(|l| &l.audience == audience && l.filter.wants(event)) {
-            if l.sink.send(tagged(event.method(), Map::new(), &l.subscription_id)).is_ok() {
+            if l.sink.send(tagged(event.method(), Map::new(), &l.subscription_id).into()).is_ok() {
                 delivered += 1;
             }
         }
@@ -303,7 +303,20 @@ mod tests {
         }
     }
 
-    fn stream(hub: &Arc<Hub>, who: &Principal, tools: bool, id: i64) -> (Subscription, mpsc::UnboundedReceiver<Value>) {
+    /// A server message sent on a sink (never a reply, here).
+    fn message(o: jsonrpc::Outgoing) -> Value {
+        match o {
+            jsonrpc::Outgoing::Message(v) => v,
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    fn stream(
+        hub: &Arc<Hub>,
+        who: &Principal,
+        tools: bool,
+        id: i64,
+    ) -> (Subscription, mpsc::UnboundedReceiver<jsonrpc::Outgoing>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let sub = hub.listen(who, Filter { tools_list_changed: tools }, json!(id), tx).expect("room");
         (sub, rx)
@@ -317,12 +330,12 @@ mod tests {
         let (_sb, mut rb) = stream(&hub, &principal("kb", Some("b")), true, 2);
         let (_sn, mut rn) = stream(&hub, &principal("ka2", Some("a")), false, 3);
         for (rx, id) in [(&mut ra, 1), (&mut rb, 2), (&mut rn, 3)] {
-            let ack = rx.try_recv().expect("ack first");
+            let ack = message(rx.try_recv().expect("ack first"));
             assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
             assert_eq!(ack["params"]["_meta"][META_SUBSCRIPTION_ID], id);
         }
         assert_eq!(hub.publish(&a, Event::ToolsListChanged), 1);
-        let note = ra.try_recv().expect("a's stream is told");
+        let note = message(ra.try_recv().expect("a's stream is told"));
         assert_eq!(note["method"], "notifications/tools/list_changed");
         assert_eq!(note["params"]["_meta"][META_SUBSCRIPTION_ID], 1);
         assert!(rb.try_recv().is_err(), "another tenant hears nothing");

@@ -22,6 +22,10 @@ use crate::tools::registry::TransactionalFn;
 use crate::tools::{ToolCx, ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::denial::Denial;
 
+/// The reason of the record with which a call that reads its chain outside
+/// the transaction opens a chain that has no record yet.
+pub const CHAIN_OPENED: &str = "chain_opened";
+
 /// What a committed call answers.
 #[derive(Debug)]
 pub enum Committed {
@@ -144,7 +148,8 @@ impl CommitPlan {
     /// Before work done outside the transaction: [`CommitPlan::precheck`],
     /// then hold the idempotency key (pending) and the charges, owned by the
     /// store instance `owner`, until the transaction of the call's
-    /// [`CommitPlan::finish`] releases them.
+    /// [`CommitPlan::finish`] releases them. If the call's chain has no record
+    /// yet, the call's own [`CHAIN_OPENED`] record becomes its first.
     pub fn reserve(&mut self, w: &mut WriteCx<'_>, owner: &str) -> Result<Option<Committed>, StoreError> {
         if let Some(done) = self.precheck(w)? {
             return Ok(Some(done));
@@ -163,6 +168,11 @@ impl CommitPlan {
             at: &self.draft.ts,
         };
         reservations::reserve(w.conn, &reservation)?;
+        // The work outside reads the chain as committed (an export packages it):
+        // an empty chain, a new tenant's, is opened by this call's own record.
+        if audit_log::head(w.conn, &self.chain)?.is_none() {
+            self.record(w, Decision::Allow, Some(CHAIN_OPENED), None)?;
+        }
         Ok(None)
     }
 

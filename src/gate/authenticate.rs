@@ -54,3 +54,18 @@ impl Step for Authenticate {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::AuthFailure;
+
+    #[test]
+    fn ambiguous_credentials_are_a_bad_request_with_a_stable_reason() {
+        let e = auth_error(&AuthError::Refused(AuthFailure::AmbiguousCredentials)).to_rpc();
+        assert_eq!((e.code, e.http_status()), (crate::wire::errors::INVALID_REQUEST, 400));
+        assert_eq!(e.data.as_ref().and_then(|d| d["reason"].as_str()), Some("ambiguous_credentials"));
+        let missing = auth_error(&AuthError::Refused(AuthFailure::MissingCredential)).to_rpc();
+        assert_eq!(missing.http_status(), 401);
+    }
+}

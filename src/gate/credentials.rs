@@ -48,6 +48,7 @@ impl Authenticator {
     pub fn authenticate(&self, credential: &Credential) -> Result<Principal, AuthError> {
         let token = match credential {
             Credential::None => return Err(AuthError::Refused(AuthFailure::MissingCredential)),
+            Credential::Ambiguous => return Err(AuthError::Refused(AuthFailure::AmbiguousCredentials)),
             Credential::LocalAdmin => return Ok(Principal::local_admin()),
             Credential::Bearer(t) => t,
             Credential::Certificate { fingerprint, bearer } => {

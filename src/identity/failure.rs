@@ -22,6 +22,8 @@ pub enum AuthFailure {
     SessionPrincipalMismatch,
     /// An mTLS certificate that is bound to no principal, presented without a key.
     UnknownCertificate,
+    /// More than one credential header: a malformed request (-32600, HTTP 400), not -31401.
+    AmbiguousCredentials,
 }
 
 impl AuthFailure {
@@ -37,6 +39,7 @@ impl AuthFailure {
             AuthFailure::TenantDisabled => "tenant_disabled",
             AuthFailure::SessionPrincipalMismatch => "session_principal_mismatch",
             AuthFailure::UnknownCertificate => "unknown_certificate",
+            AuthFailure::AmbiguousCredentials => "ambiguous_credentials",
         }
     }
 

@@ -221,6 +221,9 @@ pub enum Credential {
     Bearer(String),
     /// The local admin of this process.
     LocalAdmin,
+    /// More than one credential header (`Authorization`) on one request:
+    /// none of them is tried, so no "first wins" can be exploited.
+    Ambiguous,
     /// The verified client certificate of an mTLS connection, with the bearer
     /// key sent on the same request, if any (how a certificate gets bound).
     Certificate { fingerprint: CertFingerprint, bearer: Option<String> },
@@ -233,6 +236,7 @@ impl std::fmt::Debug for Credential {
             Credential::None => f.write_str("None"),
             Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
             Credential::LocalAdmin => f.write_str("LocalAdmin"),
+            Credential::Ambiguous => f.write_str("Ambiguous"),
             Credential::Certificate { fingerprint, bearer } => {
                 write!(f, "Certificate({}, bearer: {})", fingerprint.0, bearer.is_some())
             }

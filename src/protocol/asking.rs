@@ -77,7 +77,7 @@ async fn ask_client(
         // Forget the request however this ends (answered, timed out, or the call cancelled).
         let _waiting = Waiting { session, id: &id };
         let request = json!({ "jsonrpc": "2.0", "id": id, "method": question.method(), "params": question.params() });
-        if sink.send(request).is_err() {
+        if sink.send(request.into()).is_err() {
             return Err(unreachable());
         }
         match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {

@@ -141,11 +141,11 @@ impl McpServer {
     /// refused everywhere else. `None` when every element was a notification.
     pub async fn batch(
         &self,
-        items: Vec<Value>,
+        items: Vec<Box<serde_json::value::RawValue>>,
         session: Option<&Arc<LegacySession>>,
         transport: TransportKind,
         credential: &Credential,
-    ) -> Result<Option<Value>, RpcError> {
+    ) -> Result<Option<Vec<jsonrpc::Reply>>, RpcError> {
         let Some(session) = session.filter(|s| s.state().version.as_deref() == Some(BATCH_VERSION)) else {
             return Err(RpcError::invalid_request(format!(
                 "Invalid request: JSON-RPC batches are accepted only on {BATCH_VERSION} sessions"
@@ -160,7 +160,7 @@ impl McpServer {
         let replies = join_all(items.into_iter().map(|item| {
             let route = &route;
             async move {
-                match jsonrpc::classify(item) {
+                match jsonrpc::parse(item.get().as_bytes()) {
                     Ok(Incoming::Request(req)) if req.method == "initialize" => Some(jsonrpc::failure(
                         &req.id,
                         &RpcError::invalid_request("Invalid request: initialize cannot be batched"),
@@ -177,7 +177,7 @@ impl McpServer {
                     }
                     Ok(Incoming::Response { .. }) => None,
                     Ok(Incoming::Batch(_)) => Some(jsonrpc::failure(
-                        &Value::Null,
+                        &jsonrpc::Id::null(),
                         &RpcError::invalid_request("Invalid request: nested batch"),
                     )),
                     Err(rejected) => Some(jsonrpc::failure(&rejected.id, &rejected.error)),
@@ -185,7 +185,7 @@ impl McpServer {
             }
         }))
         .await;
-        let replies: Vec<Value> = replies.into_iter().flatten().collect();
-        Ok((!replies.is_empty()).then(|| Value::Array(replies)))
+        let replies: Vec<jsonrpc::Reply> = replies.into_iter().flatten().collect();
+        Ok((!replies.is_empty()).then_some(replies))
     }
 }

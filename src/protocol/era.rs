@@ -107,7 +107,7 @@ fn admit_modern(
         credential: Credential::None,
         session_principal: None,
         idempotency_key: idempotency_key(&request.params),
-        rpc_id: request.id.clone(),
+        rpc_id: request.id.value().clone(),
         ask_via: Arc::clone(sealed),
         retry,
     })
@@ -166,7 +166,7 @@ fn admit_legacy(
         credential: Credential::None,
         session_principal: state.principal,
         idempotency_key: idempotency_key(&request.params),
-        rpc_id: request.id.clone(),
+        rpc_id: request.id.value().clone(),
         ask_via,
         retry: Retry::default(),
     })
@@ -209,7 +209,11 @@ mod tests {
     use crate::wire::errors::{HEADER_MISMATCH, INVALID_PARAMS, METHOD_NOT_FOUND, UNSUPPORTED_VERSION};
 
     fn request(method: &str, params: Value) -> Request {
-        Request { id: json!(1), method: method.to_owned(), params: params.as_object().cloned().unwrap_or_default() }
+        Request {
+            id: crate::wire::jsonrpc::Id::from_value(json!(1)),
+            method: method.to_owned(),
+            params: params.as_object().cloned().unwrap_or_default(),
+        }
     }
 
     fn modern_meta(version: &str) -> Value {

@@ -152,6 +152,19 @@ pub fn active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, St
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// Active keys of a tenant that no rotation has replaced yet: the keys that
+/// will still authenticate once every running grace period has ended.
+pub fn unreplaced_active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, StoreError> {
+    let n: i64 = one(
+        conn,
+        "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?1 AND status = 'active' AND replaced_by IS NULL \
+         AND (expires_at IS NULL OR expires_at > ?2)",
+        params![tenant, now],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Scope of an idempotency key: (tenant or `_platform`, principal, edition/tool.vN, key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyScope {

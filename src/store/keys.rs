@@ -81,12 +81,53 @@ pub fn revoke(conn: &Connection, key_id: &str, at: &str) -> Result<bool, StoreEr
     )? > 0)
 }
 
-/// End a rotated key's life at `expires_at` (the grace end) and point to its successor.
+/// End a rotated key's life at `expires_at` (the grace end) and point to its
+/// successor; `false` if the key is not active or was already replaced.
 pub fn retire(conn: &Connection, key_id: &str, expires_at: &str, replaced_by: &str) -> Result<bool, StoreError> {
     Ok(exec(
         conn,
         "UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ?2 THEN ?2 ELSE expires_at END, \
-         replaced_by = ?3 WHERE key_id = ?1 AND status = 'active'",
+         replaced_by = ?3 WHERE key_id = ?1 AND status = 'active' AND replaced_by IS NULL",
         params![key_id, expires_at, replaced_by],
     )? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::billing::{active_keys, unreplaced_active_keys};
+
+    fn key(id: &str) -> KeyRow {
+        KeyRow {
+            key_id: id.into(),
+            tenant_id: Some("tn_a".into()),
+            role: "operator".into(),
+            label: "ci".into(),
+            secret_digest: vec![0; 32],
+            status: "active".into(),
+            created_at: "2030-01-01T00:00:00Z".into(),
+            expires_at: None,
+            revoked_at: None,
+            replaced_by: None,
+        }
+    }
+
+    #[test]
+    fn a_replaced_key_is_retired_once_and_stops_counting_after_its_grace() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::migrations::run(&mut conn).expect("migrate");
+        conn.execute_batch("INSERT INTO tenants VALUES ('tn_a','a','A','free','active','x')").expect("tenant");
+        insert(&conn, &key("k1")).expect("k1");
+        insert(&conn, &key("k2")).expect("k2");
+        assert!(retire(&conn, "k1", "2030-01-01T01:00:00Z", "k2").expect("retire"));
+        assert!(!retire(&conn, "k1", "2030-01-01T02:00:00Z", "k3").expect("again"), "a replaced key stays replaced");
+        let k1 = get(&conn, "k1").expect("get").expect("k1");
+        assert_eq!((k1.expires_at.as_deref(), k1.replaced_by.as_deref()), (Some("2030-01-01T01:00:00Z"), Some("k2")));
+        let during = "2030-01-01T00:30:00Z";
+        assert_eq!(active_keys(&conn, "tn_a", during).expect("count"), 2);
+        assert_eq!(unreplaced_active_keys(&conn, "tn_a", during).expect("count"), 1);
+        let after = "2030-01-01T01:00:00Z";
+        assert_eq!(active_keys(&conn, "tn_a", after).expect("count"), 1);
+        assert_eq!(unreplaced_active_keys(&conn, "tn_a", after).expect("count"), 1);
+    }
 }

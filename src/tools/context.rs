@@ -123,7 +123,7 @@ impl CallContext {
     fn notify(&self, method: &str, params: Value) {
         if let Some(sink) = &self.sink {
             // A closed sink means the client went away; the request is being cancelled.
-            let _ = sink.send(jsonrpc::notification(method, params));
+            let _ = sink.send(jsonrpc::notification(method, params).into());
         }
     }
 }

@@ -35,6 +35,15 @@ fn not_found() -> ToolError {
     ToolError::new(ToolErrorCode::NotFound, "no such key")
 }
 
+/// A replaced key is not rotated again: each rotation would otherwise add a
+/// key that outlives the old one's grace, past the plan's cap.
+fn already_rotated(successor: &str) -> ToolError {
+    ToolError::new(
+        ToolErrorCode::KeyAlreadyRotated,
+        format!("this key was already rotated and is replaced by {successor}; rotate that key instead"),
+    )
+}
+
 /// The caller's key scope: its tenant; for a platform admin the effective
 /// tenant (the one it named, or `default` in the single-tenant edition), else
 /// the platform itself (`None`). A named tenant that does not exist is `not_found`.
@@ -114,8 +123,10 @@ pub struct IssuedOutput<R> {
     pub expires_at: Option<String>,
 }
 
-/// Issue a key; `replacing` (a rotation) is not held to the active-key cap,
-/// since the key it replaces stops working at the end of its grace.
+/// Issue a key within the plan's active-key cap. The cap counts every key
+/// that can authenticate; a rotation (`replacing`) swaps one unreplaced key
+/// for another, so it is held to the count of keys no rotation has replaced:
+/// during a grace the only excess is one old key per rotation, after it none.
 fn issue<R: RoleWire>(
     cx: &ToolCx,
     tx: &WriteCx<'_>,
@@ -132,9 +143,16 @@ fn issue<R: RoleWire>(
         return Err(ToolError::invalid_argument("/role", "this role cannot be issued in your scope"));
     }
     let now = cx.clock.now();
-    if let (Some(b), Some(tenant), false) = (&cx.billing, scope.as_deref(), replacing) {
-        let active = crate::store::billing::active_keys(tx.conn, tenant, &clock::rfc3339(now))?;
-        if active >= u64::from(b.limits.max_active_keys) {
+    if let (Some(b), Some(tenant)) = (&cx.billing, scope.as_deref()) {
+        let at = clock::rfc3339(now);
+        let cap = u64::from(b.limits.max_active_keys);
+        let over = if replacing {
+            // The key being replaced is among these and stops counting after its grace.
+            crate::store::billing::unreplaced_active_keys(tx.conn, tenant, &at)? > cap
+        } else {
+            crate::store::billing::active_keys(tx.conn, tenant, &at)? >= cap
+        };
+        if over {
             return Err(ToolError::new(
                 ToolErrorCode::FailedPrecondition,
                 format!("the plan allows {} active keys; revoke one first", b.limits.max_active_keys),
@@ -248,6 +266,9 @@ impl<E: EditionKind> Tool<E> for Rotate {
             return Err(ToolError::invalid_argument("/grace_seconds", "grace_seconds is at most 2592000 (30 days)"));
         }
         let old = own_key(cx, tx, &input.key_id)?;
+        if let Some(successor) = &old.replaced_by {
+            return Err(already_rotated(successor));
+        }
         let expired = old.expires_at.as_deref().is_some_and(|e| e <= cx.clock.now_rfc3339().as_str());
         if old.status != "active" || expired {
             return Err(ToolError::new(
@@ -260,7 +281,10 @@ impl<E: EditionKind> Tool<E> for Rotate {
         let new_key = issue(cx, tx, true, E::Role::from_role(role), old.label.clone(), old.expires_at.clone())?;
         let grace = time::Duration::seconds(i64::try_from(input.grace_seconds).unwrap_or(0));
         let old_end = clock::rfc3339(cx.clock.now() + grace);
-        keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id)?;
+        if !keys::retire(tx.conn, &old.key_id, &old_end, &new_key.key_id)? {
+            // Checked above in this transaction; a miss means the row changed under us.
+            return Err(ToolError::new(ToolErrorCode::Internal, "the key changed during its rotation; retry"));
+        }
         let effective = keys::get(tx.conn, &old.key_id)?.and_then(|k| k.expires_at).unwrap_or(old_end);
         Ok(RotateOutput { new_key, old_key_id: old.key_id, old_key_expires_at: effective })
     }

@@ -30,6 +30,8 @@ pub enum ToolErrorCode {
     ClientCapabilityMissing,
     /// The client declined or cancelled what the tool asked.
     Declined,
+    /// The key was already replaced by a rotation: rotate its replacement instead.
+    KeyAlreadyRotated,
 }
 
 /// A tool's own failure, reported inside the result.

@@ -20,7 +20,7 @@ use crate::protocol::session::LegacySession;
 use crate::sync::lock;
 use crate::wire::TransportKind;
 use crate::wire::errors::RpcError;
-use crate::wire::jsonrpc::{self, Incoming};
+use crate::wire::jsonrpc::{self, Id, Incoming, Outgoing};
 
 /// Longest accepted line, in bytes.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -34,7 +34,7 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, rx) = mpsc::unbounded_channel::<Value>();
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
     let writer = tokio::spawn(write_lines(rx, output));
     let conversation = Arc::new(LegacySession::new());
     let in_flight: InFlight = Arc::default();
@@ -45,7 +45,7 @@ where
             Line::TooLong => {
                 let error =
                     RpcError::invalid_request(format!("Invalid request: line longer than {MAX_LINE_BYTES} bytes"));
-                let _ = tx.send(jsonrpc::failure(&Value::Null, &error));
+                let _ = tx.send(jsonrpc::failure(&Id::null(), &error).into());
                 continue;
             }
             Line::Text(bytes) => bytes,
@@ -56,12 +56,12 @@ where
         while tasks.try_join_next().is_some() {}
         match jsonrpc::parse(&line) {
             Err(rejected) => {
-                let _ = tx.send(jsonrpc::failure(&rejected.id, &rejected.error));
+                let _ = tx.send(jsonrpc::failure(&rejected.id, &rejected.error).into());
             }
             Ok(Incoming::Request(request)) => {
                 let route = era::route_for_stdio(&request, &conversation);
                 let (server, tx, credential) = (Arc::clone(&server), tx.clone(), credential.clone());
-                let key = request.id.to_string();
+                let key = request.id.value().to_string();
                 let mut registered = lock(&in_flight);
                 let in_flight = Arc::clone(&in_flight);
                 let handle = tasks.spawn(async move {
@@ -73,12 +73,12 @@ where
                         Err(e) => jsonrpc::failure(&request.id, &e),
                     };
                     // Removing ourselves first means a late cancellation finds nothing to abort.
-                    lock(&in_flight).remove(&request.id.to_string());
-                    let _ = tx.send(reply);
+                    lock(&in_flight).remove(&request.id.value().to_string());
+                    let _ = tx.send(reply.into());
                     if ended_stream {
                         // On stdio the server also cancels the listen request it tore down.
                         let params = json!({ "requestId": request.id, "reason": "the server ended the subscription" });
-                        let _ = tx.send(jsonrpc::notification("notifications/cancelled", params));
+                        let _ = tx.send(jsonrpc::notification("notifications/cancelled", params).into());
                     }
                 });
                 registered.insert(key, handle);
@@ -102,11 +102,11 @@ where
                 let session = Some(&conversation);
                 match server.batch(items, session, TransportKind::Stdio, &credential).await {
                     Ok(Some(replies)) => {
-                        let _ = tx.send(replies);
+                        let _ = tx.send(Outgoing::Replies(replies));
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        let _ = tx.send(jsonrpc::failure(&Value::Null, &e));
+                        let _ = tx.send(jsonrpc::failure(&Id::null(), &e).into());
                     }
                 }
             }
@@ -158,13 +158,12 @@ async fn read_line<R: AsyncBufRead + Unpin>(input: &mut R) -> std::io::Result<Li
     }
 }
 
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::UnboundedReceiver<Value>, mut out: W) -> std::io::Result<()> {
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut out: W,
+) -> std::io::Result<()> {
     while let Some(message) = rx.recv().await {
-        let mut line = serde_json::to_vec(&message).unwrap_or_else(|_| {
-            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32603, "message": "unencodable reply"}})
-                .to_string()
-                .into_bytes()
-        });
+        let mut line = jsonrpc::to_text(&message).into_bytes();
         line.push(b'\n');
         out.write_all(&line).await?;
         out.flush().await?;

@@ -57,7 +57,8 @@ pub enum BadRetry {
 /// A denial: the call is refused with a JSON-RPC error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Denial {
-    /// -31401: no credential, or one that does not authenticate.
+    /// -31401: no credential, or one that does not authenticate (more than one
+    /// credential header is a malformed request instead: -32600, HTTP 400).
     Unauthenticated(AuthFailure),
     /// -31403 with a stable reason and what the caller may see about it.
     Forbidden { why: Forbid, message: String, data: Map<String, Value> },
@@ -115,6 +116,10 @@ impl Denial {
     pub fn to_rpc(&self) -> RpcError {
         let reason = self.reason();
         match self {
+            Denial::Unauthenticated(AuthFailure::AmbiguousCredentials) => RpcError::invalid_request(
+                "Invalid request: more than one Authorization header; send exactly one credential",
+            )
+            .with_data(json!({ "reason": reason })),
             Denial::Unauthenticated(_) => {
                 RpcError::new(UNAUTHENTICATED, "Unauthenticated: present a valid API key (Authorization: Bearer tg_…)")
                     .with_data(json!({ "reason": reason }))

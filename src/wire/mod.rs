@@ -9,6 +9,8 @@ pub mod denial;
 pub mod errors;
 pub mod jsonrpc;
 
+pub use jsonrpc::NotificationSink;
+
 use serde::Serialize;
 
 /// The current, stateless revision.
@@ -98,7 +100,3 @@ impl TransportKind {
         }
     }
 }
-
-/// A channel for server-to-client messages about one in-flight request
-/// (notifications, and a 2025 client's questions).
-pub type NotificationSink = tokio::sync::mpsc::UnboundedSender<serde_json::Value>;

@@ -307,6 +307,13 @@ impl StdioServer {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
     }
 
+    /// Read the next line as the server wrote it (without its newline).
+    pub fn recv_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read");
+        line.trim_end_matches('\n').to_owned()
+    }
+
     /// Send a request and read until its response (skipping notifications).
     pub fn call(&mut self, message: &Value) -> Value {
         self.send(message);

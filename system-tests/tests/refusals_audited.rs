@@ -2,7 +2,8 @@
 //! download and a request on someone's legacy session go through the same
 //! authentication as `tools/call` and leave the same records (aggregated in
 //! `_system` where they flood); another tenant's package still answers
-//! exactly like a missing one.
+//! exactly like a missing one. A request with more than one `Authorization`
+//! header is refused (HTTP 400, `ambiguous_credentials`) and audited the same way.
 
 use serde_json::{Value, json};
 use system_tests::package::*;
@@ -105,4 +106,78 @@ async fn requests_on_another_principals_legacy_session_are_audited() {
     assert_eq!(refusals(&records, "_system", "session.delete", "missing_credential").len(), 1, "{records:?}");
     let answered = refusals(&records, "_system", "session.answer", "session_principal_mismatch");
     assert_eq!(answered.len(), 1, "{records:?}");
+}
+
+#[tokio::test]
+async fn a_request_with_two_authorization_headers_is_refused_with_400_and_audited() {
+    let server = HttpServer::start(&[]);
+    let admin = server.endpoint();
+    let boot = http_tool(&admin, 1, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme"})).await;
+    let acme_key = tool_output(&boot.body).expect("bootstrap")["api_key"].as_str().expect("key").to_owned();
+    let platform = format!("Bearer {}", server.dir.admin_key);
+    let acme = format!("Bearer {acme_key}");
+    let anonymous = admin.with_key(None);
+    let refused = |what: &str, a: &Answer| {
+        assert_eq!(a.status, 400, "{what}: {:?}", a.body);
+        assert_eq!(error_code(&a.body), Some(-32600), "{what}: {:?}", a.body);
+        assert_eq!(error_reason(&a.body), Some("ambiguous_credentials"), "{what}: {:?}", a.body);
+        assert!(a.body.get("result").is_none(), "{what}");
+    };
+
+    // A tools/call with two keys (either order, or the same key twice): no key acts.
+    let call = request(2, "tools/call", json!({"name": "whoami", "arguments": {}, "_meta": modern_meta()})).to_string();
+    let modern = [("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "whoami")];
+    for (first, second) in [(&platform, &acme), (&acme, &platform), (&acme, &acme)] {
+        let mut h = vec![("authorization", first.as_str()), ("authorization", second.as_str())];
+        h.extend(modern);
+        refused("tools/call", &post(&anonymous, &h, &call).await);
+    }
+    // tools/list and a legacy initialize likewise; no session is opened.
+    let list = request(3, "tools/list", json!({"_meta": modern_meta()})).to_string();
+    let h = [
+        ("authorization", platform.as_str()),
+        ("authorization", acme.as_str()),
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/list"),
+    ];
+    refused("tools/list", &post(&anonymous, &h, &list).await);
+    let init = request(
+        4,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    let h = [("authorization", platform.as_str()), ("authorization", acme.as_str())];
+    let a = post(&anonymous, &h, &init.to_string()).await;
+    refused("initialize", &a);
+    assert!(a.headers.get("mcp-session-id").is_none(), "no session for ambiguous credentials");
+    // A package download too.
+    let c = system_tests::client();
+    let got = c
+        .get(format!("{}/packages/pkg_00000000000000000000000000000000", server.base))
+        .header("authorization", &platform)
+        .header("authorization", &acme)
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert_eq!(got.ok(), Some(400), "a download with two keys");
+    // One key still works.
+    assert_eq!(http_tool(&admin, 5, "whoami", json!({})).await.status, 200);
+
+    let (dir, status) = server.stop();
+    assert!(status.success());
+    let records = audit_records(&dir.path);
+    let ambiguous: Vec<&Value> = records.iter().filter(|r| r["reason"] == "ambiguous_credentials").collect();
+    let count = |tool: Value| -> u64 {
+        ambiguous.iter().filter(|r| r["tool"] == tool).filter_map(|r| r["count"].as_u64()).sum()
+    };
+    assert_eq!(count(Value::Null), 3, "the tools/calls, aggregated: {records:?}");
+    assert_eq!(count(json!("tools/list")), 1, "{records:?}");
+    assert_eq!(count(json!("initialize")), 1, "{records:?}");
+    assert_eq!(count(json!("package.download")), 1, "{records:?}");
+    assert!(
+        ambiguous.iter().all(|r| r["chain"] == "_system" && r["principal"] == "anonymous" && r["decision"] == "deny"),
+        "{ambiguous:?}"
+    );
+    let (code, out, _) = audit_verify(&dir.path, &[]);
+    assert_eq!(code, Some(0), "{out}");
 }

@@ -231,3 +231,41 @@ async fn a_client_that_can_answer_elicitation_confirms_the_plan_instead_of_a_tok
         assert_eq!(code, Some(0), "{chain}: {out}{err}");
     }
 }
+
+#[tokio::test]
+async fn a_new_tenant_exports_its_data_before_it_has_any_audit_record() {
+    let server = HttpServer::start(&[]);
+    let platform = server.endpoint();
+    let boot = json!({"slug": "fresh", "display_name": "Fresh", "plan": "pro"});
+    let boot = tool_output(&call(&platform, "tenant.bootstrap", boot).await).expect("tenant.bootstrap");
+    let tenant = boot["tenant_id"].as_str().expect("tenant_id").to_owned();
+    assert!(audit_chain(&server.dir.path, &tenant).is_empty(), "the new tenant's chain starts empty");
+
+    // The export's own call opens the chain; the package covers that first record.
+    let admin = platform.with_key(boot["api_key"].as_str());
+    let body = call(&admin, "tenant.export_data", json!({"tenant_id": tenant})).await;
+    let exported = tool_output(&body).unwrap_or_else(|| panic!("tenant.export_data: {body:?}"));
+    assert_eq!(
+        (&exported["from_seq"], &exported["to_seq"], &exported["record_count"]),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    let (status, tar) =
+        download(&server.base, exported["package_id"].as_str().expect("id"), admin.key.as_deref()).await;
+    assert_eq!(status, 200);
+    let scratch = Scratch::new("fresh-export");
+    let path = scratch.join("fresh.tar");
+    std::fs::write(&path, tar).expect("write tar");
+    let (_, fingerprint) = audit_pubkey(&server.dir.path);
+    for v in verify_both(&path, &["--fingerprint", &fingerprint], false) {
+        assert_eq!(v.code, Some(0), "{} refused it:\n{}{}", v.who, v.stdout, v.stderr);
+    }
+
+    // Two records of the one call, the opening one then its result (then the download's).
+    let chain = audit_chain(&server.dir.path, &tenant);
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    assert_eq!(chain[0]["reason"], "chain_opened", "{chain:?}");
+    assert!(chain[..2].iter().all(|r| r["tool"] == "tenant.export_data" && r["decision"] == "allow"), "{chain:?}");
+    assert_eq!(chain[2]["tool"], "package.download", "{chain:?}");
+    assert_eq!(chain[0]["request_id"], chain[1]["request_id"], "{chain:?}");
+    assert!(chain[1]["reason"].is_null() && chain[1]["result_digest"].is_string(), "{chain:?}");
+}

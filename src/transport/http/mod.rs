@@ -210,8 +210,8 @@ async fn modern_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert:
     let mcp = mcp_headers(headers);
     let (id, params) = match &incoming {
         Incoming::Request(r) => (r.id.clone(), Some(&r.params)),
-        Incoming::Notification(n) => (serde_json::Value::Null, Some(&n.params)),
-        Incoming::Response { .. } | Incoming::Batch(_) => (serde_json::Value::Null, None),
+        Incoming::Notification(n) => (jsonrpc::Id::null(), Some(&n.params)),
+        Incoming::Response { .. } | Incoming::Batch(_) => (jsonrpc::Id::null(), None),
     };
     if let Some(e) = version::refuse_unsupported(&mcp.protocol_version, params) {
         return json_reply(reply::modern_status(&e), &jsonrpc::failure(&id, &e), &[]);
@@ -264,7 +264,7 @@ async fn legacy_post(state: &AppState, headers: &HeaderMap, bytes: &Bytes, cert:
         Err((status, error)) => {
             let id = match &incoming {
                 Incoming::Request(r) => r.id.clone(),
-                _ => serde_json::Value::Null,
+                _ => jsonrpc::Id::null(),
             };
             return json_reply(status, &jsonrpc::failure(&id, &error), &[]);
         }

@@ -19,7 +19,7 @@ use crate::protocol::endpoint::McpServer;
 use crate::protocol::era::Route;
 use crate::wire::TransportKind;
 use crate::wire::errors::{INVALID_REQUEST, PARSE_ERROR, RpcError};
-use crate::wire::jsonrpc::{self, Request};
+use crate::wire::jsonrpc::{self, Id, Outgoing, Request};
 
 /// Status of a JSON-RPC error answered on the 2025 path: gate denials and
 /// malformed messages keep their status; other protocol errors travel in a 200.
@@ -46,7 +46,7 @@ pub async fn serve_request(
     modern: bool,
     credential: Credential,
 ) -> Response {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     let id = request.id.clone();
     let mut task =
         Some(tokio::spawn(async move { server.request(&request, &route, transport, Some(tx), credential).await }));
@@ -59,7 +59,7 @@ pub async fn serve_request(
                 Ok(result) => (StatusCode::OK, jsonrpc::success(&id, result)),
                 Err(e) => (if modern { modern_status(&e) } else { legacy_status(&e) }, jsonrpc::failure(&id, &e)),
             };
-            let retry = body["error"].get("data").and_then(|d| d.get("retry_after_ms")).and_then(Value::as_u64);
+            let retry = body.error().and_then(|e| e.data.as_ref()?.get("retry_after_ms")?.as_u64());
             let extra: Vec<(&'static str, String)> =
                 retry.map(|ms| ("retry-after", retry_after(ms))).into_iter().collect();
             json_reply(status, &body, &extra)
@@ -91,20 +91,20 @@ impl Drop for TaskGuard {
     }
 }
 
-fn sse_frame(message: &Value) -> Bytes {
-    Bytes::from(format!("event: message\ndata: {message}\n\n"))
+fn sse_frame(message: &Outgoing) -> Bytes {
+    Bytes::from(format!("event: message\ndata: {}\n\n", jsonrpc::to_text(message)))
 }
 
 fn sse_reply(
-    id: Value,
-    first: Value,
-    rx: mpsc::UnboundedReceiver<Value>,
+    id: Id,
+    first: Outgoing,
+    rx: mpsc::UnboundedReceiver<Outgoing>,
     guard: TaskGuard,
     extra: &[(&'static str, String)],
 ) -> Response {
     enum State {
-        First(Value, mpsc::UnboundedReceiver<Value>, TaskGuard),
-        Notes(mpsc::UnboundedReceiver<Value>, TaskGuard),
+        First(Outgoing, mpsc::UnboundedReceiver<Outgoing>, TaskGuard),
+        Notes(mpsc::UnboundedReceiver<Outgoing>, TaskGuard),
         Done,
     }
     let stream = futures::stream::unfold(State::First(first, rx, guard), move |state| {
@@ -119,7 +119,7 @@ fn sse_reply(
                             Ok(result) => jsonrpc::success(&id, result),
                             Err(e) => jsonrpc::failure(&id, &e),
                         };
-                        Some((sse_frame(&reply), State::Done))
+                        Some((sse_frame(&reply.into()), State::Done))
                     }
                 },
                 State::Done => None,
@@ -136,8 +136,12 @@ fn sse_reply(
 }
 
 /// A JSON body with a status.
-pub fn json_reply(status: StatusCode, body: &Value, extra: &[(&'static str, String)]) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
+pub fn json_reply<T: serde::Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+    extra: &[(&'static str, String)],
+) -> Response {
+    let mut response = Response::new(Body::from(jsonrpc::to_text(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     add_headers(&mut response, extra);
@@ -146,7 +150,7 @@ pub fn json_reply(status: StatusCode, body: &Value, extra: &[(&'static str, Stri
 
 /// A JSON-RPC error that belongs to no readable request (id null).
 pub fn rpc_error_reply(status: StatusCode, error: &RpcError) -> Response {
-    json_reply(status, &jsonrpc::failure(&Value::Null, error), &[])
+    json_reply(status, &jsonrpc::failure(&Id::null(), error), &[])
 }
 
 /// -31429 as HTTP 429 with `Retry-After` in whole seconds, rounded up.
@@ -154,7 +158,7 @@ pub fn rate_limited(error: &RpcError) -> Response {
     let ms = error.data.as_ref().and_then(|d| d.get("retry_after_ms")).and_then(Value::as_u64).unwrap_or(1000);
     json_reply(
         StatusCode::TOO_MANY_REQUESTS,
-        &jsonrpc::failure(&Value::Null, error),
+        &jsonrpc::failure(&Id::null(), error),
         &[("retry-after", retry_after(ms))],
     )
 }

@@ -31,8 +31,12 @@ pub(crate) struct AppState {
 
 /// The credential a request presents; the transport decides nothing with it.
 /// A client certificate comes only from the connection's TLS session (`cert`);
-/// a header that claims one is ignored.
+/// a header that claims one is ignored. More than one `Authorization` header
+/// is [`Credential::Ambiguous`], for the server to refuse.
 pub(crate) fn credential(state: &AppState, headers: &HeaderMap, cert: Option<&CertFingerprint>) -> Credential {
+    if headers.get_all(axum::http::header::AUTHORIZATION).iter().nth(1).is_some() {
+        return Credential::Ambiguous;
+    }
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
