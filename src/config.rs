@@ -43,7 +43,7 @@ per_address_burst = 1000
 # is refused with -31403 feature_disabled.
 tenant_delete = false
 
-# Legacy (2025) HTTP sessions: most held at once (1 .. 100000) and idle lifetime in seconds (10 .. 86400).
+# Legacy (2025) HTTP sessions: most held at once (1 .. 100000; a tenant gets a quarter, a key 64) and idle lifetime in seconds (10 .. 86400).
 session_capacity = 1024
 session_idle_secs = 1800
 

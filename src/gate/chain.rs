@@ -13,7 +13,6 @@ use super::credentials::Authenticator;
 use super::flags::Flags;
 use super::{billing_status, bind_tenant, capabilities, entitlement, idempotency, rate_limit, resolve, role, validate};
 use crate::clock::Clock;
-use crate::store::Store;
 use crate::tools::Registry;
 
 /// The ordered list of steps.
@@ -26,15 +25,15 @@ impl Chain {
     pub fn standard(
         registry: Arc<Registry>,
         authenticator: Arc<Authenticator>,
-        store: Arc<Store>,
         clock: Clock,
         flags: Flags,
+        rate_limits: Arc<rate_limit::RateLimits>,
     ) -> Self {
         let multi_tenant = flags.multi_tenant;
         Self {
             steps: vec![
                 Box::new(Authenticate::new(authenticator)),
-                Box::new(rate_limit::RateLimit::new(store, clock.clone())),
+                Box::new(rate_limit::RateLimit::new(rate_limits)),
                 Box::new(resolve::ResolveTool::new(registry, flags)),
                 // Before validation: a foreign `tenant_id` is a spoof on every tool that takes one.
                 Box::new(bind_tenant::BindTenant::new(multi_tenant)),

@@ -1,10 +1,14 @@
 //! Gate step 2: rate limits per key and per tenant, and loading the tenant's
 //! billing state for the steps after it.
 //!
-//! Every call that reaches this step counts, whatever later steps decide. A
-//! refusal is -31429 `rate_limited` with `retry_after_ms` (the larger of the
-//! key's and the tenant's wait) and is counted in an aggregated audit record
-//! per key per window, so a flood cannot grow the log without bound.
+//! Every request that authenticates counts, whatever later steps decide: a
+//! `tools/call` here, and `initialize`, `tools/list`, `ping`,
+//! `logging/setLevel` and `subscriptions/listen` through
+//! `Governance::authenticate`, all against the SAME buckets ([`RateLimits`]
+//! is one value shared by both). A refusal is -31429 `rate_limited` with
+//! `retry_after_ms` (the larger of the key's and the tenant's wait) and is
+//! counted in an aggregated audit record per key per window, so a flood
+//! cannot grow the log without bound.
 
 use std::sync::Arc;
 
@@ -12,23 +16,78 @@ use futures::future::BoxFuture;
 
 use super::policy;
 use super::{Admission, Refusal, Step};
+use crate::billing::BillingView;
 use crate::billing::plans::PLATFORM_RATE_PER_KEY;
 use crate::billing::rate::{Bucket, RateLimiter};
 use crate::clock::Clock;
+use crate::identity::Principal;
 use crate::store::Store;
 use crate::store::denials::DenialKey;
+use crate::wire::TransportKind;
 use crate::wire::denial::Denial;
 
-/// Checks the buckets.
-pub struct RateLimit {
+/// The key and tenant buckets of every authenticated request, shared by the
+/// gate step and the methods that are not a `tools/call`.
+pub struct RateLimits {
     store: Arc<Store>,
     clock: Clock,
     limiter: RateLimiter,
 }
 
-impl RateLimit {
+/// Who is asking, for the buckets and for the flood record of a refusal.
+pub struct Asker<'a> {
+    pub principal: &'a Principal,
+    pub transport: TransportKind,
+    pub request_id: &'a str,
+    /// The method refused, for the flood record (`None`: a `tools/call`).
+    pub method: Option<&'a str>,
+}
+
+impl RateLimits {
     pub fn new(store: Arc<Store>, clock: Clock) -> Self {
         Self { store, clock, limiter: RateLimiter::default() }
+    }
+
+    /// Take one token from the key's bucket and (for a tenant principal) the
+    /// tenant's, sized by the tenant's current plan; returns the billing view
+    /// read for it. A refusal is counted in the flood-denial windows.
+    pub fn admit(&self, asker: &Asker<'_>) -> Result<Option<BillingView>, Denial> {
+        let principal = asker.principal;
+        let tenant = principal.tenant.as_ref().map(|t| t.0.as_str());
+        let billing = policy::billing_view(&self.store, tenant)?;
+        let mut buckets = vec![Bucket {
+            key: format!("key:{}", principal.id),
+            per_minute: billing.as_ref().map_or(PLATFORM_RATE_PER_KEY, |b| b.limits.rate_per_key),
+        }];
+        if let (Some(t), Some(b)) = (&principal.tenant, &billing) {
+            buckets.push(Bucket { key: format!("tenant:{}", t.0), per_minute: b.limits.rate_per_account });
+        }
+        let now = self.clock.now();
+        self.limiter.check(&buckets, now).map_err(|wait_ms| {
+            let denial = Denial::RateLimited { retry_after_ms: wait_ms };
+            let chain = principal.tenant.as_ref().map_or(crate::audit::SYSTEM_CHAIN.to_owned(), |t| t.0.clone());
+            let key = DenialKey {
+                chain,
+                principal: principal.id.clone(),
+                reason: denial.reason().into(),
+                tool: asker.method.map(str::to_owned),
+                transport: asker.transport.as_str().into(),
+            };
+            self.store.denials.note(key, now, asker.request_id);
+            denial
+        })?;
+        Ok(billing)
+    }
+}
+
+/// Checks the buckets of a `tools/call`.
+pub struct RateLimit {
+    limits: Arc<RateLimits>,
+}
+
+impl RateLimit {
+    pub fn new(limits: Arc<RateLimits>) -> Self {
+        Self { limits }
     }
 }
 
@@ -40,29 +99,14 @@ impl Step for RateLimit {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             let principal = call.principal()?.clone();
-            let tenant = principal.tenant.as_ref().map(|t| t.0.as_str());
-            let billing = policy::billing_view(&self.store, tenant).map_err(Refusal::Deny)?;
-            let mut buckets = vec![Bucket {
-                key: format!("key:{}", principal.id),
-                per_minute: billing.as_ref().map_or(PLATFORM_RATE_PER_KEY, |b| b.limits.rate_per_key),
-            }];
-            if let (Some(t), Some(b)) = (&principal.tenant, &billing) {
-                buckets.push(Bucket { key: format!("tenant:{}", t.0), per_minute: b.limits.rate_per_account });
-            }
-            call.billing = billing;
-            let now = self.clock.now();
-            self.limiter.check(&buckets, now).map_err(|wait_ms| {
-                let chain = principal.tenant.as_ref().map_or(crate::audit::SYSTEM_CHAIN.to_owned(), |t| t.0.clone());
-                let key = DenialKey {
-                    chain,
-                    principal: principal.id.clone(),
-                    reason: "rate_limited".into(),
-                    tool: None,
-                    transport: call.context.transport.as_str().into(),
-                };
-                self.store.denials.note(key, now, &call.context.request_id);
-                Refusal::Deny(Denial::RateLimited { retry_after_ms: wait_ms })
-            })
+            let asker = Asker {
+                principal: &principal,
+                transport: call.context.transport,
+                request_id: &call.context.request_id,
+                method: None,
+            };
+            call.billing = self.limits.admit(&asker).map_err(Refusal::Deny)?;
+            Ok(())
         })
     }
 }

@@ -62,6 +62,7 @@ fn initialize(
         s.version = Some(version.clone());
         s.client_capabilities = caps;
         s.principal = Some(principal.id.clone());
+        s.tenant = principal.tenant.as_ref().map(|t| t.0.clone());
     });
     Ok(json!({
         "protocolVersion": version,

@@ -11,5 +11,6 @@ pub mod headers;
 pub mod meta;
 pub mod methods;
 pub mod session;
+pub mod session_share;
 pub mod shape;
 pub mod version;

@@ -14,8 +14,11 @@ use rand::RngCore;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
+pub use super::session_share::PER_PRINCIPAL;
+use super::session_share::{Owner, Shares};
 use crate::sync::lock;
 use crate::wire::LogLevel;
+use crate::wire::denial::Denial;
 
 /// What a legacy conversation has negotiated so far.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +30,8 @@ pub struct SessionState {
     pub log_level: Option<LogLevel>,
     /// The principal that opened the session; every later request must be theirs.
     pub principal: Option<String>,
+    /// That principal's tenant (`None`: a platform principal), for the tenant's share of the capacity.
+    pub tenant: Option<String>,
 }
 
 /// The client's answer to a server-to-client request: its result, or its error object.
@@ -115,43 +120,29 @@ impl Default for LegacySession {
     }
 }
 
-/// Why a session could not be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SessionError {
-    #[error("the server holds its maximum of {0} sessions; close one (HTTP DELETE) or retry later")]
-    Full(usize),
-    #[error("this principal holds its maximum of {0} sessions; close one (HTTP DELETE) first")]
-    PrincipalFull(usize),
-}
-
-/// Most sessions one principal may hold, so that one key cannot fill the store.
-pub const PER_PRINCIPAL: usize = 64;
-
 /// HTTP legacy sessions by id.
 #[derive(Debug)]
 pub struct SessionStore {
     sessions: Mutex<HashMap<String, Arc<LegacySession>>>,
-    capacity: usize,
+    shares: Shares,
     idle_timeout: Duration,
 }
 
 impl SessionStore {
     pub fn new(capacity: usize, idle_timeout: Duration) -> Self {
-        Self { sessions: Mutex::new(HashMap::new()), capacity, idle_timeout }
+        Self { sessions: Mutex::new(HashMap::new()), shares: Shares::of(capacity), idle_timeout }
     }
 
-    /// Keep a newly initialized session, evicting idle ones first.
-    pub fn insert(&self, session: Arc<LegacySession>) -> Result<(), SessionError> {
+    /// Keep a newly initialized session, evicting idle ones first, if it fits
+    /// the capacity and its tenant's and principal's shares of it
+    /// (-31503 `sessions_full` naming the share otherwise).
+    pub fn insert(&self, session: Arc<LegacySession>) -> Result<(), Denial> {
         let mut map = lock(&self.sessions);
         let now = Instant::now();
         map.retain(|_, s| s.idle_for(now) < self.idle_timeout);
-        if map.len() >= self.capacity {
-            return Err(SessionError::Full(self.capacity));
-        }
-        let owner = session.state().principal;
-        if owner.is_some() && map.values().filter(|s| s.state().principal == owner).count() >= PER_PRINCIPAL {
-            return Err(SessionError::PrincipalFull(PER_PRINCIPAL));
-        }
+        let held: Vec<SessionState> = map.values().map(|s| s.state()).collect();
+        let new = session.state();
+        self.shares.admit(held.iter().map(owner), owner(&new))?;
         map.insert(session.id().to_owned(), session);
         Ok(())
     }
@@ -184,6 +175,10 @@ impl SessionStore {
     }
 }
 
+fn owner(state: &SessionState) -> Owner<'_> {
+    Owner { tenant: state.tenant.as_deref(), principal: state.principal.as_deref() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,7 +187,8 @@ mod tests {
     fn a_full_store_refuses_and_idle_sessions_are_evicted() {
         let store = SessionStore::new(1, Duration::from_secs(3600));
         assert!(store.insert(Arc::new(LegacySession::new())).is_ok());
-        assert_eq!(store.insert(Arc::new(LegacySession::new())), Err(SessionError::Full(1)));
+        let full = Denial::SessionsFull { share: crate::wire::denial::SessionShare::Capacity, limit: 1 };
+        assert_eq!(store.insert(Arc::new(LegacySession::new())), Err(full));
         let idle = SessionStore::new(1, Duration::ZERO);
         let s = Arc::new(LegacySession::new());
         assert!(idle.insert(Arc::clone(&s)).is_ok());
@@ -211,7 +207,8 @@ mod tests {
         for _ in 0..PER_PRINCIPAL {
             assert!(store.insert(owned("k1")).is_ok());
         }
-        assert_eq!(store.insert(owned("k1")), Err(SessionError::PrincipalFull(PER_PRINCIPAL)));
+        let full = Denial::SessionsFull { share: crate::wire::denial::SessionShare::Principal, limit: PER_PRINCIPAL };
+        assert_eq!(store.insert(owned("k1")), Err(full));
         assert!(store.insert(owned("k2")).is_ok(), "another principal still gets a session");
     }
 

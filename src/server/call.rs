@@ -20,9 +20,9 @@ use crate::config::Config;
 use crate::events::{Announcements, Hub};
 use crate::exec::{CommitPlan, Committed};
 use crate::gate::address_limit::AddressLimit;
-use crate::gate::credentials::{AuthError, AuthFailure, Authenticator};
-use crate::gate::{Admission, Chain, Refusal, auth_error, policy};
-use crate::identity::{Credential, Principal, TenantId, key_format};
+use crate::gate::credentials::Authenticator;
+use crate::gate::{Admission, Chain, RateLimits, Refusal, policy};
+use crate::identity::{Credential, Principal, TenantId};
 use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
@@ -52,6 +52,8 @@ pub struct Governance {
     /// The 2026-07-28 asker (sealed `input_required` results), for the era layer to hand out.
     sealed: AskVia,
     address_limit: AddressLimit,
+    /// The key and tenant buckets, shared with the gate's rate-limit step.
+    pub(crate) rate_limits: Arc<RateLimits>,
 }
 
 /// What a round starts from: this round's answers, and either a sealed state
@@ -81,7 +83,7 @@ pub(crate) struct Caller<'a> {
 }
 
 impl<'a> Caller<'a> {
-    fn of(cx: &'a CallContext) -> Self {
+    pub(crate) fn of(cx: &'a CallContext) -> Self {
         Self { credential: &cx.credential, transport: cx.transport, request_id: &cx.request_id }
     }
 }
@@ -109,12 +111,13 @@ impl Governance {
         // Listen streams may hold at most half of the connections (at least one).
         let stream_capacity = (config.max_connections / 2).max(1);
         let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
+        let rate_limits = Arc::new(RateLimits::new(Arc::clone(&store), clock.clone()));
         let chain = Chain::standard(
             Arc::clone(&registry),
             Arc::clone(&authenticator),
-            Arc::clone(&store),
             clock.clone(),
             crate::gate::Flags::of(&config),
+            Arc::clone(&rate_limits),
         );
         let rate = NonZeroU32::new(config.per_address_rps).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
@@ -131,6 +134,7 @@ impl Governance {
             events: Arc::new(Hub::new(stream_capacity)),
             state_key,
             address_limit,
+            rate_limits,
         })
     }
 
@@ -158,60 +162,6 @@ impl Governance {
     /// Forget idle per-address buckets.
     pub fn sweep(&self) {
         self.address_limit.sweep();
-    }
-
-    /// Authenticate a request that is not a `tools/call` (`tools/list`,
-    /// `initialize`); a refusal is counted in the flood-denial windows.
-    pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
-        self.authenticate_caller(&Caller::of(cx), cx.session_principal.as_deref(), method)
-            .map_err(|e| auth_error(&e).to_rpc())
-    }
-
-    /// [`Self::authenticate`] for any request, on a legacy session opened by
-    /// `bound` (if any): a refusal is counted in the flood-denial windows under `method`.
-    pub(crate) fn authenticate_caller(
-        &self,
-        caller: &Caller<'_>,
-        bound: Option<&str>,
-        method: &str,
-    ) -> Result<Principal, AuthError> {
-        self.authenticator.authenticate_on(caller.credential, bound).inspect_err(|e| {
-            match e {
-                AuthError::Refused(f) => self.note_flood(caller, *f, Some(method)),
-                // Audited under the key's principal in its own chain, aggregated like other refusals.
-                AuthError::Mismatch(key) => {
-                    let chain = key.tenant.as_ref().map_or_else(|| SYSTEM_CHAIN.to_owned(), |t| t.0.clone());
-                    let denial = DenialKey {
-                        chain,
-                        principal: key.id.clone(),
-                        reason: "credential_mismatch".to_owned(),
-                        tool: Some(method.to_owned()),
-                        transport: caller.transport.as_str().to_owned(),
-                    };
-                    self.store.denials.note(denial, self.clock.now(), caller.request_id);
-                }
-                AuthError::Unavailable(_) => {}
-            }
-        })
-    }
-
-    fn note_flood(&self, caller: &Caller<'_>, failure: AuthFailure, tool: Option<&str>) {
-        // A real key refused for its state (revoked, expired, tenant) is named by its
-        // public id; anything else is `anonymous`, so random forged ids cannot split
-        // a flood into many records.
-        let principal = match caller.credential {
-            Credential::Bearer(token) if failure.names_a_real_key() => key_format::parse(token).map(|(id, _)| id.0),
-            _ => None,
-        };
-        let reason = failure.reason();
-        let key = DenialKey {
-            chain: SYSTEM_CHAIN.to_owned(),
-            principal: principal.unwrap_or_else(|| "anonymous".to_owned()),
-            reason: reason.to_owned(),
-            tool: tool.map(str::to_owned),
-            transport: caller.transport.as_str().to_owned(),
-        };
-        self.store.denials.note(key, self.clock.now(), caller.request_id);
     }
 
     /// The tools a principal may see, latest version of each, in name order:

@@ -6,6 +6,7 @@
 //! with its asker, and gets back era-neutral results.
 
 pub mod access;
+mod authenticated;
 pub mod call;
 pub mod dispatch;
 pub mod sealed;

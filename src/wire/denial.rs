@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::errors::{
-    FORBIDDEN, INTERNAL_ERROR, INVALID_PARAMS, QUOTA_EXCEEDED, RATE_LIMITED, RpcError, UNAUTHENTICATED,
+    FORBIDDEN, INTERNAL_ERROR, INVALID_PARAMS, QUOTA_EXCEEDED, RATE_LIMITED, RpcError, UNAUTHENTICATED, UNAVAILABLE,
 };
 use crate::identity::AuthFailure;
 
@@ -54,6 +54,28 @@ pub enum BadRetry {
     InputResponseMalformed,
 }
 
+/// Which share of the legacy HTTP session capacity is used up (`data.share`
+/// of -31503 `sessions_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionShare {
+    /// The server holds its maximum (or tenants together hold theirs).
+    Capacity,
+    /// The caller's tenant holds its share; other tenants are not affected.
+    Tenant,
+    /// The caller's key holds its maximum.
+    Principal,
+}
+
+impl SessionShare {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionShare::Capacity => "capacity",
+            SessionShare::Tenant => "tenant_share",
+            SessionShare::Principal => "principal_share",
+        }
+    }
+}
+
 /// A denial: the call is refused with a JSON-RPC error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Denial {
@@ -74,6 +96,9 @@ pub enum Denial {
     BadRetry { what: BadRetry, message: String, key: Option<String> },
     /// -32021: the tool needs client capabilities the request did not declare.
     MissingCapability(Map<String, Value>),
+    /// -31503 `sessions_full`: a legacy `initialize` finds its share of the
+    /// session capacity used up (`limit` sessions); closing one frees it.
+    SessionsFull { share: SessionShare, limit: usize },
     /// -31503: the store cannot answer or commit (fail closed).
     Unavailable(String),
     /// -32603: the server broke its own invariant (fail closed).
@@ -100,6 +125,7 @@ impl Denial {
             Denial::BadRetry { what: BadRetry::Replayed, .. } => "request_state_replayed",
             Denial::BadRetry { what: BadRetry::InputResponseMalformed, .. } => "input_response_malformed",
             Denial::MissingCapability(_) => "missing_client_capability",
+            Denial::SessionsFull { .. } => "sessions_full",
             Denial::Unavailable(_) => "store_unavailable",
             Denial::Internal(_) => "internal",
         }
@@ -164,6 +190,21 @@ impl Denial {
                 RpcError::invalid_params(message.clone()).with_data(json!({ "reason": reason, "key": key }))
             }
             Denial::MissingCapability(missing) => RpcError::missing_capability(Value::Object(missing.clone())),
+            Denial::SessionsFull { share, limit } => {
+                let message = match share {
+                    SessionShare::Capacity => format!(
+                        "Sessions full: the server holds its maximum of {limit} sessions; close one (HTTP DELETE) or retry later"
+                    ),
+                    SessionShare::Tenant => format!(
+                        "Sessions full: your tenant holds its share of {limit} sessions; close one of them (HTTP DELETE) first"
+                    ),
+                    SessionShare::Principal => format!(
+                        "Sessions full: this key holds its maximum of {limit} sessions; close one (HTTP DELETE) first"
+                    ),
+                };
+                RpcError::new(UNAVAILABLE, message)
+                    .with_data(json!({ "reason": reason, "share": share.as_str(), "limit": limit }))
+            }
             Denial::Unavailable(detail) => RpcError::unavailable(detail),
             Denial::Internal(detail) => RpcError::new(INTERNAL_ERROR, format!("Internal error: {detail}"))
                 .with_data(json!({ "reason": reason })),
@@ -180,7 +221,7 @@ impl From<Denial> for RpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::errors::{MISSING_CAPABILITY, UNAVAILABLE};
+    use crate::wire::errors::MISSING_CAPABILITY;
 
     fn every_denial() -> Vec<Denial> {
         vec![
@@ -206,6 +247,7 @@ mod tests {
                 key: Some("confirm".into()),
             },
             Denial::MissingCapability(Map::new()),
+            Denial::SessionsFull { share: SessionShare::Tenant, limit: 8 },
             Denial::Unavailable("disk full".into()),
             Denial::Internal("bug".into()),
         ]
@@ -241,6 +283,7 @@ mod tests {
                 (INVALID_PARAMS, 400),
                 (MISSING_CAPABILITY, 400),
                 (UNAVAILABLE, 503),
+                (UNAVAILABLE, 503),
                 (INTERNAL_ERROR, 500),
             ]
         );
@@ -253,5 +296,16 @@ mod tests {
         assert!(Denial::RateLimited { retry_after_ms: 1 }.is_flood());
         assert!(Denial::Unauthenticated(AuthFailure::MissingCredential).is_flood());
         assert!(!Denial::forbidden(Forbid::RoleRequired, "x", json!({})).is_flood());
+    }
+
+    #[test]
+    fn a_full_session_share_names_the_share_and_its_limit() {
+        let e = Denial::SessionsFull { share: SessionShare::Tenant, limit: 8 }.to_rpc();
+        let data = e.data.unwrap_or_default();
+        assert_eq!(
+            (e.code, data["share"].clone(), data["limit"].clone()),
+            (UNAVAILABLE, json!("tenant_share"), json!(8))
+        );
+        assert!(!Denial::SessionsFull { share: SessionShare::Capacity, limit: 1 }.is_flood());
     }
 }

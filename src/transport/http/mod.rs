@@ -313,10 +313,9 @@ async fn initialize(state: &AppState, request: jsonrpc::Request, credential: Cre
     let outcome = state.server.request(&request, &route, state.options.transport, None, credential).await;
     match outcome {
         Ok(result) => {
-            if let Err(e) = state.server.sessions.insert(Arc::clone(&session)) {
-                let error = RpcError::new(crate::wire::errors::UNAVAILABLE, e.to_string())
-                    .with_data(serde_json::json!({ "reason": "sessions_full" }));
-                return json_reply(StatusCode::SERVICE_UNAVAILABLE, &jsonrpc::failure(&request.id, &error), &[]);
+            if let Err(denial) = state.server.sessions.insert(Arc::clone(&session)) {
+                let error = denial.to_rpc();
+                return json_reply(reply::legacy_status(&error), &jsonrpc::failure(&request.id, &error), &[]);
             }
             let id = session.id().to_owned();
             json_reply(StatusCode::OK, &jsonrpc::success(&request.id, result), &[(SESSION_HEADER, id)])
