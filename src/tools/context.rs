@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
-
 use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
 
 use crate::clock::Clock;
 use crate::config::Config;
