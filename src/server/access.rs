@@ -141,7 +141,7 @@ impl Governance {
 async fn open_tar(path: &std::path::Path) -> Option<(tokio::fs::File, u64)> {
     let file = tokio::fs::File::open(path).await.ok()?;
     let meta = file.metadata().await.ok()?;
-    meta.is_file().then(|| (file, meta.len()))
+    meta.is_file().then_some((file, meta.len()))
 }
 
 fn draft(
