@@ -7,6 +7,7 @@ mod canonical;
 mod checkpoint;
 mod error;
 mod fields;
+mod problem;
 mod record;
 mod signing;
 #[cfg(test)]
@@ -17,9 +18,10 @@ pub use canonical::{MAX_SAFE_INTEGER, canonical_json};
 pub use checkpoint::{Checkpoint, CheckpointType};
 pub use error::AuditError;
 pub use fields::DIGEST_PREFIX;
+pub use problem::{ChainReport, Problem};
 pub use record::{Aggregate, AuditRecord, Decision, GENESIS, RecordDraft, SYSTEM_CHAIN, digest, digest_json};
 pub use signing::{KEY_FILE_HEADER, PublicKey, SigningKey, describe};
-pub use verify::{ChainReport, Problem, parse_checkpoints_jsonl, parse_records_jsonl, verify_chain, verify_range};
+pub use verify::{ChainVerifier, parse_checkpoints_jsonl, parse_records_jsonl, verify_chain, verify_range};
 
 /// A fresh request id (16 random bytes, hex).
 pub fn new_request_id() -> String {

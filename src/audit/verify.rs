@@ -4,178 +4,10 @@
 //! trusted key and matches the record it names; otherwise the first problem
 //! is named.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
+use super::problem::{ChainReport, Problem};
 use super::{AuditRecord, Checkpoint, GENESIS, PublicKey};
-
-/// What a chain that verified contains.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainReport {
-    /// The chain verified.
-    pub chain: String,
-    /// How many records it has.
-    pub records: u64,
-    /// Seq of its last record (0 when empty).
-    pub last_seq: u64,
-    /// Hash of its last record ([`GENESIS`] when empty).
-    pub last_hash: String,
-    /// How many checkpoints were verified.
-    pub checkpoints: u64,
-    /// Highest seq signed by a verified checkpoint (0 when none). Records
-    /// above it are intact as a chain but not covered by a signature: cutting
-    /// them off would not be detectable.
-    pub covered_seq: u64,
-}
-
-impl ChainReport {
-    /// How many records at the end no checkpoint covers.
-    pub fn uncovered(&self) -> u64 {
-        self.last_seq.saturating_sub(self.covered_seq)
-    }
-}
-
-/// The first thing wrong with a chain. Display is a sentence for people
-/// naming the seq; [`Problem::code`] is the stable name for machines.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Problem {
-    /// The record's content does not hash to its `hash`.
-    #[error("record seq {seq} was altered: its content does not match its hash")]
-    BadHash {
-        /// The altered record.
-        seq: u64,
-    },
-    /// The record's `prev` is not the previous record's hash.
-    #[error(
-        "record seq {seq} does not link to {}: the chain was rewritten, reordered or cut before it",
-        predecessor(*seq)
-    )]
-    BrokenLink {
-        /// The first record whose link is wrong.
-        seq: u64,
-    },
-    /// Records are missing, duplicated or out of order.
-    #[error(
-        "expected record seq {expected} but found seq {found}: records are missing, \
-         duplicated or out of order"
-    )]
-    SeqGap {
-        /// The seq that should come next.
-        expected: u64,
-        /// The seq found in its place.
-        found: u64,
-    },
-    /// A record or checkpoint names another chain.
-    #[error(
-        "the record or checkpoint at seq {seq} belongs to another chain; \
-         verify each chain with its own records and checkpoints"
-    )]
-    WrongChain {
-        /// Its seq.
-        seq: u64,
-    },
-    /// A checkpoint from a trusted key id fails its signature.
-    #[error("the checkpoint at seq {seq} has an invalid signature: it was altered or forged")]
-    BadCheckpointSignature {
-        /// The checkpoint's seq.
-        seq: u64,
-    },
-    /// A validly signed checkpoint names a different hash than the record.
-    #[error(
-        "the signed checkpoint at seq {seq} does not match record {seq}: \
-         the log was rewritten after it was signed"
-    )]
-    CheckpointMismatch {
-        /// The checkpoint's seq.
-        seq: u64,
-    },
-    /// A validly signed checkpoint names a seq past the last record.
-    #[error(
-        "a signed checkpoint covers seq {checkpoint_seq} but the chain ends at seq {last_seq}: \
-         records {} to {checkpoint_seq} were cut off",
-        last_seq.saturating_add(1)
-    )]
-    Truncated {
-        /// The highest checkpointed seq.
-        checkpoint_seq: u64,
-        /// The last record present.
-        last_seq: u64,
-    },
-    /// A checkpoint is signed by a key that is not pinned.
-    #[error(
-        "a checkpoint is signed by key {key_id}, which is not trusted; pin the server's key \
-         with --pubkey or --fingerprint as `tollgate audit pubkey` prints it"
-    )]
-    UntrustedKey {
-        /// The unknown key id.
-        key_id: String,
-    },
-    /// A deleted tenant's chain continues past the record that sealed it.
-    #[error(
-        "the tenant was deleted and its chain sealed at seq {final_seq}, but it ends at seq {last_seq}: \
-         records were written after the seal"
-    )]
-    WrittenAfterSeal {
-        /// The seq of the deletion's own record (the tombstone's).
-        final_seq: u64,
-        /// The last record present.
-        last_seq: u64,
-    },
-    /// A line is not a record or checkpoint.
-    #[error("line {line} is malformed: {detail}")]
-    Malformed {
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong with it.
-        detail: String,
-    },
-}
-
-/// "record N" or "the genesis value", for link messages.
-fn predecessor(seq: u64) -> String {
-    match seq {
-        0 | 1 => "the genesis value".to_owned(),
-        n => format!("record {}", n - 1),
-    }
-}
-
-impl Problem {
-    /// Stable snake_case name, for reports and exit codes.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Problem::BadHash { .. } => "bad_hash",
-            Problem::BrokenLink { .. } => "broken_link",
-            Problem::SeqGap { .. } => "seq_gap",
-            Problem::WrongChain { .. } => "wrong_chain",
-            Problem::BadCheckpointSignature { .. } => "bad_checkpoint_signature",
-            Problem::CheckpointMismatch { .. } => "checkpoint_mismatch",
-            Problem::WrittenAfterSeal { .. } => "written_after_seal",
-            Problem::Truncated { .. } => "truncated",
-            Problem::UntrustedKey { .. } => "untrusted_key",
-            Problem::Malformed { .. } => "malformed",
-        }
-    }
-
-    /// The first seq that is bad or missing, when the problem has one.
-    pub fn seq(&self) -> Option<u64> {
-        match self {
-            Problem::BadHash { seq }
-            | Problem::BrokenLink { seq }
-            | Problem::WrongChain { seq }
-            | Problem::BadCheckpointSignature { seq }
-            | Problem::CheckpointMismatch { seq } => Some(*seq),
-            Problem::SeqGap { expected, .. } => Some(*expected),
-            Problem::Truncated { last_seq, .. } => Some(last_seq.saturating_add(1)),
-            Problem::WrittenAfterSeal { final_seq, .. } => Some(final_seq.saturating_add(1)),
-            Problem::UntrustedKey { .. } | Problem::Malformed { .. } => None,
-        }
-    }
-
-    /// `{code, message, seq}` for machine-readable reports.
-    pub fn to_json(&self) -> Value {
-        json!({"code": self.code(), "message": self.to_string(), "seq": self.seq()})
-    }
-}
 
 /// Verifies `chain` offline: its `records` (in file order) and
 /// `checkpoints` (any order) against the pinned `trusted` keys (several, so
@@ -207,61 +39,128 @@ pub fn verify_range(
     checkpoints: &[Checkpoint],
     trusted: &[PublicKey],
 ) -> Result<ChainReport, Problem> {
-    let mut prev = first_prev;
-    for (expected, record) in (from_seq..).zip(records) {
-        if record.chain != chain {
-            return Err(Problem::WrongChain { seq: record.seq });
-        }
-        if record.seq != expected {
-            return Err(Problem::SeqGap { expected, found: record.seq });
-        }
-        if record.prev != prev {
-            return Err(Problem::BrokenLink { seq: expected });
-        }
-        if record.expected_hash().ok().as_deref() != Some(record.hash.as_str()) {
-            return Err(Problem::BadHash { seq: expected });
-        }
-        prev = &record.hash;
+    let mut verifier = ChainVerifier::new(chain, from_seq, first_prev, checkpoints.to_vec());
+    for record in records {
+        verifier.push(record);
     }
-    let last_seq = from_seq.saturating_sub(1).saturating_add(records.len() as u64);
+    verifier.finish(trusted)
+}
 
-    let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
-    sorted.sort_by_key(|c| c.seq);
-    let keys: Vec<(String, &PublicKey)> = trusted.iter().map(|k| (k.key_id(), k)).collect();
-    for checkpoint in &sorted {
-        if checkpoint.chain != chain {
-            return Err(Problem::WrongChain { seq: checkpoint.seq });
-        }
-        let mut candidates = keys.iter().filter(|(id, _)| *id == checkpoint.key_id).peekable();
-        if candidates.peek().is_none() {
-            return Err(Problem::UntrustedKey { key_id: checkpoint.key_id.clone() });
-        }
-        if !candidates.any(|(_, key)| checkpoint.verify(key).is_ok()) {
-            return Err(Problem::BadCheckpointSignature { seq: checkpoint.seq });
+/// [`verify_range`] one record at a time, for a chain too long to hold: it
+/// keeps the previous record's hash, the checkpoints and the hash of each
+/// record a checkpoint names, nothing else, so its memory does not grow with
+/// the chain. Feed it the records in order with [`ChainVerifier::push`]; its
+/// [`ChainVerifier::finish`] reports exactly what [`verify_range`] would for
+/// the same records, checks in the same order.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    chain: String,
+    from_seq: u64,
+    first_prev: String,
+    /// Hash of the last record pushed (`first_prev` before any).
+    prev: String,
+    /// Records pushed without a problem.
+    records: u64,
+    /// The checkpoints, by seq.
+    checkpoints: Vec<Checkpoint>,
+    /// For each seq a checkpoint names, the hash of that record once pushed.
+    signed: BTreeMap<u64, Option<String>>,
+    /// The first problem among the records; later ones are not checked.
+    problem: Option<Problem>,
+}
+
+impl ChainVerifier {
+    /// A verifier of `chain` from `from_seq`, whose first record links to
+    /// `first_prev`, against its `checkpoints` (any order).
+    pub fn new(chain: &str, from_seq: u64, first_prev: &str, mut checkpoints: Vec<Checkpoint>) -> Self {
+        checkpoints.sort_by_key(|c| c.seq);
+        let signed = checkpoints.iter().filter(|c| c.seq >= from_seq).map(|c| (c.seq, None)).collect();
+        ChainVerifier {
+            chain: chain.to_owned(),
+            from_seq,
+            first_prev: first_prev.to_owned(),
+            prev: first_prev.to_owned(),
+            records: 0,
+            checkpoints,
+            signed,
+            problem: None,
         }
     }
-    for checkpoint in &sorted {
-        let signed = match checkpoint.seq {
-            seq if seq.saturating_add(1) == from_seq => Some(first_prev),
-            seq if seq < from_seq => return Err(Problem::CheckpointMismatch { seq }),
-            seq => usize::try_from(seq - from_seq).ok().and_then(|i| records.get(i)).map(|r| r.hash.as_str()),
+
+    /// Check the next record: its chain, its seq (no gap), its link and its
+    /// hash. After the first problem, further records are ignored.
+    pub fn push(&mut self, record: &AuditRecord) {
+        if self.problem.is_some() {
+            return;
+        }
+        let expected = self.from_seq.saturating_add(self.records);
+        let problem = if record.chain != self.chain {
+            Some(Problem::WrongChain { seq: record.seq })
+        } else if record.seq != expected {
+            Some(Problem::SeqGap { expected, found: record.seq })
+        } else if record.prev != self.prev {
+            Some(Problem::BrokenLink { seq: expected })
+        } else if record.expected_hash().ok().as_deref() != Some(record.hash.as_str()) {
+            Some(Problem::BadHash { seq: expected })
+        } else {
+            None
         };
-        if signed.is_some_and(|hash| hash != checkpoint.hash) {
-            return Err(Problem::CheckpointMismatch { seq: checkpoint.seq });
+        if problem.is_some() {
+            self.problem = problem;
+            return;
         }
+        if let Some(slot) = self.signed.get_mut(&expected) {
+            *slot = Some(record.hash.clone());
+        }
+        record.hash.clone_into(&mut self.prev);
+        self.records += 1;
     }
-    let covered_seq = sorted.last().map_or(0, |c| c.seq);
-    if covered_seq > last_seq {
-        return Err(Problem::Truncated { checkpoint_seq: covered_seq, last_seq });
+
+    /// The verdict: the first record problem, else each checkpoint by seq
+    /// (chain, trusted key id, signature), then that each checkpoint's hash
+    /// is its record's, then that none lies beyond the last record.
+    pub fn finish(self, trusted: &[PublicKey]) -> Result<ChainReport, Problem> {
+        if let Some(problem) = self.problem {
+            return Err(problem);
+        }
+        let (chain, from_seq) = (self.chain.as_str(), self.from_seq);
+        let last_seq = from_seq.saturating_sub(1).saturating_add(self.records);
+        let keys: Vec<(String, &PublicKey)> = trusted.iter().map(|k| (k.key_id(), k)).collect();
+        for checkpoint in &self.checkpoints {
+            if checkpoint.chain != chain {
+                return Err(Problem::WrongChain { seq: checkpoint.seq });
+            }
+            let mut candidates = keys.iter().filter(|(id, _)| *id == checkpoint.key_id).peekable();
+            if candidates.peek().is_none() {
+                return Err(Problem::UntrustedKey { key_id: checkpoint.key_id.clone() });
+            }
+            if !candidates.any(|(_, key)| checkpoint.verify(key).is_ok()) {
+                return Err(Problem::BadCheckpointSignature { seq: checkpoint.seq });
+            }
+        }
+        for checkpoint in &self.checkpoints {
+            let signed = match checkpoint.seq {
+                seq if seq.saturating_add(1) == from_seq => Some(self.first_prev.as_str()),
+                seq if seq < from_seq => return Err(Problem::CheckpointMismatch { seq }),
+                seq => self.signed.get(&seq).and_then(|h| h.as_deref()),
+            };
+            if signed.is_some_and(|hash| hash != checkpoint.hash) {
+                return Err(Problem::CheckpointMismatch { seq: checkpoint.seq });
+            }
+        }
+        let covered_seq = self.checkpoints.last().map_or(0, |c| c.seq);
+        if covered_seq > last_seq {
+            return Err(Problem::Truncated { checkpoint_seq: covered_seq, last_seq });
+        }
+        Ok(ChainReport {
+            chain: self.chain,
+            records: self.records,
+            last_seq,
+            last_hash: self.prev,
+            checkpoints: self.checkpoints.len() as u64,
+            covered_seq,
+        })
     }
-    Ok(ChainReport {
-        chain: chain.to_owned(),
-        records: records.len() as u64,
-        last_seq,
-        last_hash: prev.to_owned(),
-        checkpoints: sorted.len() as u64,
-        covered_seq,
-    })
 }
 
 /// Parses JSON Lines of records (one per line; a final newline is optional,

@@ -34,8 +34,10 @@ pub const SESSION_ANSWER: &str = "session.answer";
 /// What a download request gets.
 #[derive(Debug)]
 pub enum Download {
-    /// The package and the bytes of its `.tar` (the download is audited).
-    Granted { package: StoredPackage, tar: Vec<u8> },
+    /// The package and its `.tar`, opened and its length known, to be
+    /// streamed from disk (the download is audited): the server never holds
+    /// a whole package in memory.
+    Granted { package: StoredPackage, tar: tokio::fs::File, len: u64 },
     /// Not authenticated, or the store cannot answer: the wire error.
     Refused(RpcError),
     /// An unknown id, another tenant's package, or a role that may not
@@ -79,7 +81,9 @@ impl Governance {
             return self.refuse_download(&caller, &principal, id, "package_expired", Download::Gone).await;
         }
         let tar = files.tar_path(&package.id);
-        let Ok(Ok(bytes)) = tokio::task::spawn_blocking(move || std::fs::read(tar)).await else {
+        // Opened before the record is written, so a swept file is refused as
+        // before; once open, a sweep cannot take the bytes from the reader.
+        let Some((file, len)) = open_tar(&tar).await else {
             return self.refuse_download(&caller, &principal, id, "package_expired", Download::Gone).await;
         };
         let mut draft = draft(&caller, &principal, &package.tenant, now, Decision::Allow, None);
@@ -89,7 +93,7 @@ impl Governance {
             // Never hand out a package without its audit record.
             return Download::Refused(RpcError::unavailable(e));
         }
-        Download::Granted { package, tar: bytes }
+        Download::Granted { package, tar: file, len }
     }
 
     /// Record a refused download in the caller's chain; `outcome` if recorded.
@@ -130,6 +134,14 @@ impl Governance {
             Err(e) => Err(SessionRefusal::Refused(auth_error(&e).to_rpc())),
         }
     }
+}
+
+/// The package's `.tar` opened for reading and its length; `None` when it is
+/// missing or unreadable (swept), which the caller treats as expired.
+async fn open_tar(path: &std::path::Path) -> Option<(tokio::fs::File, u64)> {
+    let file = tokio::fs::File::open(path).await.ok()?;
+    let meta = file.metadata().await.ok()?;
+    meta.is_file().then_some((file, meta.len()))
 }
 
 fn draft(

@@ -23,6 +23,7 @@ use crate::gate::address_limit::AddressLimit;
 use crate::gate::credentials::Authenticator;
 use crate::gate::{Admission, Chain, RateLimits, Refusal, policy};
 use crate::identity::{Credential, Principal, TenantId};
+use crate::server::heavy::{HeavyCalls, HeavySlot};
 use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
 use crate::store::denials::DenialKey;
@@ -54,6 +55,8 @@ pub struct Governance {
     address_limit: AddressLimit,
     /// The key and tenant buckets, shared with the gate's rate-limit step.
     pub(crate) rate_limits: Arc<RateLimits>,
+    /// The heavy calls running per tenant.
+    heavy: HeavyCalls,
 }
 
 /// What a round starts from: this round's answers, and either a sealed state
@@ -135,6 +138,7 @@ impl Governance {
             state_key,
             address_limit,
             rate_limits,
+            heavy: HeavyCalls::default(),
         })
     }
 
@@ -257,6 +261,15 @@ impl Governance {
         let capabilities = if cx.ask_via.can_ask() { cx.client_capabilities.clone() } else { Map::new() };
         let input = Arc::new(Input::new(capabilities, round.given, carried, bound));
         let chain = chain_of(&self.store, Some(&principal), permit.tenant.as_ref());
+        // A heavy tool holds one of its tenant's few slots while it runs.
+        let slot: Option<HeavySlot> = match tool.spec.heavy.then(|| self.heavy.try_take(&chain)) {
+            None => None,
+            Some(Ok(slot)) => Some(slot),
+            Some(Err(denial)) => {
+                let refusal = Refusal::Deny(denial);
+                return self.deny(cx, &admission, refusal, Some(args_digest)).await.map(RoundEnd::Done);
+            }
+        };
         let mut draft = self.draft(cx, Some(&principal), &chain, Some(&tool));
         draft.args_digest = Some(args_digest.clone());
         let ledger_tenant = principal.tenant.as_ref().map_or_else(|| PLATFORM_LEDGER.to_owned(), |t| t.0.clone());
@@ -313,7 +326,7 @@ impl Governance {
                 Ok(Reserved::Go(plan, held)) => {
                     let store = Arc::clone(&self.store);
                     // The reading task keeps the reservation until it ends, even if the call is dropped.
-                    let working = held.clone();
+                    let working = (held.clone(), slot.clone());
                     let read = tokio::task::spawn_blocking(move || {
                         let _working = working;
                         store.read(|c| Ok(run(arguments, &tcx, c)))

@@ -9,4 +9,5 @@ pub mod access;
 mod authenticated;
 pub mod call;
 pub mod dispatch;
+pub mod heavy;
 pub mod sealed;

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, WriteCx, exec, one};
 use crate::audit::{
-    AuditRecord, ChainReport, Checkpoint, GENESIS, Problem, PublicKey, RecordDraft, SYSTEM_CHAIN, canonical_json,
-    verify_chain,
+    AuditRecord, ChainReport, ChainVerifier, Checkpoint, GENESIS, Problem, PublicKey, RecordDraft, SYSTEM_CHAIN,
+    canonical_json,
 };
 
 /// Append a record to `chain`. A deleted tenant's chain is sealed by its
@@ -55,13 +55,6 @@ pub fn chains(conn: &Connection) -> Result<Vec<String>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A chain's stored rows as (seq, stored JSON text), in seq order.
-pub fn rows(conn: &Connection, chain: &str) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT seq, record FROM audit_records WHERE chain = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map([chain], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// The last (seq, hash) of a chain.
 pub fn head(conn: &Connection, chain: &str) -> Result<Option<(u64, String)>, StoreError> {
     Ok(one(conn, "SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1", [chain], |r| {
@@ -95,38 +88,76 @@ pub fn checkpointed(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Load a stored chain and verify it against the trusted keys. The outer
-/// error is the store failing; the inner one is the first problem found.
+/// Verify a stored chain against the trusted keys, reading its records one
+/// row at a time (memory does not grow with the chain: the verifier keeps
+/// the previous hash and the checkpoints). The outer error is the store
+/// failing; the inner one is the first problem found, the same as loading the
+/// whole chain would give: a malformed record row first, then a malformed
+/// checkpoint row, then the chain's own checks.
 pub fn verify_stored(
     conn: &Connection,
     chain: &str,
     trusted: &[PublicKey],
 ) -> Result<Result<ChainReport, Problem>, StoreError> {
-    let mut records = Vec::new();
-    for (line, (_, text)) in rows(conn, chain)?.into_iter().enumerate() {
-        let parsed = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| e.to_string())
-            .and_then(|v| AuditRecord::from_json(&v).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(r) => records.push(r),
-            Err(detail) => return Ok(Err(Problem::Malformed { line: u64::try_from(line).unwrap_or(0) + 1, detail })),
-        }
-    }
-    let mut checkpoints = Vec::new();
-    for (line, text) in checkpoint_rows(conn, chain)?.into_iter().enumerate() {
-        let parsed = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| e.to_string())
-            .and_then(|v| Checkpoint::from_json(&v).map_err(|e| e.to_string()));
-        match parsed {
+    // Checkpoints first (one per signing interval, few): the verifier must
+    // know which records' hashes to keep.
+    let (mut checkpoints, mut checkpoint_problem) = (Vec::new(), None);
+    each_text(conn, "SELECT checkpoint FROM checkpoints WHERE chain = ?1 ORDER BY id", chain, |line, text| {
+        match parse(text, Checkpoint::from_json) {
             Ok(c) => checkpoints.push(c),
-            Err(detail) => return Ok(Err(Problem::Malformed { line: u64::try_from(line).unwrap_or(0) + 1, detail })),
+            Err(detail) => checkpoint_problem = Some(Problem::Malformed { line, detail }),
         }
+        checkpoint_problem.is_none()
+    })?;
+    let mut verifier = ChainVerifier::new(chain, 1, GENESIS, checkpoints);
+    let mut malformed = None;
+    each_text(conn, "SELECT record FROM audit_records WHERE chain = ?1 ORDER BY seq", chain, |line, text| {
+        match parse(text, AuditRecord::from_json) {
+            Ok(r) => verifier.push(&r),
+            Err(detail) => malformed = Some(Problem::Malformed { line, detail }),
+        }
+        malformed.is_none()
+    })?;
+    if let Some(problem) = malformed.or(checkpoint_problem) {
+        return Ok(Err(problem));
     }
-    let last_seq = records.last().map_or(0, |r| r.seq);
-    Ok(verify_chain(chain, &records, &checkpoints, trusted).and_then(|report| match sealed_at(conn, chain) {
-        Ok(Some(final_seq)) if final_seq != last_seq => Err(Problem::WrittenAfterSeal { final_seq, last_seq }),
+    Ok(verifier.finish(trusted).and_then(|report| match sealed_at(conn, chain) {
+        Ok(Some(final_seq)) if final_seq != report.last_seq => {
+            Err(Problem::WrittenAfterSeal { final_seq, last_seq: report.last_seq })
+        }
         _ => Ok(report),
     }))
+}
+
+/// Parse one stored row's JSON text with `from_json`.
+fn parse<T, E: std::fmt::Display>(
+    text: &str,
+    from_json: impl Fn(&serde_json::Value) -> Result<T, E>,
+) -> Result<T, String> {
+    let value = serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())?;
+    from_json(&value).map_err(|e| e.to_string())
+}
+
+/// Run `sql` (one text column, `?1` the chain) and hand each row's text to
+/// `f` with its 1-based line number, one row at a time, until `f` returns
+/// false: no row is kept after `f` returns.
+fn each_text(
+    conn: &Connection,
+    sql: &str,
+    chain: &str,
+    mut f: impl FnMut(u64, &str) -> bool,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([chain])?;
+    let mut line = 0u64;
+    while let Some(row) = rows.next()? {
+        line += 1;
+        let text = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        if !f(line, text) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -173,5 +204,79 @@ mod tests {
         tombstone(&conn, 2);
         let problem = verify_stored(&conn, "t_gone", &[]).expect("read").expect_err("written after the seal");
         assert_eq!(problem.code(), "written_after_seal");
+    }
+
+    /// A chain `t_acme` of `n` records with checkpoints at `at`, signed by
+    /// test key 1; returns the records as appended and the trusted keys.
+    fn stored_chain(conn: &Connection, n: u64, at: &[u64]) -> (Vec<AuditRecord>, Vec<PublicKey>) {
+        let key = crate::audit::testing::test_key(1);
+        let mut cx = WriteCx { conn, appended: Vec::new() };
+        let records: Vec<AuditRecord> =
+            (1..=n).map(|i| append(&mut cx, "t_acme", sample_draft(i)).expect("append")).collect();
+        for &seq in at {
+            let r = &records[usize::try_from(seq).expect("seq") - 1];
+            insert_checkpoint(conn, &Checkpoint::sign(&key, "t_acme", seq, &r.hash, &r.ts).expect("sign"))
+                .expect("checkpoint");
+        }
+        (records, vec![key.public_key()])
+    }
+
+    /// Tampering from outside tollgate: the append-only triggers dropped first.
+    fn around_tollgate(conn: &Connection) {
+        conn.execute_batch(
+            "DROP TRIGGER IF EXISTS audit_records_no_update; DROP TRIGGER IF EXISTS audit_records_no_delete;",
+        )
+        .expect("drop triggers");
+    }
+
+    fn set_record(conn: &Connection, seq: i64, text: &str) {
+        around_tollgate(conn);
+        exec(conn, "UPDATE audit_records SET record = ?1 WHERE chain = 't_acme' AND seq = ?2", params![text, seq])
+            .expect("update");
+    }
+
+    #[test]
+    fn a_stored_chain_verified_row_by_row_reports_what_the_whole_chain_verified_at_once_does() {
+        let conn = store();
+        let (records, keys) = stored_chain(&conn, 250, &[1, 100, 200]);
+        let checkpoints: Vec<Checkpoint> = checkpoint_rows(&conn, "t_acme")
+            .expect("rows")
+            .iter()
+            .map(|t| Checkpoint::from_json(&serde_json::from_str(t).expect("json")).expect("checkpoint"))
+            .collect();
+        let streamed = verify_stored(&conn, "t_acme", &keys).expect("read").expect("valid");
+        assert_eq!(streamed, crate::audit::verify_chain("t_acme", &records, &checkpoints, &keys).expect("valid"));
+        assert_eq!((streamed.records, streamed.checkpoints, streamed.covered_seq), (250, 3, 200));
+        assert_eq!(streamed.last_hash, records[249].hash);
+        // Untrusted keys are refused the same way.
+        let untrusted = verify_stored(&conn, "t_acme", &[]).expect("read").expect_err("untrusted");
+        assert_eq!(untrusted.code(), "untrusted_key");
+    }
+
+    #[test]
+    fn a_tampered_row_is_named_at_its_seq_unless_a_later_row_is_malformed() {
+        let conn = store();
+        let (records, keys) = stored_chain(&conn, 20, &[10]);
+        // Re-hashing is not checked by SQL: change the tool name inside row 3's JSON.
+        let mut tampered = records[2].to_json();
+        tampered["tool"] = serde_json::json!("key.issue");
+        set_record(&conn, 3, &canonical_json(&tampered).expect("canonical"));
+        let problem = verify_stored(&conn, "t_acme", &keys).expect("read").expect_err("tampered");
+        assert_eq!((problem.code(), problem.seq()), ("bad_hash", Some(3)));
+        // A row that is not a record at all is reported first, by its line,
+        // exactly as when the whole chain was parsed before it was checked.
+        set_record(&conn, 7, "not json");
+        let problem = verify_stored(&conn, "t_acme", &keys).expect("read").expect_err("malformed");
+        assert!(matches!(problem, Problem::Malformed { line: 7, .. }), "{problem:?}");
+    }
+
+    #[test]
+    fn a_checkpoint_past_the_stored_end_is_truncation() {
+        let conn = store();
+        let (_, keys) = stored_chain(&conn, 12, &[12]);
+        around_tollgate(&conn);
+        exec(&conn, "DELETE FROM audit_records WHERE chain = 't_acme' AND seq > 9", []).expect("delete");
+        let problem = verify_stored(&conn, "t_acme", &keys).expect("read").expect_err("truncated");
+        assert_eq!(problem, Problem::Truncated { checkpoint_seq: 12, last_seq: 9 });
     }
 }

@@ -144,6 +144,7 @@ impl<E: EditionKind> ReadTool<E> for ExportPackage {
             feature: Some(Feature::AuditExport),
             charges: &[(Counter::AuditExports, 1)],
             billing: BillingClass::Safety,
+            heavy: true,
             ..ToolSpec::open(
                 "audit.export_package",
                 1,
@@ -176,6 +177,7 @@ impl<E: EditionKind> ReadTool<E> for ExportData {
             feature: Some(Feature::DataExport),
             charges: &[(Counter::DataExports, 1)],
             billing: BillingClass::Safety,
+            heavy: true,
             ..ToolSpec::open(
                 "tenant.export_data",
                 1,

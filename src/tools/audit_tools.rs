@@ -95,6 +95,7 @@ impl<E: EditionKind> ReadTool<E> for Verify {
         ToolSpec {
             roles: READERS,
             tenant_scoped: true,
+            heavy: true,
             ..ToolSpec::open(
                 "audit.verify",
                 1,

@@ -57,6 +57,9 @@ pub struct ToolSpec {
     pub returns_secret: bool,
     /// What the tool may still do when the tenant's billing is not in good standing.
     pub billing: BillingClass,
+    /// The tool reads a whole audit chain (verification, an export): the
+    /// server runs only a few at once per tenant.
+    pub heavy: bool,
 }
 
 /// How a tool behaves under `past_due` and `canceled` billing.
@@ -87,6 +90,7 @@ impl ToolSpec {
             charges: &[],
             returns_secret: false,
             billing: BillingClass::Regular,
+            heavy: false,
         }
     }
 }

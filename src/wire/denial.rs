@@ -88,6 +88,9 @@ pub enum Denial {
     RateLimited { retry_after_ms: u64 },
     /// -31429 `address_rate_limited`: the client address's bucket is empty (before authentication).
     AddressRateLimited { retry_after_ms: u64 },
+    /// -31429 `too_many_heavy_calls`: the tenant already runs `limit` heavy
+    /// calls (a chain verified or exported) at once; retry when one ends.
+    TooManyHeavyCalls { limit: usize, retry_after_ms: u64 },
     /// -31402 `quota_exceeded`: a counter is used up for this period.
     QuotaExceeded { counter: &'static str, limit: u64, used: u64, resets_at: String },
     /// -32602 `unknown_tool`.
@@ -119,6 +122,7 @@ impl Denial {
             Denial::Forbidden { why, .. } => why.reason(),
             Denial::RateLimited { .. } => "rate_limited",
             Denial::AddressRateLimited { .. } => "address_rate_limited",
+            Denial::TooManyHeavyCalls { .. } => "too_many_heavy_calls",
             Denial::QuotaExceeded { .. } => "quota_exceeded",
             Denial::UnknownTool { .. } => "unknown_tool",
             Denial::BadRetry { what: BadRetry::State(reason), .. } => reason,
@@ -168,6 +172,13 @@ impl Denial {
                 RpcError::new(RATE_LIMITED, "Too many requests from this address; retry later")
                     .with_data(json!({ "reason": reason, "retry_after_ms": retry_after_ms }))
             }
+            Denial::TooManyHeavyCalls { limit, retry_after_ms } => RpcError::new(
+                RATE_LIMITED,
+                format!(
+                    "Too many heavy calls: your tenant already runs {limit} audit verifications or exports at once; retry when one ends"
+                ),
+            )
+            .with_data(json!({ "reason": reason, "limit": limit, "retry_after_ms": retry_after_ms })),
             Denial::QuotaExceeded { counter, limit, used, resets_at } => {
                 RpcError::new(QUOTA_EXCEEDED, format!("Quota exceeded: {counter} is used up for this period"))
                     .with_data(json!({
@@ -248,6 +259,7 @@ mod tests {
             },
             Denial::MissingCapability(Map::new()),
             Denial::SessionsFull { share: SessionShare::Tenant, limit: 8 },
+            Denial::TooManyHeavyCalls { limit: 2, retry_after_ms: 1000 },
             Denial::Unavailable("disk full".into()),
             Denial::Internal("bug".into()),
         ]
@@ -283,6 +295,7 @@ mod tests {
                 (INVALID_PARAMS, 400),
                 (MISSING_CAPABILITY, 400),
                 (UNAVAILABLE, 503),
+                (RATE_LIMITED, 429),
                 (UNAVAILABLE, 503),
                 (INTERNAL_ERROR, 500),
             ]

@@ -100,8 +100,11 @@ async fn concurrent_exports_never_admit_more_than_the_quota() {
     );
     let admitted: Vec<&Answer> = [&x, &y, &z].into_iter().filter(|r| tool_output(&r.body).is_some()).collect();
     assert_eq!(admitted.len(), 1, "{:?} {:?} {:?}", x.body, y.body, z.body);
+    // A third export while two run may be refused for the tenant's heavy-call
+    // limit before its quota is even looked at; either way it builds nothing.
     for r in [&x, &y, &z].into_iter().filter(|r| tool_output(&r.body).is_none()) {
-        assert_eq!(error_reason(&r.body), Some("quota_exceeded"), "{:?}", r.body);
+        let reason = error_reason(&r.body);
+        assert!(matches!(reason, Some("quota_exceeded" | "too_many_heavy_calls")), "{:?}", r.body);
     }
     assert_eq!(kept_packages(&a.server.dir.path).len(), 1, "only the admitted export built a package");
     assert_eq!(reservations_left(&a.server.dir.path), 0);

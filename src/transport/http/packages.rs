@@ -5,16 +5,22 @@
 //! ([`crate::server::access`]) authenticates with the same code as `/mcp`, decides
 //! who may have the package and audits every decision; here its decision
 //! only becomes a status (another tenant's package and an unknown id are the
-//! same 404; an expired package is 410).
+//! same 404; an expired package is 410). The tar is streamed from the file
+//! the core opened, never read whole into memory.
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
+use tokio_util::io::ReaderStream;
+
 use super::reply::{rpc_error_reply, status_only};
 use super::{AppState, credential};
 use crate::server::access::Download;
+
+/// Bytes read from the package file per body chunk.
+const CHUNK: usize = 64 * 1024;
 
 /// The handler.
 pub(super) async fn download(
@@ -33,8 +39,8 @@ pub(super) async fn download(
         return status_only(status, &[]);
     }
     let credential = credential(&state, &headers, cert.as_ref());
-    let (package, bytes) = match gov.download_package(&credential, state.options.transport, &id).await {
-        Download::Granted { package, tar } => (package, tar),
+    let (package, tar, len) = match gov.download_package(&credential, state.options.transport, &id).await {
+        Download::Granted { package, tar, len } => (package, tar, len),
         Download::Refused(e) => {
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
             return rpc_error_reply(status, &e);
@@ -48,6 +54,9 @@ pub(super) async fn download(
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.tar\"", package.id))
         .header("x-manifest-sha256", package.manifest_sha256)
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::from(bytes))
+        .header(header::CONTENT_LENGTH, len)
+        // Streamed from the open file in 64 KiB chunks: memory per download
+        // is bounded whatever the package's size.
+        .body(Body::from_stream(ReaderStream::with_capacity(tar, CHUNK)))
         .unwrap_or_else(|_| status_only(StatusCode::INTERNAL_SERVER_ERROR, &[]))
 }
