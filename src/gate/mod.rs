@@ -27,4 +27,4 @@ pub use admission::{Admission, Permit, Refusal, Step, forbidden};
 pub use authenticate::{Authenticate, auth_error};
 pub use chain::Chain;
 pub use flags::Flags;
-pub use rate_limit::{Asker, RateLimits};
+pub use rate_limit::{RateLimits, Requester};

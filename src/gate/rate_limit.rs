@@ -34,8 +34,8 @@ pub struct RateLimits {
     limiter: RateLimiter,
 }
 
-/// Who is asking, for the buckets and for the flood record of a refusal.
-pub struct Asker<'a> {
+/// Who a request is charged to, for the buckets and for the flood record of a refusal.
+pub struct Requester<'a> {
     pub principal: &'a Principal,
     pub transport: TransportKind,
     pub request_id: &'a str,
@@ -51,8 +51,8 @@ impl RateLimits {
     /// Take one token from the key's bucket and (for a tenant principal) the
     /// tenant's, sized by the tenant's current plan; returns the billing view
     /// read for it. A refusal is counted in the flood-denial windows.
-    pub fn admit(&self, asker: &Asker<'_>) -> Result<Option<BillingView>, Denial> {
-        let principal = asker.principal;
+    pub fn admit(&self, requester: &Requester<'_>) -> Result<Option<BillingView>, Denial> {
+        let principal = requester.principal;
         let tenant = principal.tenant.as_ref().map(|t| t.0.as_str());
         let billing = policy::billing_view(&self.store, tenant)?;
         let mut buckets = vec![Bucket {
@@ -70,10 +70,10 @@ impl RateLimits {
                 chain,
                 principal: principal.id.clone(),
                 reason: denial.reason().into(),
-                tool: asker.method.map(str::to_owned),
-                transport: asker.transport.as_str().into(),
+                tool: requester.method.map(str::to_owned),
+                transport: requester.transport.as_str().into(),
             };
-            self.store.denials.note(key, now, asker.request_id);
+            self.store.denials.note(key, now, requester.request_id);
             denial
         })?;
         Ok(billing)
@@ -99,13 +99,13 @@ impl Step for RateLimit {
     fn check<'a>(&'a self, call: &'a mut Admission) -> BoxFuture<'a, Result<(), Refusal>> {
         Box::pin(async move {
             let principal = call.principal()?.clone();
-            let asker = Asker {
+            let requester = Requester {
                 principal: &principal,
                 transport: call.context.transport,
                 request_id: &call.context.request_id,
                 method: None,
             };
-            call.billing = self.limits.admit(&asker).map_err(Refusal::Deny)?;
+            call.billing = self.limits.admit(&requester).map_err(Refusal::Deny)?;
             Ok(())
         })
     }

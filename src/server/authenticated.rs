@@ -6,12 +6,14 @@
 //! counted in the flood-denial windows (aggregated, so a flood costs nothing).
 
 use crate::audit::SYSTEM_CHAIN;
+use crate::billing::BillingView;
 use crate::gate::credentials::{AuthError, AuthFailure};
-use crate::gate::{Asker, auth_error};
+use crate::gate::{Requester, auth_error};
 use crate::identity::{Credential, Principal, key_format};
 use crate::server::call::{Caller, Governance};
 use crate::store::denials::DenialKey;
 use crate::tools::context::CallContext;
+use crate::wire::denial::Forbid;
 use crate::wire::errors::RpcError;
 
 impl Governance {
@@ -20,13 +22,27 @@ impl Governance {
     /// take it from the key's and tenant's rate limits, the same buckets as a
     /// `tools/call`; a refusal is counted in the flood-denial windows.
     pub fn authenticate(&self, cx: &CallContext, method: &str) -> Result<Principal, RpcError> {
+        self.authenticate_with_billing(cx, method).map(|(principal, _)| principal)
+    }
+
+    /// [`Self::authenticate`], also giving the billing view the rate limits
+    /// read (so `tools/list` does not read it a second time).
+    pub fn authenticate_with_billing(
+        &self,
+        cx: &CallContext,
+        method: &str,
+    ) -> Result<(Principal, Option<BillingView>), RpcError> {
         let principal = self
             .authenticate_caller(&Caller::of(cx), cx.session_principal.as_deref(), method)
             .map_err(|e| auth_error(&e).to_rpc())?;
-        let asker =
-            Asker { principal: &principal, transport: cx.transport, request_id: &cx.request_id, method: Some(method) };
-        self.rate_limits.admit(&asker).map_err(|d| d.to_rpc())?;
-        Ok(principal)
+        let requester = Requester {
+            principal: &principal,
+            transport: cx.transport,
+            request_id: &cx.request_id,
+            method: Some(method),
+        };
+        let billing = self.rate_limits.admit(&requester).map_err(|d| d.to_rpc())?;
+        Ok((principal, billing))
     }
 
     /// [`Self::authenticate`] for any request, on a legacy session opened by
@@ -46,7 +62,7 @@ impl Governance {
                     let denial = DenialKey {
                         chain,
                         principal: key.id.clone(),
-                        reason: "credential_mismatch".to_owned(),
+                        reason: Forbid::CredentialMismatch.reason().to_owned(),
                         tool: Some(method.to_owned()),
                         transport: caller.transport.as_str().to_owned(),
                     };

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use crate::audit::{Decision, RecordDraft, SYSTEM_CHAIN, digest_json};
-use crate::billing::period;
+use crate::billing::{BillingView, period};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::events::{Announcements, Hub};
@@ -172,17 +172,14 @@ impl Governance {
     /// its role may call them, no flag turns them off, and its tenant's plan
     /// includes their feature (so a plan change can change the list, and
     /// listen streams are told).
-    pub fn visible_tools(&self, principal: &Principal) -> Result<Vec<Arc<RegisteredTool>>, RpcError> {
+    pub fn visible_tools(&self, principal: &Principal, view: Option<&BillingView>) -> Vec<Arc<RegisteredTool>> {
         let flags = crate::gate::Flags::of(&self.config);
-        let tenant = principal.tenant.as_ref().map(|t| t.0.as_str());
-        let view = policy::billing_view(&self.store, tenant).map_err(|d| d.to_rpc())?;
         let now = self.clock.now();
-        Ok(self
-            .registry
+        self.registry
             .latest(self.config.multi_tenant)
             .into_iter()
-            .filter(|t| policy::allows(t, principal.role, &flags, view.as_ref(), now).is_ok())
-            .collect())
+            .filter(|t| policy::allows(t, principal.role, &flags, view, now).is_ok())
+            .collect()
     }
 
     fn draft(

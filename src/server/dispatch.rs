@@ -12,7 +12,6 @@ use jsonrpsee::{ConnectionId, Extensions, RpcModule};
 use serde_json::{Map, Value, json};
 
 use crate::events::Filter;
-use crate::identity::Principal;
 use crate::server::call::Governance;
 use crate::tools::Registry;
 use crate::tools::context::{CallContext, SharedContext};
@@ -112,21 +111,16 @@ fn object_params(p: &Params<'_>) -> Result<Map<String, Value>, ErrorObjectOwned>
     }
 }
 
-/// Authenticate a non-`tools/call` request (fail closed).
-fn authenticated(core: &Core, ext: &Extensions, method: &str) -> Result<Principal, ErrorObjectOwned> {
-    let cx = context(ext)?;
-    core.gov.authenticate(&cx, method).map_err(ErrorObjectOwned::from)
-}
-
 fn list_tools(core: &Core, p: &Params<'_>, ext: &Extensions) -> MethodResult {
-    let principal = authenticated(core, ext, "tools/list")?;
+    let cx = context(ext)?;
+    let (principal, view) = core.gov.authenticate_with_billing(&cx, "tools/list").map_err(ErrorObjectOwned::from)?;
     let params = object_params(p)?;
     let cursor = match params.get("cursor") {
         None | Some(Value::Null) => None,
         Some(Value::String(c)) => Some(c.as_str()),
         Some(_) => return Err(RpcError::invalid_params("cursor must be a string").into()),
     };
-    let visible = core.gov.visible_tools(&principal).map_err(ErrorObjectOwned::from)?;
+    let visible = core.gov.visible_tools(&principal, view.as_ref());
     let tools: Vec<Value> = visible.iter().map(|t| t.descriptor(t.spec.name)).collect();
     let (page, next) = cursor::page(&tools, cursor, core.page_size).map_err(ErrorObjectOwned::from)?;
     // The list depends on the caller's role, so it may only be cached privately.
