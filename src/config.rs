@@ -14,6 +14,12 @@ pub const TEMPLATE: &str = r#"# tollgate configuration. Every setting is shown a
 # capitals, e.g. TOLLGATE_MULTI_TENANT=false or TOLLGATE_MAX_CONNECTIONS=256.
 # An invalid value refuses to start, naming the setting.
 
+# The database. Unset: the data dir's embedded SQLite database. A PostgreSQL URL
+# (postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=CA.pem])
+# makes several instances serve one deployment (docs/operations.md); better set
+# through TOLLGATE_DATABASE_URL, so no password sits in this file. Never logged.
+# database_url = "postgres://tollgate_app@db.internal/tollgate?sslmode=verify-full&sslrootcert=/etc/tollgate/db-ca.pem"
+
 # Multi-tenant mode. false makes tollgate a single-tenant server: tenant tools
 # disappear, everything acts on the tenant `default`, other tenants' keys are refused.
 multi_tenant = true
@@ -69,6 +75,9 @@ shutdown_grace_secs = 10
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Never serialized (it may hold a password); see [`DatabaseUrl`].
+    #[serde(skip_serializing)]
+    pub database_url: Option<DatabaseUrl>,
     pub multi_tenant: bool,
     pub max_body_bytes: usize,
     pub max_page_size: usize,
@@ -94,6 +103,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            database_url: None,
             multi_tenant: true,
             max_body_bytes: 1024 * 1024,
             max_page_size: 100,
@@ -139,6 +149,9 @@ impl Config {
             Err(e) => return Err(ConfigError::Read { path: shown(), detail: e.to_string() }),
         };
         apply_env(&mut table, |name| std::env::var(name).ok())?;
+        if let Ok(url) = std::env::var("TOLLGATE_DATABASE_URL") {
+            table.insert("database_url".into(), toml::Value::String(url));
+        }
         let config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse { path: shown(), detail: e.to_string() })?;
@@ -186,7 +199,39 @@ impl Config {
         within("request_timeout_secs", self.request_timeout_secs, 1, 3600, "between 1 and 3600")?;
         within("tls_handshake_timeout_secs", self.tls_handshake_timeout_secs, 1, 60, "between 1 and 60")?;
         within("shutdown_grace_secs", self.shutdown_grace_secs, 0, 300, "between 0 and 300")?;
+        if let Some(url) = &self.database_url
+            && !(url.0.starts_with("postgres://") || url.0.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "database_url",
+                value: "(not shown)".into(),
+                rule: "a postgres:// or postgresql:// URL",
+            });
+        }
         Ok(())
+    }
+}
+
+/// A database URL. It may carry a password, so it is never printed
+/// (`Debug` shows only that it is set) nor serialized.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(<redacted>)")
     }
 }
 
@@ -239,6 +284,16 @@ fn leak(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_url_is_never_printed_and_must_be_postgres() {
+        let c: Config = toml::from_str("database_url = 'postgres://app:hunter2@db/t'").expect("parses");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!toml::to_string(&c).expect("serializes").contains("hunter2"));
+        assert_eq!(c.database_url.as_ref().map(DatabaseUrl::expose), Some("postgres://app:hunter2@db/t"));
+        let bad: Config = toml::from_str("database_url = 'mysql://x'").expect("parses");
+        assert!(matches!(bad.validate(), Err(ConfigError::Invalid { setting: "database_url", .. })));
+    }
 
     #[test]
     fn the_template_parses_to_the_defaults() {

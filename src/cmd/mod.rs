@@ -98,6 +98,7 @@ fn open(dir: &Path, conformance: bool, clock: Clock) -> Result<(Arc<McpServer>, 
         checkpoint_every: config.checkpoint_every,
         checkpoint_interval: std::time::Duration::from_secs(config.checkpoint_interval_secs),
         denial_persist_interval: std::time::Duration::from_millis(config.denial_persist_ms),
+        database_url: config.database_url.clone(),
     };
     let store = Store::open(dir, clock, options)?;
     let server_options = ServerOptions {

@@ -4,9 +4,8 @@
 //! the previous record's hash, inside the caller's transaction; rows are
 //! stored as the canonical JSON that was hashed.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::{StoreError, WriteCx, exec, one};
+use super::sql::{Db, Kind, args};
+use super::{StoreError, WriteCx};
 use crate::audit::{
     AuditRecord, ChainReport, ChainVerifier, Checkpoint, GENESIS, Problem, PublicKey, RecordDraft, SYSTEM_CHAIN,
     canonical_json,
@@ -17,24 +16,36 @@ use crate::audit::{
 /// for it later (a flood window flushed afterwards, a call admitted before
 /// the deletion) goes to `_system`, its `tenant` field still naming the tenant.
 pub fn append(cx: &mut WriteCx<'_>, chain: &str, draft: RecordDraft) -> Result<AuditRecord, StoreError> {
+    let original = chain;
     let (mut chain, (mut seq, mut prev)) = (chain, next_link(cx.conn, chain)?);
-    if chain != SYSTEM_CHAIN && sealed_at(cx.conn, chain)?.is_some_and(|final_seq| seq > final_seq) {
+    let redirected = chain != SYSTEM_CHAIN && sealed_at(cx.conn, chain)?.is_some_and(|final_seq| seq > final_seq);
+    if redirected {
+        // The platform's chain, under the platform's scope for this one insert.
+        cx.conn.set_scope(None)?;
         chain = SYSTEM_CHAIN;
         (seq, prev) = next_link(cx.conn, chain)?;
     }
     let record = AuditRecord::seal(chain, seq, &prev, draft)?;
     let text = canonical_json(&record.to_json())?;
-    exec(
-        cx.conn,
+    cx.conn.exec(
         "INSERT INTO audit_records (chain, seq, hash, record) VALUES (?1, ?2, ?3, ?4)",
-        params![chain, i64::try_from(seq).unwrap_or(i64::MAX), record.hash, text],
+        args![chain, i64::try_from(seq).unwrap_or(i64::MAX), record.hash, text],
     )?;
+    if redirected {
+        cx.conn.set_scope(chain_scope(original))?;
+    }
     cx.appended.push((chain.to_owned(), seq, record.hash.clone()));
     Ok(record)
 }
 
+/// The row-level-security scope a chain's rows live in: its tenant's, or the
+/// platform's for `_system`.
+pub fn chain_scope(chain: &str) -> Option<&str> {
+    (chain != SYSTEM_CHAIN).then_some(chain)
+}
+
 /// The seq and previous hash a new record of `chain` gets.
-fn next_link(conn: &Connection, chain: &str) -> Result<(u64, String), StoreError> {
+fn next_link(conn: &Db, chain: &str) -> Result<(u64, String), StoreError> {
     Ok(match head(conn, chain)? {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_owned()),
@@ -42,50 +53,61 @@ fn next_link(conn: &Connection, chain: &str) -> Result<(u64, String), StoreError
 }
 
 /// The final seq of a deleted tenant's chain (its tombstone's), if it was deleted.
-pub fn sealed_at(conn: &Connection, chain: &str) -> Result<Option<u64>, StoreError> {
-    Ok(one(conn, "SELECT final_seq FROM tenant_tombstones WHERE id = ?1", [chain], |r| r.get::<_, i64>(0))
-        .optional()?
+pub fn sealed_at(conn: &Db, chain: &str) -> Result<Option<u64>, StoreError> {
+    Ok(conn
+        .row("SELECT final_seq FROM tenant_tombstones WHERE id = ?1", args![chain], |r| r.get::<i64>(0))?
         .map(|s| u64::try_from(s).unwrap_or(0)))
 }
 
 /// Every chain name, sorted.
-pub fn chains(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare("SELECT DISTINCT chain FROM audit_records ORDER BY chain")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn chains(conn: &Db) -> Result<Vec<String>, StoreError> {
+    conn.all("SELECT DISTINCT chain FROM audit_records ORDER BY chain", args![], |r| r.get(0))
 }
 
 /// The last (seq, hash) of a chain.
-pub fn head(conn: &Connection, chain: &str) -> Result<Option<(u64, String)>, StoreError> {
-    Ok(one(conn, "SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1", [chain], |r| {
-        Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?))
-    })
-    .optional()?)
+pub fn head(conn: &Db, chain: &str) -> Result<Option<(u64, String)>, StoreError> {
+    Ok(conn.row(
+        "SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1",
+        args![chain],
+        |r| Ok((u64::try_from(r.get::<i64>(0)?).unwrap_or(0), r.get(1)?)),
+    )?)
 }
 
 /// Store a signed checkpoint.
-pub fn insert_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<(), StoreError> {
+pub fn insert_checkpoint(conn: &Db, cp: &Checkpoint) -> Result<(), StoreError> {
     let text = canonical_json(&cp.to_json())?;
-    exec(
-        conn,
+    conn.exec(
         "INSERT INTO checkpoints (chain, seq, checkpoint) VALUES (?1, ?2, ?3)",
-        params![cp.chain, i64::try_from(cp.seq).unwrap_or(i64::MAX), text],
+        args![cp.chain, i64::try_from(cp.seq).unwrap_or(i64::MAX), text],
     )?;
     Ok(())
 }
 
 /// A chain's checkpoints as stored JSON text, oldest first.
-pub fn checkpoint_rows(conn: &Connection, chain: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare("SELECT checkpoint FROM checkpoints WHERE chain = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([chain], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn checkpoint_rows(conn: &Db, chain: &str) -> Result<Vec<String>, StoreError> {
+    conn.all("SELECT checkpoint FROM checkpoints WHERE chain = ?1 ORDER BY id", args![chain], |r| r.get(0))
+}
+
+/// Every chain's head and its highest checkpointed seq: (chain, seq, hash,
+/// checkpointed). Platform work across chains (on PostgreSQL through
+/// `tollgate_chain_heads`).
+pub fn heads(conn: &Db) -> Result<Vec<(String, u64, String, u64)>, StoreError> {
+    let sql = match conn.kind() {
+        Kind::Postgres => "SELECT chain, seq, hash, checkpointed FROM tollgate_chain_heads()",
+        Kind::Sqlite => {
+            "SELECT h.chain, h.seq, r.hash, COALESCE((SELECT MAX(c.seq) FROM checkpoints c WHERE c.chain = h.chain), 0) \
+             FROM (SELECT chain, MAX(seq) AS seq FROM audit_records GROUP BY chain) h \
+             JOIN audit_records r ON r.chain = h.chain AND r.seq = h.seq ORDER BY h.chain"
+        }
+    };
+    conn.all(sql, args![], |r| Ok((r.get(0)?, r.get::<u64>(1)?, r.get(2)?, r.get::<u64>(3)?)))
 }
 
 /// The highest checkpointed seq of every chain.
-pub fn checkpointed(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT chain, MAX(seq) FROM checkpoints GROUP BY chain")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0))))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn checkpointed(conn: &Db) -> Result<Vec<(String, u64)>, StoreError> {
+    conn.all("SELECT chain, MAX(seq) FROM checkpoints GROUP BY chain", args![], |r| {
+        Ok((r.get(0)?, u64::try_from(r.get::<i64>(1)?).unwrap_or(0)))
+    })
 }
 
 /// Verify a stored chain against the trusted keys, reading its records one
@@ -95,7 +117,7 @@ pub fn checkpointed(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError>
 /// whole chain would give: a malformed record row first, then a malformed
 /// checkpoint row, then the chain's own checks.
 pub fn verify_stored(
-    conn: &Connection,
+    conn: &Db,
     chain: &str,
     trusted: &[PublicKey],
 ) -> Result<Result<ChainReport, Problem>, StoreError> {
@@ -141,23 +163,13 @@ fn parse<T, E: std::fmt::Display>(
 /// Run `sql` (one text column, `?1` the chain) and hand each row's text to
 /// `f` with its 1-based line number, one row at a time, until `f` returns
 /// false: no row is kept after `f` returns.
-fn each_text(
-    conn: &Connection,
-    sql: &str,
-    chain: &str,
-    mut f: impl FnMut(u64, &str) -> bool,
-) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare(sql)?;
-    let mut rows = stmt.query([chain])?;
+fn each_text(conn: &Db, sql: &str, chain: &str, mut f: impl FnMut(u64, &str) -> bool) -> Result<(), StoreError> {
     let mut line = 0u64;
-    while let Some(row) = rows.next()? {
+    conn.each(sql, args![chain], |row| {
         line += 1;
-        let text = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        if !f(line, text) {
-            break;
-        }
-    }
-    Ok(())
+        let text: String = row.get(0)?;
+        Ok(f(line, &text))
+    })
 }
 
 #[cfg(test)]
@@ -166,11 +178,11 @@ mod tests {
     use crate::audit::testing::sample_draft;
     use crate::store::lifecycle::{Tombstone, insert_tombstone};
 
-    fn store() -> Connection {
+    fn store() -> Db {
         crate::store::sql::migrated_in_memory()
     }
 
-    fn tombstone(conn: &Connection, final_seq: u64) {
+    fn tombstone(conn: &Db, final_seq: u64) {
         let t = Tombstone {
             id: "t_gone".into(),
             slug: "gone".into(),
@@ -208,7 +220,7 @@ mod tests {
 
     /// A chain `t_acme` of `n` records with checkpoints at `at`, signed by
     /// test key 1; returns the records as appended and the trusted keys.
-    fn stored_chain(conn: &Connection, n: u64, at: &[u64]) -> (Vec<AuditRecord>, Vec<PublicKey>) {
+    fn stored_chain(conn: &Db, n: u64, at: &[u64]) -> (Vec<AuditRecord>, Vec<PublicKey>) {
         let key = crate::audit::testing::test_key(1);
         let mut cx = WriteCx { conn, appended: Vec::new() };
         let records: Vec<AuditRecord> =
@@ -222,16 +234,14 @@ mod tests {
     }
 
     /// Tampering from outside tollgate: the append-only triggers dropped first.
-    fn around_tollgate(conn: &Connection) {
-        conn.execute_batch(
-            "DROP TRIGGER IF EXISTS audit_records_no_update; DROP TRIGGER IF EXISTS audit_records_no_delete;",
-        )
-        .expect("drop triggers");
+    fn around_tollgate(conn: &Db) {
+        conn.batch("DROP TRIGGER IF EXISTS audit_records_no_update; DROP TRIGGER IF EXISTS audit_records_no_delete;")
+            .expect("drop triggers");
     }
 
-    fn set_record(conn: &Connection, seq: i64, text: &str) {
+    fn set_record(conn: &Db, seq: i64, text: &str) {
         around_tollgate(conn);
-        exec(conn, "UPDATE audit_records SET record = ?1 WHERE chain = 't_acme' AND seq = ?2", params![text, seq])
+        conn.exec("UPDATE audit_records SET record = ?1 WHERE chain = 't_acme' AND seq = ?2", args![text, seq])
             .expect("update");
     }
 
@@ -275,7 +285,7 @@ mod tests {
         let conn = store();
         let (_, keys) = stored_chain(&conn, 12, &[12]);
         around_tollgate(&conn);
-        exec(&conn, "DELETE FROM audit_records WHERE chain = 't_acme' AND seq > 9", []).expect("delete");
+        conn.exec("DELETE FROM audit_records WHERE chain = 't_acme' AND seq > 9", args![]).expect("delete");
         let problem = verify_stored(&conn, "t_acme", &keys).expect("read").expect_err("truncated");
         assert_eq!(problem, Problem::Truncated { checkpoint_seq: 12, last_seq: 9 });
     }

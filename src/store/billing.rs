@@ -4,47 +4,40 @@
 //! usage is always a sum over the ledger, read inside the writer's
 //! transaction, so concurrent calls can never admit more than a limit.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::{StoreError, exec, one};
+use super::StoreError;
+use super::sql::{Db, args};
 
 pub use crate::billing::BillingRow;
 
 /// The tenant's plan and billing state (a tenant without a billing row is `active`, version 0).
-pub fn get(conn: &Connection, tenant: &str) -> Result<Option<BillingRow>, StoreError> {
-    Ok(one(
-        conn,
-            "SELECT t.plan, COALESCE(b.status, 'active'), b.trial_ends_at, COALESCE(b.version, 0), COALESCE(b.overrides, '{}') \
+pub fn get(conn: &Db, tenant: &str) -> Result<Option<BillingRow>, StoreError> {
+    Ok(conn.row("SELECT t.plan, COALESCE(b.status, 'active'), b.trial_ends_at, COALESCE(b.version, 0), COALESCE(b.overrides, '{}') \
              FROM tenants t LEFT JOIN billing b ON b.tenant_id = t.id WHERE t.id = ?1",
-            [tenant],
+            args![tenant],
             |r| {
                 Ok(BillingRow {
                     plan: r.get(0)?,
                     status: r.get(1)?,
                     trial_ends_at: r.get(2)?,
-                    version: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                    version: u64::try_from(r.get::<i64>(3)?).unwrap_or(0),
                     overrides: r.get(4)?,
                 })
             },
-        )
-        .optional()?)
+        )?)
 }
 
 /// Write a new billing state (version bumped by the caller) and its history row.
-pub fn set(conn: &Connection, tenant: &str, row: &BillingRow, at: &str, principal: &str) -> Result<(), StoreError> {
+pub fn set(conn: &Db, tenant: &str, row: &BillingRow, at: &str, principal: &str) -> Result<(), StoreError> {
     let version = i64::try_from(row.version).unwrap_or(i64::MAX);
-    exec(conn, "UPDATE tenants SET plan = ?2 WHERE id = ?1", params![tenant, row.plan])?;
-    exec(
-        conn,
-        "INSERT INTO billing (tenant_id, status, trial_ends_at, version, overrides, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+    conn.exec("UPDATE tenants SET plan = ?2 WHERE id = ?1", args![tenant, row.plan])?;
+    conn.exec("INSERT INTO billing (tenant_id, status, trial_ends_at, version, overrides, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT(tenant_id) DO UPDATE SET status = ?2, trial_ends_at = ?3, version = ?4, overrides = ?5, updated_at = ?6",
-        params![tenant, row.status, row.trial_ends_at, version, row.overrides, at],
+        args![tenant, row.status, row.trial_ends_at, version, row.overrides, at],
     )?;
-    exec(
-        conn,
+    conn.exec(
         "INSERT INTO billing_history (tenant_id, version, plan, status, trial_ends_at, overrides, at, principal) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![tenant, version, row.plan, row.status, row.trial_ends_at, row.overrides, at, principal],
+        args![tenant, version, row.plan, row.status, row.trial_ends_at, row.overrides, at, principal],
     )?;
     Ok(())
 }
@@ -62,14 +55,14 @@ pub struct HistoryRow {
 }
 
 /// A tenant's billing history, oldest first.
-pub fn history(conn: &Connection, tenant: &str) -> Result<Vec<HistoryRow>, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn history(conn: &Db, tenant: &str) -> Result<Vec<HistoryRow>, StoreError> {
+    conn.all(
         "SELECT version, plan, status, trial_ends_at, overrides, at, principal FROM billing_history WHERE tenant_id = ?1 ORDER BY id",
-    )?;
-    let rows = stmt.query_map([tenant], |r| {
+        args![tenant],
+        |r| {
         let overrides: String = r.get(4)?;
         Ok(HistoryRow {
-            version: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+            version: u64::try_from(r.get::<i64>(0)?).unwrap_or(0),
             plan: r.get(1)?,
             status: r.get(2)?,
             trial_ends_at: r.get(3)?,
@@ -77,8 +70,8 @@ pub fn history(conn: &Connection, tenant: &str) -> Result<Vec<HistoryRow>, Store
             at: r.get(5)?,
             principal: r.get(6)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        },
+    )
 }
 
 /// One usage event.
@@ -94,17 +87,14 @@ pub struct UsageEvent<'a> {
 }
 
 /// Append to the ledger (and keep the running total of its month in step).
-pub fn record_usage(conn: &Connection, e: &UsageEvent<'_>) -> Result<(), StoreError> {
-    exec(
-        conn,
+pub fn record_usage(conn: &Db, e: &UsageEvent<'_>) -> Result<(), StoreError> {
+    conn.exec(
         "INSERT INTO usage_totals (tenant_id, counter, period, used) VALUES (?1, ?2, substr(?3, 1, 7), ?4) \
          ON CONFLICT(tenant_id, counter, period) DO UPDATE SET used = used + ?4",
-        params![e.tenant, e.counter, e.at, i64::try_from(e.quantity).unwrap_or(i64::MAX)],
+        args![e.tenant, e.counter, e.at, i64::try_from(e.quantity).unwrap_or(i64::MAX)],
     )?;
-    exec(
-        conn,
-        "INSERT INTO usage_events (tenant_id, counter, quantity, idempotency_key, request_id, tool, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    conn.exec("INSERT INTO usage_events (tenant_id, counter, quantity, idempotency_key, request_id, tool, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        args![
             e.tenant,
             e.counter,
             i64::try_from(e.quantity).unwrap_or(i64::MAX),
@@ -118,11 +108,9 @@ pub fn record_usage(conn: &Connection, e: &UsageEvent<'_>) -> Result<(), StoreEr
 }
 
 /// Sum of a counter in `[from, until)` (RFC 3339 strings of one format compare in time order).
-pub fn used(conn: &Connection, tenant: &str, counter: &str, from: &str, until: &str) -> Result<u64, StoreError> {
-    let n: i64 = one(
-        conn,
-        "SELECT COALESCE(SUM(quantity), 0) FROM usage_events WHERE tenant_id = ?1 AND counter = ?2 AND at >= ?3 AND at < ?4",
-        params![tenant, counter, from, until],
+pub fn used(conn: &Db, tenant: &str, counter: &str, from: &str, until: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.one("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM usage_events WHERE tenant_id = ?1 AND counter = ?2 AND at >= ?3 AND at < ?4",
+        args![tenant, counter, from, until],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -130,23 +118,19 @@ pub fn used(conn: &Connection, tenant: &str, counter: &str, from: &str, until: &
 
 /// The running total of a counter in a month (`YYYY-MM`): what quota checks
 /// read (one row instead of a sum; a property test keeps it equal to [`used`]).
-pub fn total(conn: &Connection, tenant: &str, counter: &str, period: &str) -> Result<u64, StoreError> {
-    let n: Option<i64> = one(
-        conn,
+pub fn total(conn: &Db, tenant: &str, counter: &str, period: &str) -> Result<u64, StoreError> {
+    let n: Option<i64> = conn.row(
         "SELECT used FROM usage_totals WHERE tenant_id = ?1 AND counter = ?2 AND period = ?3",
-        params![tenant, counter, period],
+        args![tenant, counter, period],
         |r| r.get(0),
-    )
-    .optional()?;
+    )?;
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
 /// Active keys of a tenant (not revoked, not expired at `now`).
-pub fn active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, StoreError> {
-    let n: i64 = one(
-        conn,
-        "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)",
-        params![tenant, now],
+pub fn active_keys(conn: &Db, tenant: &str, now: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.one("SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)",
+        args![tenant, now],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -154,12 +138,11 @@ pub fn active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, St
 
 /// Active keys of a tenant that no rotation has replaced yet: the keys that
 /// will still authenticate once every running grace period has ended.
-pub fn unreplaced_active_keys(conn: &Connection, tenant: &str, now: &str) -> Result<u64, StoreError> {
-    let n: i64 = one(
-        conn,
+pub fn unreplaced_active_keys(conn: &Db, tenant: &str, now: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.one(
         "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?1 AND status = 'active' AND replaced_by IS NULL \
          AND (expires_at IS NULL OR expires_at > ?2)",
-        params![tenant, now],
+        args![tenant, now],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -176,17 +159,11 @@ pub struct IdempotencyScope {
 
 /// What an earlier call with the same key left: its arguments' digest and,
 /// unless it carried a secret, its result.
-pub fn idempotency_get(
-    conn: &Connection,
-    s: &IdempotencyScope,
-) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(one(
-        conn,
-            "SELECT args_digest, result FROM idempotency WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
-            params![s.tenant, s.principal, s.tool, s.key],
+pub fn idempotency_get(conn: &Db, s: &IdempotencyScope) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(conn.row("SELECT args_digest, result FROM idempotency WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
+            args![s.tenant, s.principal, s.tool, s.key],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
+        )?)
 }
 
 /// How long a used nonce is kept past its state's expiry: the state was
@@ -196,28 +173,25 @@ const NONCE_MARGIN_SECS: i64 = 300;
 
 /// Mark a request state's nonce as used; false if it already was. Nonces
 /// well past expiry are forgotten on the way (their states are refused by expiry).
-pub fn consume_request_state(conn: &Connection, nonce: &str, expires: i64, now: i64) -> Result<bool, StoreError> {
-    exec(conn, "DELETE FROM consumed_request_states WHERE expires_at < ?1", params![now - NONCE_MARGIN_SECS])?;
-    let inserted = exec(
-        conn,
-        "INSERT OR IGNORE INTO consumed_request_states (nonce, expires_at) VALUES (?1, ?2)",
-        params![nonce, expires],
+pub fn consume_request_state(conn: &Db, nonce: &str, expires: i64, now: i64) -> Result<bool, StoreError> {
+    conn.exec("DELETE FROM consumed_request_states WHERE expires_at < ?1", args![now - NONCE_MARGIN_SECS])?;
+    let inserted = conn.exec(
+        "INSERT INTO consumed_request_states (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        args![nonce, expires],
     )?;
     Ok(inserted == 1)
 }
 
 /// Remember a call's outcome under its key (`result` None: not replayable).
 pub fn idempotency_put(
-    conn: &Connection,
+    conn: &Db,
     s: &IdempotencyScope,
     args_digest: &str,
     result: Option<&str>,
     at: &str,
 ) -> Result<(), StoreError> {
-    exec(
-        conn,
-        "INSERT INTO idempotency (tenant_id, principal, tool, key, args_digest, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![s.tenant, s.principal, s.tool, s.key, args_digest, result, at],
+    conn.exec("INSERT INTO idempotency (tenant_id, principal, tool, key, args_digest, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        args![s.tenant, s.principal, s.tool, s.key, args_digest, result, at],
     )?;
     Ok(())
 }

@@ -4,9 +4,8 @@
 //! is bound to at most one tenant — the primary key makes a second binding
 //! fail inside the same transaction, whatever the tenant.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::{StoreError, exec, one};
+use super::StoreError;
+use super::sql::{Db, Kind, Row, args};
 
 /// A binding as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +21,7 @@ pub struct CertBindingRow {
 
 const COLUMNS: &str = "fingerprint, tenant_id, role, label, bound_by, created_at";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertBindingRow> {
+fn row(r: &Row<'_>) -> Result<CertBindingRow, StoreError> {
     Ok(CertBindingRow {
         fingerprint: r.get(0)?,
         tenant_id: r.get(1)?,
@@ -34,35 +33,36 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertBindingRow> {
 }
 
 /// Bind a fingerprint; `false` (nothing written) when it is already bound to any tenant.
-pub fn insert(conn: &Connection, b: &CertBindingRow) -> Result<bool, StoreError> {
-    Ok(exec(
-        conn,
-        &format!("INSERT OR IGNORE INTO cert_bindings ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        params![b.fingerprint, b.tenant_id, b.role, b.label, b.bound_by, b.created_at],
+pub fn insert(conn: &Db, b: &CertBindingRow) -> Result<bool, StoreError> {
+    Ok(conn.exec(
+        &format!("INSERT INTO cert_bindings ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING"),
+        args![b.fingerprint, b.tenant_id, b.role, b.label, b.bound_by, b.created_at],
     )? > 0)
 }
 
 /// The binding of a fingerprint, whichever tenant holds it.
-pub fn get(conn: &Connection, fingerprint: &str) -> Result<Option<CertBindingRow>, StoreError> {
-    Ok(one(conn, &format!("SELECT {COLUMNS} FROM cert_bindings WHERE fingerprint = ?1"), [fingerprint], row)
-        .optional()?)
+pub fn get(conn: &Db, fingerprint: &str) -> Result<Option<CertBindingRow>, StoreError> {
+    let sql = match conn.kind() {
+        Kind::Sqlite => format!("SELECT {COLUMNS} FROM cert_bindings WHERE fingerprint = ?1"),
+        Kind::Postgres => format!("SELECT {COLUMNS} FROM tollgate_auth_cert(?1)"),
+    };
+    conn.row(&sql, args![fingerprint], row)
 }
 
 /// A tenant's bindings, oldest first.
-pub fn list(conn: &Connection, tenant_id: &str) -> Result<Vec<CertBindingRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM cert_bindings WHERE tenant_id = ?1 ORDER BY created_at"))?;
-    let rows = stmt.query_map([tenant_id], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &Db, tenant_id: &str) -> Result<Vec<CertBindingRow>, StoreError> {
+    conn.all(
+        &format!("SELECT {COLUMNS} FROM cert_bindings WHERE tenant_id = ?1 ORDER BY created_at"),
+        args![tenant_id],
+        row,
+    )
 }
 
 /// Remove a tenant's binding; `false` when this tenant holds no such binding.
-pub fn delete(conn: &Connection, tenant_id: &str, fingerprint: &str) -> Result<bool, StoreError> {
-    Ok(exec(
-        conn,
-        "DELETE FROM cert_bindings WHERE fingerprint = ?1 AND tenant_id = ?2",
-        params![fingerprint, tenant_id],
-    )? > 0)
+pub fn delete(conn: &Db, tenant_id: &str, fingerprint: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .exec("DELETE FROM cert_bindings WHERE fingerprint = ?1 AND tenant_id = ?2", args![fingerprint, tenant_id])?
+        > 0)
 }
 
 #[cfg(test)]
@@ -82,9 +82,8 @@ mod tests {
 
     #[test]
     fn a_fingerprint_binds_to_one_tenant_only() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        super::super::migrations::run(&mut conn).expect("migrate");
-        conn.execute_batch(
+        let conn = crate::store::sql::migrated_in_memory();
+        conn.batch(
             "INSERT INTO tenants VALUES ('tn_a','a','A','free','active','x'), ('tn_b','b','B','free','active','x')",
         )
         .expect("tenants");

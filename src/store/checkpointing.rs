@@ -10,10 +10,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rusqlite::Connection;
-
 use super::denials::{Closed, DenialWindows};
 use super::error::StoreError;
+use super::sql::Db;
 use super::writer::Housekeeping;
 use super::{audit_log, denial_log};
 use crate::audit::{Checkpoint, SigningKey};
@@ -29,6 +28,8 @@ pub struct StoreOptions {
     /// Longest time an open flood-denial window's counts stay in memory only
     /// (the writer's tick; at most [`super::TICK`]): what a crash can lose.
     pub denial_persist_interval: std::time::Duration,
+    /// A PostgreSQL URL (`database_url`); `None`: the data dir's SQLite database.
+    pub database_url: Option<crate::config::DatabaseUrl>,
 }
 
 impl Default for StoreOptions {
@@ -37,6 +38,7 @@ impl Default for StoreOptions {
             checkpoint_every: 100,
             checkpoint_interval: std::time::Duration::from_secs(10),
             denial_persist_interval: std::time::Duration::from_secs(1),
+            database_url: None,
         }
     }
 }
@@ -68,33 +70,26 @@ impl Checkpointer {
         options: StoreOptions,
         denials: std::sync::Arc<DenialWindows>,
         owner: String,
-        conn: &Connection,
+        conn: &Db,
     ) -> Result<Self, StoreError> {
-        let signed: HashMap<String, u64> = audit_log::checkpointed(conn)?.into_iter().collect();
         let mut pending = HashMap::new();
-        for chain in audit_log::chains(conn)? {
-            if let Some((seq, hash)) = audit_log::head(conn, &chain)?
-                && signed.get(&chain).copied().unwrap_or(0) < seq
-            {
+        for (chain, seq, hash, signed) in audit_log::heads(conn)? {
+            if signed < seq {
                 pending.insert(chain, Pending { seq, hash, count: 1, since: Instant::now() });
             }
         }
         Ok(Self { key, clock, options, pending, denials, owner })
     }
 
-    fn sign(&self, conn: &Connection, chain: &str, p: &Pending) -> Result<(), StoreError> {
+    fn sign(&self, conn: &Db, chain: &str, p: &Pending) -> Result<(), StoreError> {
         let cp = Checkpoint::sign(&self.key, chain, p.seq, &p.hash, &self.clock.now_rfc3339())?;
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        match audit_log::insert_checkpoint(conn, &cp).and_then(|()| Ok(conn.execute_batch("COMMIT")?)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        in_transaction(conn, || {
+            conn.set_scope(audit_log::chain_scope(chain))?;
+            audit_log::insert_checkpoint(conn, &cp)
+        })
     }
 
-    fn sign_where(&mut self, conn: &Connection, due: impl Fn(&Pending) -> bool) {
+    fn sign_where(&mut self, conn: &Db, due: impl Fn(&Pending) -> bool) {
         let chains: Vec<String> = self.pending.iter().filter(|(_, p)| due(p)).map(|(c, _)| c.clone()).collect();
         for chain in chains {
             if let Some(p) = self.pending.remove(&chain)
@@ -110,7 +105,7 @@ impl Checkpointer {
 impl Checkpointer {
     /// Write the aggregated denials whose window ended (all of them at
     /// shutdown), dropping their persisted rows; on failure they are kept for the next tick.
-    fn flush_denials(&mut self, conn: &Connection, all: bool) {
+    fn flush_denials(&mut self, conn: &Db, all: bool) {
         let due = self.denials.take_due(self.clock.now(), all);
         if due.is_empty() {
             return;
@@ -118,6 +113,7 @@ impl Checkpointer {
         let mut cx = super::WriteCx { conn, appended: Vec::new() };
         let written = in_transaction(conn, || {
             for Closed { key, state, .. } in &due {
+                conn.set_scope(audit_log::chain_scope(&key.chain))?;
                 audit_log::append(&mut cx, &key.chain, state.draft(key))?;
                 denial_log::forget(conn, &self.owner, key)?;
             }
@@ -136,7 +132,7 @@ impl Checkpointer {
     }
 
     /// Persist the counts of the open windows that changed since the last tick.
-    fn persist_denials(&mut self, conn: &Connection) {
+    fn persist_denials(&mut self, conn: &Db) {
         let dirty = self.denials.take_dirty();
         if dirty.is_empty() {
             return;
@@ -149,17 +145,17 @@ impl Checkpointer {
 }
 
 /// Run `f` in one write transaction of its own (the writer is between batches).
-fn in_transaction(conn: &Connection, f: impl FnOnce() -> Result<(), StoreError>) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let outcome = f().and_then(|()| Ok(conn.execute_batch("COMMIT")?));
-    if outcome.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
+fn in_transaction(conn: &Db, f: impl FnOnce() -> Result<(), StoreError>) -> Result<(), StoreError> {
+    super::writer::begin_batch(conn)?;
+    let outcome = f().and_then(|()| conn.commit());
+    if outcome.is_err() {
+        conn.rollback();
     }
     outcome
 }
 
 impl Housekeeping for Checkpointer {
-    fn after_commit(&mut self, conn: &Connection, appended: &[(String, u64, String)]) {
+    fn after_commit(&mut self, conn: &Db, appended: &[(String, u64, String)]) {
         for (chain, seq, hash) in appended {
             let p = self.pending.entry(chain.clone()).or_insert_with(|| Pending {
                 seq: 0,
@@ -177,7 +173,7 @@ impl Housekeeping for Checkpointer {
         self.sign_where(conn, |p| p.count >= every);
     }
 
-    fn on_tick(&mut self, conn: &Connection, last: bool) {
+    fn on_tick(&mut self, conn: &Db, last: bool) {
         self.flush_denials(conn, last);
         self.persist_denials(conn);
         let interval = self.options.checkpoint_interval;

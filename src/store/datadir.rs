@@ -56,6 +56,20 @@ impl DataDir {
         }
         Ok(())
     }
+
+    /// A clear error unless this dir has the audit signing key (a data dir
+    /// whose database is PostgreSQL has no `tollgate.db`).
+    pub fn require_signing_key(&self) -> Result<(), StoreError> {
+        if !self.signing_key().is_file() {
+            return Err(StoreError::NotInitialized(format!(
+                "{} has no audit signing key ({}); run `tollgate init --data-dir {}`, or copy the deployment's key there",
+                self.root.display(),
+                self.signing_key().display(),
+                self.root.display()
+            )));
+        }
+        Ok(())
+    }
 }
 
 pub use super::init::{InitOutput, init};

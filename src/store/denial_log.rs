@@ -8,10 +8,9 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
-
 use super::denials::{DenialKey, WindowState};
-use super::{StoreError, WriteCx, audit_log, exec};
+use super::sql::{Db, args};
+use super::{StoreError, WriteCx, audit_log};
 
 /// A tool-less window is stored with an empty tool name (tool names are never empty).
 fn tool_column(key: &DenialKey) -> &str {
@@ -23,15 +22,14 @@ fn count_column(n: u64) -> i64 {
 }
 
 /// Write the current counts of `windows`, owned by the instance `owner`.
-pub fn persist(conn: &Connection, owner: &str, windows: &[(DenialKey, WindowState)]) -> Result<(), StoreError> {
+pub fn persist(conn: &Db, owner: &str, windows: &[(DenialKey, WindowState)]) -> Result<(), StoreError> {
     for (k, w) in windows {
-        exec(
-            conn,
+        conn.exec(
             "INSERT INTO denial_windows (owner, chain, principal, reason, tool, transport, count, window_start, \
              window_end, first_request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
              ON CONFLICT (owner, chain, principal, reason, tool, transport) DO UPDATE SET \
              count = excluded.count, window_end = excluded.window_end",
-            params![
+            args![
                 owner,
                 k.chain,
                 k.principal,
@@ -49,12 +47,11 @@ pub fn persist(conn: &Connection, owner: &str, windows: &[(DenialKey, WindowStat
 }
 
 /// The window `key` of `owner` has its record: drop its row.
-pub fn forget(conn: &Connection, owner: &str, key: &DenialKey) -> Result<(), StoreError> {
-    exec(
-        conn,
+pub fn forget(conn: &Db, owner: &str, key: &DenialKey) -> Result<(), StoreError> {
+    conn.exec(
         "DELETE FROM denial_windows WHERE owner = ?1 AND chain = ?2 AND principal = ?3 AND reason = ?4 \
          AND tool = ?5 AND transport = ?6",
-        params![owner, key.chain, key.principal, key.reason, tool_column(key), key.transport],
+        args![owner, key.chain, key.principal, key.reason, tool_column(key), key.transport],
     )?;
     Ok(())
 }
@@ -63,11 +60,11 @@ pub fn forget(conn: &Connection, owner: &str, key: &DenialKey) -> Result<(), Sto
 /// gone, and drop those rows, inside the caller's transaction; how many.
 pub fn recover(cx: &mut WriteCx<'_>, is_dead: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
     let rows = {
-        let mut stmt = cx.conn.prepare(
+        cx.conn.all(
             "SELECT owner, chain, principal, reason, tool, transport, count, window_start, window_end, \
              first_request_id FROM denial_windows ORDER BY window_start, owner, chain, principal, reason, tool, transport",
-        )?;
-        stmt.query_map([], |r| {
+            args![],
+            |r| {
             let tool: String = r.get(4)?;
             let key = DenialKey {
                 chain: r.get(1)?,
@@ -83,13 +80,14 @@ pub fn recover(cx: &mut WriteCx<'_>, is_dead: impl Fn(&str) -> bool) -> Result<u
                 end: r.get(8)?,
                 first_request_id: r.get(9)?,
             };
-            Ok((r.get::<_, String>(0)?, key, state))
-        })?
-        .collect::<Result<Vec<_>, _>>()?
+            Ok((r.get::<String>(0)?, key, state))
+            },
+        )?
     };
     let mut written = 0;
     for (owner, key, state) in rows.into_iter().filter(|(owner, _, _)| is_dead(owner)) {
         if state.count > 0 {
+            cx.conn.set_scope(audit_log::chain_scope(&key.chain))?;
             audit_log::append(cx, &key.chain, state.draft(&key))?;
             written += 1;
         }
@@ -100,13 +98,13 @@ pub fn recover(cx: &mut WriteCx<'_>, is_dead: impl Fn(&str) -> bool) -> Result<u
 
 /// At start: [`recover`] the windows of the dead instances of the data dir
 /// `dir` (never `me`'s, never a running one's) in one transaction.
-pub(crate) fn recover_dead(conn: &Connection, dir: &Path, me: &str) -> Result<usize, StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+pub(crate) fn recover_dead(conn: &Db, dir: &Path, me: &str) -> Result<usize, StoreError> {
+    conn.begin_write()?;
     let mut cx = WriteCx { conn, appended: Vec::new() };
-    let outcome = recover(&mut cx, |owner| owner != me && super::instances::is_dead(dir, owner))
-        .and_then(|n| Ok(conn.execute_batch("COMMIT").map(|()| n)?));
-    if outcome.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
+    let outcome = recover(&mut cx, |owner| owner != me && super::instances::is_dead_in(conn, dir, owner))
+        .and_then(|n| conn.commit().map(|()| n));
+    if outcome.is_err() {
+        conn.rollback();
     }
     outcome
 }
@@ -115,7 +113,7 @@ pub(crate) fn recover_dead(conn: &Connection, dir: &Path, me: &str) -> Result<us
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
+    fn db() -> Db {
         crate::store::sql::migrated_in_memory()
     }
 
@@ -138,18 +136,17 @@ mod tests {
         }
     }
 
-    fn aggregated(conn: &Connection) -> Vec<(String, u64)> {
-        let mut stmt = conn.prepare("SELECT record FROM audit_records ORDER BY seq").expect("prepare");
-        stmt.query_map([], |r| r.get::<_, String>(0))
+    fn aggregated(conn: &Db) -> Vec<(String, u64)> {
+        conn.all("SELECT record FROM audit_records ORDER BY seq", args![], |r| r.get::<String>(0))
             .expect("query")
-            .filter_map(Result::ok)
+            .into_iter()
             .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .map(|v| (v["reason"].as_str().unwrap_or_default().to_owned(), v["count"].as_u64().unwrap_or(0)))
             .collect()
     }
 
-    fn rows(conn: &Connection) -> i64 {
-        conn.query_row("SELECT COUNT(*) FROM denial_windows", [], |r| r.get(0)).expect("count")
+    fn rows(conn: &Db) -> i64 {
+        conn.one("SELECT COUNT(*) FROM denial_windows", args![], |r| r.get(0)).expect("count")
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The store's one error type.
 //!
 //! Invariant: every backend failure becomes a [`StoreError`]; disk-full and
-//! corruption are `Unavailable`, so callers fail closed with -31503.
+//! corruption are `Unavailable`, so callers fail closed with -31503; an
+//! unknown COMMIT outcome (PostgreSQL) is `CommitUnknown`.
 
 /// A store failure. Cloneable so one failed commit can be reported to every caller of its batch.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -28,6 +29,16 @@ pub enum StoreError {
     Unavailable(String),
     #[error("audit: {0}")]
     Audit(String),
+    /// The connection was lost while COMMIT was in flight: the batch may or
+    /// may not be durable. Callers hear it as its own error, never as success
+    /// or as a clean failure (a retry with the same idempotency key is safe).
+    #[error("the database connection was lost during COMMIT; the outcome is unknown: {0}")]
+    CommitUnknown(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A PostgreSQL database not yet migrated, or a session that may not serve.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

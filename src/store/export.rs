@@ -6,36 +6,37 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{Connection, params};
-
 use super::StoreError;
 use super::keys::KeyRow;
+use super::sql::{Db, args};
 
 fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Stored JSON text of the records `from..=to` of `chain`, in seq order.
-pub fn records_between(conn: &Connection, chain: &str, from: u64, to: u64) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare("SELECT record FROM audit_records WHERE chain = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq")?;
-    let rows = stmt.query_map(params![chain, seq(from), seq(to)], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn records_between(conn: &Db, chain: &str, from: u64, to: u64) -> Result<Vec<String>, StoreError> {
+    conn.all(
+        "SELECT record FROM audit_records WHERE chain = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+        args![chain, seq(from), seq(to)],
+        |r| r.get(0),
+    )
 }
 
 /// Stored JSON text of the checkpoints of `chain` signing a seq in
 /// `from..until` (exclusive), oldest first. Checkpoints of seqs below a
 /// chain's head are never added later, so this is stable once `until` exists.
-pub fn checkpoints_between(conn: &Connection, chain: &str, from: u64, until: u64) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare("SELECT checkpoint FROM checkpoints WHERE chain = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY id")?;
-    let rows = stmt.query_map(params![chain, seq(from), seq(until)], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn checkpoints_between(conn: &Db, chain: &str, from: u64, until: u64) -> Result<Vec<String>, StoreError> {
+    conn.all(
+        "SELECT checkpoint FROM checkpoints WHERE chain = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY id",
+        args![chain, seq(from), seq(until)],
+        |r| r.get(0),
+    )
 }
 
 /// A tenant's keys, oldest first (secret digests stay in the row; callers
 /// must not export them).
-pub fn keys(conn: &Connection, tenant: &str) -> Result<Vec<KeyRow>, StoreError> {
+pub fn keys(conn: &Db, tenant: &str) -> Result<Vec<KeyRow>, StoreError> {
     super::keys::list(conn, Some(tenant))
 }
 
@@ -56,28 +57,24 @@ pub struct UsageRow {
 
 /// The tenant's ledger events made by the calls named in `request_ids`, in
 /// ledger order: exactly the usage of a range of records, whatever came later.
-pub fn usage_of_requests(
-    conn: &Connection,
-    tenant: &str,
-    request_ids: &HashSet<&str>,
-) -> Result<Vec<UsageRow>, StoreError> {
-    let mut stmt = conn
-        .prepare("SELECT counter, quantity, request_id, tool, at FROM usage_events WHERE tenant_id = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([tenant], |r| {
-        Ok(UsageRow {
-            counter: r.get(0)?,
-            quantity: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-            request_id: r.get(2)?,
-            tool: r.get(3)?,
-            at: r.get(4)?,
-        })
-    })?;
+pub fn usage_of_requests(conn: &Db, tenant: &str, request_ids: &HashSet<&str>) -> Result<Vec<UsageRow>, StoreError> {
     let mut out = Vec::new();
-    for row in rows {
-        let row = row?;
-        if request_ids.contains(row.request_id.as_str()) {
-            out.push(row);
-        }
-    }
+    conn.each(
+        "SELECT counter, quantity, request_id, tool, at FROM usage_events WHERE tenant_id = ?1 ORDER BY id",
+        args![tenant],
+        |r| {
+            let request_id: String = r.get(2)?;
+            if request_ids.contains(request_id.as_str()) {
+                out.push(UsageRow {
+                    counter: r.get(0)?,
+                    quantity: r.get::<u64>(1)?,
+                    request_id,
+                    tool: r.get(3)?,
+                    at: r.get(4)?,
+                });
+            }
+            Ok(true)
+        },
+    )?;
     Ok(out)
 }

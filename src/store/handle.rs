@@ -10,11 +10,9 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
-
 use super::checkpointing::{self, StoreOptions};
 use super::error::StoreError;
-use super::sql::configure;
+use super::sql::{Db, Kind, configure};
 use super::writer::{self, Job, Message, WriteCx, WriterStats};
 use super::{datadir, denial_log, denials, instances, keyring, migrations, reservations};
 use crate::audit::SigningKey;
@@ -31,8 +29,9 @@ const MIN_TICK: Duration = Duration::from_millis(50);
 pub struct Store {
     sender: Mutex<Option<SyncSender<Message>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
-    db_path: PathBuf,
+    readers: Mutex<Vec<Db>>,
+    source: Source,
+    data_dir: PathBuf,
     pub clock: Clock,
     pub signing_public: crate::audit::PublicKey,
     /// Keys whose checkpoints this data dir trusts: the current key first,
@@ -52,14 +51,32 @@ pub struct Store {
 pub const DENIAL_WINDOW_SECS: i64 = 60;
 
 impl Store {
-    /// Open an initialized data dir and start the writer.
+    /// Open an initialized data dir and start the writer: on the data dir's
+    /// SQLite database, or on PostgreSQL when `options.database_url` names one
+    /// (the data dir then keeps the signing key, keyring, config and packages).
     pub fn open(dir: &Path, clock: Clock, options: StoreOptions) -> Result<Arc<Self>, StoreError> {
         let files = datadir::DataDir::new(dir);
-        files.require_initialized()?;
-        let mut conn = Connection::open_with_flags(files.db(), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        configure(&conn)?;
-        migrations::run(&mut conn)?;
+        let source = match &options.database_url {
+            None => {
+                files.require_initialized()?;
+                Source::Sqlite(files.db())
+            }
+            Some(url) => {
+                files.require_signing_key()?;
+                Source::Postgres(url.expose().to_owned())
+            }
+        };
+        let conn = source.connect_writer()?;
         let instance = instances::Instance::claim(dir)?;
+        if conn.kind() == Kind::Postgres {
+            // Serving refuses an unmigrated or newer database and a role that
+            // could read past row-level security.
+            migrations::require_current(&conn)?;
+            super::pg_roles::require_serving_role(&conn)?;
+            instances::hold_pg(&conn, instance.id())?;
+        } else {
+            migrations::run(&conn)?;
+        }
         let released = reservations::recover_dead(&conn, dir, instance.id())?;
         if released > 0 {
             tracing::warn!(released, "released the reservations of a process that stopped mid-call");
@@ -68,9 +85,11 @@ impl Store {
         if recovered > 0 {
             tracing::warn!(recovered, "wrote the open denial windows of a process that stopped without closing them");
         }
-        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-        if check != "ok" {
-            return Err(StoreError::Corrupt(check));
+        if let Some(c) = conn.as_sqlite() {
+            let check: String = c.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                return Err(StoreError::Corrupt(check));
+            }
         }
         let key = SigningKey::load(&files.signing_key()).map_err(|e| StoreError::Audit(e.to_string()))?;
         let public = key.public_key();
@@ -87,7 +106,8 @@ impl Store {
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(handle)),
             readers: Mutex::new(Vec::new()),
-            db_path: files.db(),
+            source,
+            data_dir: dir.to_path_buf(),
             clock,
             signing_public: public,
             trusted_keys,
@@ -131,7 +151,15 @@ impl Store {
 
     /// The data dir this store lives in.
     pub fn data_dir(&self) -> PathBuf {
-        self.db_path.parent().map(Path::to_path_buf).unwrap_or_default()
+        self.data_dir.clone()
+    }
+
+    /// Which database this store is on.
+    pub fn kind(&self) -> Kind {
+        match self.source {
+            Source::Sqlite(_) => Kind::Sqlite,
+            Source::Postgres(_) => Kind::Postgres,
+        }
     }
 
     /// [`Store::write`] for synchronous callers (the CLI).
@@ -159,22 +187,29 @@ impl Store {
         })
     }
 
-    /// Run `f` on a read-only connection (sees every committed write).
-    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Run `f` on a read connection (sees every committed write). On
+    /// PostgreSQL `f` runs in a read-only transaction whose scope starts as
+    /// "no rows": it names the tenant it reads with [`Db::set_scope`].
+    pub fn read<T>(&self, f: impl FnOnce(&Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = self.readers.lock().ok().and_then(|mut p| p.pop());
         let conn = match pooled {
             Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.db_path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.execute_batch("PRAGMA busy_timeout = 5000;")?;
-                c
-            }
+            None => self.source.connect_reader()?,
         };
-        let out = f(&conn);
-        if let Ok(mut p) = self.readers.lock()
+        let out = match conn.kind() {
+            Kind::Sqlite => f(&conn),
+            Kind::Postgres => off_the_runtime(|| {
+                conn.batch("BEGIN READ ONLY")?;
+                let out = conn.clear_scope().and_then(|()| f(&conn));
+                match &out {
+                    Ok(_) => conn.commit()?,
+                    Err(_) => conn.rollback(),
+                }
+                out
+            })?,
+        };
+        if conn.is_usable()
+            && let Ok(mut p) = self.readers.lock()
             && p.len() < 16
         {
             p.push(conn);
@@ -225,4 +260,56 @@ where
         Ok(v) => (true, Box::new(move |committed: Result<(), StoreError>| reply(committed.map(|()| v)))),
         Err(e) => (false, Box::new(move |_| reply(Err(e)))),
     })
+}
+
+/// Where the database is.
+enum Source {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Source {
+    fn connect_writer(&self) -> Result<Db, StoreError> {
+        match self {
+            Source::Sqlite(path) => {
+                let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+                configure(&conn)?;
+                Ok(Db::sqlite(conn))
+            }
+            Source::Postgres(url) => off_the_runtime(|| super::pg::PgConn::connect(url, Default::default()))
+                .and_then(|c| c)
+                .map(Db::postgres),
+        }
+    }
+
+    fn connect_reader(&self) -> Result<Db, StoreError> {
+        match self {
+            Source::Sqlite(path) => {
+                let c = rusqlite::Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.execute_batch("PRAGMA busy_timeout = 5000;")?;
+                Ok(Db::sqlite(c))
+            }
+            Source::Postgres(url) => off_the_runtime(|| super::pg::PgConn::connect(url, Default::default()))
+                .and_then(|c| c)
+                .map(Db::postgres),
+        }
+    }
+}
+
+/// Run blocking PostgreSQL work from wherever the caller is: the driver runs
+/// its own small runtime, which may not start on an async worker thread, so
+/// there it moves off the worker first (`block_in_place`). A single-threaded
+/// runtime cannot do that: refused with an error, never a panic.
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> Result<T, StoreError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Err(_) => Ok(f()),
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(f)),
+        Ok(_) => Err(StoreError::Unavailable(
+            "PostgreSQL is used from a single-threaded async runtime; run tollgate's multi-threaded one".into(),
+        )),
+    }
 }

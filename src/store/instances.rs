@@ -8,6 +8,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
 use super::StoreError;
+use super::sql::{Db, Kind, args};
 
 /// The lock of this process's store instance; released (and its file removed) on drop.
 #[derive(Debug)]
@@ -67,6 +68,43 @@ pub fn is_dead(dir: &Path, id: &str) -> bool {
         Err(TryLockError::WouldBlock) => false,
         // Cannot tell: keep its reservations (fail closed: a hold only ever refuses more).
         Err(TryLockError::Error(_)) => false,
+    }
+}
+
+/// The advisory-lock class of instance liveness on PostgreSQL (`toll`).
+const LOCK_CLASS: i32 = 0x746f_6c6c;
+
+/// An instance id's advisory lock key (its first 8 hex digits).
+fn lock_key(id: &str) -> i32 {
+    id.get(..8).and_then(|h| u32::from_str_radix(h, 16).ok()).map_or(0, |v| (v & 0x7fff_ffff) as i32)
+}
+
+/// On PostgreSQL an instance is alive while its writer session holds the
+/// session-level advisory lock of its id: the server releases it when the
+/// session ends, so an instance on another machine is judged by the
+/// database, not by a lock file it could not see.
+pub(crate) fn hold_pg(conn: &Db, id: &str) -> Result<(), StoreError> {
+    conn.one("SELECT pg_advisory_lock(?1, ?2)", args![LOCK_CLASS, lock_key(id)], |_| Ok(()))
+}
+
+/// Whether instance `id` is gone: by its lock file on SQLite, by its
+/// advisory lock on PostgreSQL (a failed check keeps it alive: fail closed).
+pub(crate) fn is_dead_in(conn: &Db, dir: &Path, id: &str) -> bool {
+    match conn.kind() {
+        Kind::Sqlite => is_dead(dir, id),
+        Kind::Postgres => {
+            if !valid_id(id) {
+                return true;
+            }
+            let key = lock_key(id);
+            match conn.one("SELECT pg_try_advisory_lock(?1, ?2)", args![LOCK_CLASS, key], |r| r.get::<i64>(0)) {
+                Ok(1) => {
+                    let _ = conn.one("SELECT pg_advisory_unlock(?1, ?2)", args![LOCK_CLASS, key], |_| Ok(()));
+                    true
+                }
+                _ => false,
+            }
+        }
     }
 }
 

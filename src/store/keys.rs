@@ -1,8 +1,7 @@
 //! API keys as stored: metadata and the digest of the secret, never the secret.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::{StoreError, exec, one};
+use super::StoreError;
+use super::sql::{Db, Kind, Row, args};
 
 /// A key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +24,7 @@ pub struct KeyRow {
 const COLUMNS: &str =
     "key_id, tenant_id, role, label, secret_digest, status, created_at, expires_at, revoked_at, replaced_by";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
+fn row(r: &Row<'_>) -> Result<KeyRow, StoreError> {
     Ok(KeyRow {
         key_id: r.get(0)?,
         tenant_id: r.get(1)?,
@@ -40,11 +39,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
     })
 }
 
-pub fn insert(conn: &Connection, k: &KeyRow) -> Result<(), StoreError> {
-    exec(
-        conn,
+pub fn insert(conn: &Db, k: &KeyRow) -> Result<(), StoreError> {
+    conn.exec(
         &format!("INSERT INTO api_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        params![
+        args![
             k.key_id,
             k.tenant_id,
             k.role,
@@ -60,35 +58,41 @@ pub fn insert(conn: &Connection, k: &KeyRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, key_id: &str) -> Result<Option<KeyRow>, StoreError> {
-    Ok(one(conn, &format!("SELECT {COLUMNS} FROM api_keys WHERE key_id = ?1"), [key_id], row).optional()?)
+/// A key by id, whichever tenant holds it: authentication looks keys up
+/// before any tenant is known (on PostgreSQL through `tollgate_auth_key`,
+/// which returns that one row past row-level security).
+pub fn get(conn: &Db, key_id: &str) -> Result<Option<KeyRow>, StoreError> {
+    let sql = match conn.kind() {
+        Kind::Sqlite => format!("SELECT {COLUMNS} FROM api_keys WHERE key_id = ?1"),
+        Kind::Postgres => format!("SELECT {COLUMNS} FROM tollgate_auth_key(?1)"),
+    };
+    conn.row(&sql, args![key_id], row)
 }
 
 /// A tenant's keys (or the platform's, for `None`), oldest first.
-pub fn list(conn: &Connection, tenant: Option<&str>) -> Result<Vec<KeyRow>, StoreError> {
-    let mut stmt =
-        conn.prepare(&format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id IS ?1 ORDER BY created_at, key_id"))?;
-    let rows = stmt.query_map([tenant], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &Db, tenant: Option<&str>) -> Result<Vec<KeyRow>, StoreError> {
+    conn.all(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id IS NOT DISTINCT FROM ?1 ORDER BY created_at, key_id"),
+        args![tenant],
+        row,
+    )
 }
 
 /// Mark a key revoked; `false` if it was not active.
-pub fn revoke(conn: &Connection, key_id: &str, at: &str) -> Result<bool, StoreError> {
-    Ok(exec(
-        conn,
+pub fn revoke(conn: &Db, key_id: &str, at: &str) -> Result<bool, StoreError> {
+    Ok(conn.exec(
         "UPDATE api_keys SET status = 'revoked', revoked_at = ?2 WHERE key_id = ?1 AND status = 'active'",
-        params![key_id, at],
+        args![key_id, at],
     )? > 0)
 }
 
 /// End a rotated key's life at `expires_at` (the grace end) and point to its
 /// successor; `false` if the key is not active or was already replaced.
-pub fn retire(conn: &Connection, key_id: &str, expires_at: &str, replaced_by: &str) -> Result<bool, StoreError> {
-    Ok(exec(
-        conn,
+pub fn retire(conn: &Db, key_id: &str, expires_at: &str, replaced_by: &str) -> Result<bool, StoreError> {
+    Ok(conn.exec(
         "UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ?2 THEN ?2 ELSE expires_at END, \
          replaced_by = ?3 WHERE key_id = ?1 AND status = 'active' AND replaced_by IS NULL",
-        params![key_id, expires_at, replaced_by],
+        args![key_id, expires_at, replaced_by],
     )? > 0)
 }
 
@@ -114,9 +118,8 @@ mod tests {
 
     #[test]
     fn a_replaced_key_is_retired_once_and_stops_counting_after_its_grace() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        super::super::migrations::run(&mut conn).expect("migrate");
-        conn.execute_batch("INSERT INTO tenants VALUES ('tn_a','a','A','free','active','x')").expect("tenant");
+        let conn = crate::store::sql::migrated_in_memory();
+        conn.batch("INSERT INTO tenants VALUES ('tn_a','a','A','free','active','x')").expect("tenant");
         insert(&conn, &key("k1")).expect("k1");
         insert(&conn, &key("k2")).expect("k2");
         assert!(retire(&conn, "k1", "2030-01-01T01:00:00Z", "k2").expect("retire"));

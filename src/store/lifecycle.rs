@@ -5,9 +5,8 @@
 //! new tenant can never inherit the old id or its chain); a deletion token is
 //! stored only as a digest and can be used once.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::{StoreError, exec, one};
+use super::StoreError;
+use super::sql::{Db, args};
 
 /// A deleted tenant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -27,11 +26,10 @@ pub struct Tombstone {
 }
 
 /// The tombstone of tenant `id`, if it was deleted.
-pub fn tombstone(conn: &Connection, id: &str) -> Result<Option<Tombstone>, StoreError> {
-    Ok(one(
-        conn,
+pub fn tombstone(conn: &Db, id: &str) -> Result<Option<Tombstone>, StoreError> {
+    Ok(conn.row(
         "SELECT id, slug, display_name, created_at, deleted_at, final_seq FROM tenant_tombstones WHERE id = ?1",
-        [id],
+        args![id],
         |r| {
             Ok(Tombstone {
                 id: r.get(0)?,
@@ -39,24 +37,21 @@ pub fn tombstone(conn: &Connection, id: &str) -> Result<Option<Tombstone>, Store
                 display_name: r.get(2)?,
                 created_at: r.get(3)?,
                 deleted_at: r.get(4)?,
-                final_seq: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                final_seq: u64::try_from(r.get::<i64>(5)?).unwrap_or(0),
             })
         },
-    )
-    .optional()?)
+    )?)
 }
 
 /// Whether `slug` belonged to a deleted tenant (and so can never be reused).
-pub fn slug_retired(conn: &Connection, slug: &str) -> Result<bool, StoreError> {
-    Ok(one(conn, "SELECT 1 FROM tenant_tombstones WHERE slug = ?1", [slug], |_| Ok(())).optional()?.is_some())
+pub fn slug_retired(conn: &Db, slug: &str) -> Result<bool, StoreError> {
+    Ok(conn.row("SELECT 1 FROM tenant_tombstones WHERE slug = ?1", args![slug], |_| Ok(()))?.is_some())
 }
 
 /// Record a tombstone.
-pub fn insert_tombstone(conn: &Connection, t: &Tombstone) -> Result<(), StoreError> {
-    exec(
-        conn,
-        "INSERT INTO tenant_tombstones (id, slug, display_name, created_at, deleted_at, final_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
+pub fn insert_tombstone(conn: &Db, t: &Tombstone) -> Result<(), StoreError> {
+    conn.exec("INSERT INTO tenant_tombstones (id, slug, display_name, created_at, deleted_at, final_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        args![
             t.id,
             t.slug,
             t.display_name,
@@ -80,27 +75,25 @@ pub struct LegalHold {
 }
 
 /// The tenant's legal hold, if any.
-pub fn legal_hold(conn: &Connection, tenant: &str) -> Result<Option<LegalHold>, StoreError> {
-    Ok(one(conn, "SELECT reason, set_at, principal FROM legal_holds WHERE tenant_id = ?1", [tenant], |r| {
+pub fn legal_hold(conn: &Db, tenant: &str) -> Result<Option<LegalHold>, StoreError> {
+    Ok(conn.row("SELECT reason, set_at, principal FROM legal_holds WHERE tenant_id = ?1", args![tenant], |r| {
         Ok(LegalHold { reason: r.get(0)?, set_at: r.get(1)?, principal: r.get(2)? })
-    })
-    .optional()?)
+    })?)
 }
 
 /// Place (or replace) a hold.
-pub fn set_legal_hold(conn: &Connection, tenant: &str, hold: &LegalHold) -> Result<(), StoreError> {
-    exec(
-        conn,
+pub fn set_legal_hold(conn: &Db, tenant: &str, hold: &LegalHold) -> Result<(), StoreError> {
+    conn.exec(
         "INSERT INTO legal_holds (tenant_id, reason, set_at, principal) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT(tenant_id) DO UPDATE SET reason = ?2, set_at = ?3, principal = ?4",
-        params![tenant, hold.reason, hold.set_at, hold.principal],
+        args![tenant, hold.reason, hold.set_at, hold.principal],
     )?;
     Ok(())
 }
 
 /// Lift a hold; `false` if there was none.
-pub fn clear_legal_hold(conn: &Connection, tenant: &str) -> Result<bool, StoreError> {
-    Ok(exec(conn, "DELETE FROM legal_holds WHERE tenant_id = ?1", [tenant])? > 0)
+pub fn clear_legal_hold(conn: &Db, tenant: &str) -> Result<bool, StoreError> {
+    Ok(conn.exec("DELETE FROM legal_holds WHERE tenant_id = ?1", args![tenant])? > 0)
 }
 
 /// A deletion plan awaiting its token.
@@ -118,27 +111,24 @@ pub struct PendingDeletion {
 
 /// Remember a plan under its token's digest.
 pub fn insert_plan(
-    conn: &Connection,
+    conn: &Db,
     token_digest: &str,
     tenant: &str,
     plan_digest: &str,
     now: &str,
     expires_at: &str,
 ) -> Result<(), StoreError> {
-    exec(
-        conn,
-        "INSERT INTO deletion_plans (token_digest, tenant_id, plan_digest, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![token_digest, tenant, plan_digest, now, expires_at],
+    conn.exec("INSERT INTO deletion_plans (token_digest, tenant_id, plan_digest, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        args![token_digest, tenant, plan_digest, now, expires_at],
     )?;
     Ok(())
 }
 
 /// The plan a token digest names.
-pub fn plan_by_token(conn: &Connection, token_digest: &str) -> Result<Option<PendingDeletion>, StoreError> {
-    Ok(one(
-        conn,
+pub fn plan_by_token(conn: &Db, token_digest: &str) -> Result<Option<PendingDeletion>, StoreError> {
+    Ok(conn.row(
         "SELECT tenant_id, plan_digest, expires_at, used_at FROM deletion_plans WHERE token_digest = ?1",
-        [token_digest],
+        args![token_digest],
         |r| {
             Ok(PendingDeletion {
                 tenant_id: r.get(0)?,
@@ -147,16 +137,14 @@ pub fn plan_by_token(conn: &Connection, token_digest: &str) -> Result<Option<Pen
                 used_at: r.get(3)?,
             })
         },
-    )
-    .optional()?)
+    )?)
 }
 
 /// Mark a token used; `false` if it already was.
-pub fn use_token(conn: &Connection, token_digest: &str, at: &str) -> Result<bool, StoreError> {
-    Ok(exec(
-        conn,
+pub fn use_token(conn: &Db, token_digest: &str, at: &str) -> Result<bool, StoreError> {
+    Ok(conn.exec(
         "UPDATE deletion_plans SET used_at = ?2 WHERE token_digest = ?1 AND used_at IS NULL",
-        params![token_digest, at],
+        args![token_digest, at],
     )? > 0)
 }
 
@@ -186,12 +174,12 @@ pub struct Retained {
     pub plan_history: u64,
 }
 
-fn count(conn: &Connection, sql: &str, tenant: &str) -> Result<u64, StoreError> {
-    Ok(u64::try_from(one(conn, sql, [tenant], |r| r.get::<_, i64>(0))?).unwrap_or(0))
+fn count(conn: &Db, sql: &str, tenant: &str) -> Result<u64, StoreError> {
+    Ok(u64::try_from(conn.one(sql, args![tenant], |r| r.get::<i64>(0))?).unwrap_or(0))
 }
 
 /// Counts what a deletion of `tenant` would remove and keep.
-pub fn inventory(conn: &Connection, tenant: &str) -> Result<(Removable, Retained), StoreError> {
+pub fn inventory(conn: &Db, tenant: &str) -> Result<(Removable, Retained), StoreError> {
     Ok((
         Removable {
             api_keys: count(conn, "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?1", tenant)?,
@@ -211,7 +199,7 @@ pub fn inventory(conn: &Connection, tenant: &str) -> Result<(Removable, Retained
 /// Remove the tenant's data (keys, certificate bindings, namespaces, idempotency entries, billing
 /// state, legal hold, pending plans, the tenant row). The audit chain, the
 /// usage ledger, the usage totals and the plan history are kept.
-pub fn remove_tenant(conn: &Connection, tenant: &str) -> Result<(), StoreError> {
+pub fn remove_tenant(conn: &Db, tenant: &str) -> Result<(), StoreError> {
     for sql in [
         "DELETE FROM api_keys WHERE tenant_id = ?1",
         "DELETE FROM cert_bindings WHERE tenant_id = ?1",
@@ -221,7 +209,7 @@ pub fn remove_tenant(conn: &Connection, tenant: &str) -> Result<(), StoreError> 
         "DELETE FROM legal_holds WHERE tenant_id = ?1",
         "DELETE FROM tenants WHERE id = ?1",
     ] {
-        exec(conn, sql, [tenant])?;
+        conn.exec(sql, args![tenant])?;
     }
     Ok(())
 }

@@ -6,9 +6,8 @@
 //! tool pins use the retired naming (see the function's doc). Audit, checkpoint and usage tables are
 //! append-only, enforced by triggers in the database itself.
 
-use rusqlite::Connection;
-
 use super::StoreError;
+use super::sql::Db;
 
 /// Each entry is one schema version; never edit a published one, append.
 const MIGRATIONS: &[&str] = &[
@@ -238,20 +237,50 @@ pub fn latest() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// Bring the database to the latest version, or refuse a newer one.
-pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
+/// Bring the database to the latest version, or refuse a newer one (SQLite:
+/// the embedded database migrates itself at open; PostgreSQL is migrated by
+/// `tollgate migrate`, see [`super::pg_schema`]).
+pub fn run(db: &Db) -> Result<(), StoreError> {
+    let Some(conn) = db.as_sqlite() else { return super::pg_schema::migrate(db) };
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    check_version(current)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let applied =
+            conn.execute_batch(sql).and_then(|()| conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1)));
+        match applied {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a schema newer than this binary, or one from before [`EDITIONS`].
+pub(super) fn check_version(current: i64) -> Result<(), StoreError> {
     if current > latest() {
         return Err(StoreError::TooNew { found: current, supported: latest() });
     }
     if (1..EDITIONS).contains(&current) {
         return Err(StoreError::RetiredToolNames { found: current });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-        tx.commit()?;
+    Ok(())
+}
+
+/// For `serve` on PostgreSQL: the schema must be exactly this binary's
+/// (migrations are applied by `tollgate migrate`, as the maintenance role).
+pub fn require_current(db: &Db) -> Result<(), StoreError> {
+    let current = super::pg_schema::version(db)?;
+    check_version(current)?;
+    if current < latest() {
+        return Err(StoreError::Refused(format!(
+            "the PostgreSQL database is at schema version {current}, this binary needs {}: run `tollgate migrate` \
+             as the maintenance role first",
+            latest()
+        )));
     }
     Ok(())
 }
@@ -262,8 +291,8 @@ mod tests {
 
     #[test]
     fn append_only_tables_refuse_update_and_delete() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        run(&mut conn).expect("migrate");
+        let db = crate::store::sql::migrated_in_memory();
+        let conn = db.as_sqlite().expect("sqlite");
         conn.execute("INSERT INTO audit_records VALUES ('c', 1, 'h', '{}')", []).expect("insert");
         assert!(conn.execute("UPDATE audit_records SET hash = 'x'", []).is_err());
         assert!(conn.execute("DELETE FROM audit_records", []).is_err());
@@ -274,10 +303,10 @@ mod tests {
 
     #[test]
     fn a_database_from_before_editions_is_refused_and_left_alone() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        run(&mut conn).expect("migrate");
+        let db = crate::store::sql::migrated_in_memory();
+        let conn = db.as_sqlite().expect("sqlite");
         conn.execute_batch("PRAGMA user_version = 6").expect("set");
-        let e = run(&mut conn).expect_err("refused");
+        let e = run(&db).expect_err("refused");
         assert!(matches!(e, StoreError::RetiredToolNames { found: 6 }), "{e}");
         assert!(e.to_string().contains("tollgate init"), "{e}");
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
@@ -286,8 +315,8 @@ mod tests {
 
     #[test]
     fn a_newer_database_is_refused() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch("PRAGMA user_version = 99").expect("set");
-        assert!(matches!(run(&mut conn), Err(StoreError::TooNew { found: 99, .. })));
+        let db = Db::sqlite(rusqlite::Connection::open_in_memory().expect("open"));
+        db.batch("PRAGMA user_version = 99").expect("set");
+        assert!(matches!(run(&db), Err(StoreError::TooNew { found: 99, .. })));
     }
 }

@@ -1,4 +1,5 @@
-//! The embedded store: one SQLite database in the data dir.
+//! The store: the embedded SQLite database in the data dir, or a shared
+//! PostgreSQL database (row-level security; several instances).
 //!
 //! Invariants: only this module touches SQL; all writes go through the single
 //! writer thread (group commit) and are acknowledged only once durable (WAL,
@@ -23,6 +24,10 @@ pub mod keys;
 pub mod lifecycle;
 pub mod lock;
 mod migrations;
+mod pg;
+pub mod pg_roles;
+pub mod pg_schema;
+mod pg_tls;
 pub mod reservations;
 pub mod rotation;
 mod sql;
@@ -32,6 +37,6 @@ pub mod writer;
 pub use checkpointing::StoreOptions;
 pub use error::StoreError;
 pub use handle::{DENIAL_WINDOW_SECS, Store, TICK};
-pub use sql::{Db, open_read_only};
-pub(crate) use sql::{exec, one};
+pub use sql::{Db, Kind, PLATFORM, open_read_only};
+
 pub use writer::{WriteCx, WriterStats};

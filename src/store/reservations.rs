@@ -12,10 +12,9 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
+use super::StoreError;
 use super::billing::IdempotencyScope;
-use super::{StoreError, exec, one};
+use super::sql::{Db, Kind, args};
 
 /// What one call reserves.
 #[derive(Debug, Clone)]
@@ -34,43 +33,35 @@ pub struct Reservation<'a> {
 }
 
 /// The arguments' digest of a call holding `scope` pending, if one does.
-pub fn pending(conn: &Connection, scope: &IdempotencyScope) -> Result<Option<String>, StoreError> {
-    Ok(one(
-        conn,
-        "SELECT args_digest FROM idempotency_pending WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
-        params![scope.tenant, scope.principal, scope.tool, scope.key],
+pub fn pending(conn: &Db, scope: &IdempotencyScope) -> Result<Option<String>, StoreError> {
+    Ok(conn.row("SELECT args_digest FROM idempotency_pending WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
+        args![scope.tenant, scope.principal, scope.tool, scope.key],
         |r| r.get(0),
-    )
-    .optional()?)
+    )?)
 }
 
 /// How much of a counter reserved calls hold in a month (`YYYY-MM`).
-pub fn held(conn: &Connection, tenant: &str, counter: &str, period: &str) -> Result<u64, StoreError> {
-    let n: i64 = one(
-        conn,
-        "SELECT COALESCE(SUM(quantity), 0) FROM quota_holds WHERE tenant_id = ?1 AND counter = ?2 AND period = ?3",
-        params![tenant, counter, period],
+pub fn held(conn: &Db, tenant: &str, counter: &str, period: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.one("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM quota_holds WHERE tenant_id = ?1 AND counter = ?2 AND period = ?3",
+        args![tenant, counter, period],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Record a reservation (the caller checked replay and quota in the same transaction).
-pub fn reserve(conn: &Connection, r: &Reservation<'_>) -> Result<(), StoreError> {
+pub fn reserve(conn: &Db, r: &Reservation<'_>) -> Result<(), StoreError> {
     if let Some((s, digest)) = r.pending {
-        exec(
-            conn,
-            "INSERT INTO idempotency_pending (tenant_id, principal, tool, key, args_digest, request_id, owner, created_at) \
+        conn.exec("INSERT INTO idempotency_pending (tenant_id, principal, tool, key, args_digest, request_id, owner, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![s.tenant, s.principal, s.tool, s.key, digest, r.request_id, r.owner, r.at],
+            args![s.tenant, s.principal, s.tool, s.key, digest, r.request_id, r.owner, r.at],
         )?;
     }
     for (counter, quantity) in r.holds {
-        exec(
-            conn,
+        conn.exec(
             "INSERT INTO quota_holds (request_id, counter, tenant_id, period, quantity, owner, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
+            args![
                 r.request_id,
                 counter,
                 r.tenant,
@@ -85,35 +76,47 @@ pub fn reserve(conn: &Connection, r: &Reservation<'_>) -> Result<(), StoreError>
 }
 
 /// Release what a call reserved (nothing, if it reserved nothing).
-pub fn release(conn: &Connection, request_id: &str) -> Result<(), StoreError> {
-    exec(conn, "DELETE FROM idempotency_pending WHERE request_id = ?1", [request_id])?;
-    exec(conn, "DELETE FROM quota_holds WHERE request_id = ?1", [request_id])?;
+pub fn release(conn: &Db, request_id: &str) -> Result<(), StoreError> {
+    conn.exec("DELETE FROM idempotency_pending WHERE request_id = ?1", args![request_id])?;
+    conn.exec("DELETE FROM quota_holds WHERE request_id = ?1", args![request_id])?;
     Ok(())
 }
 
 /// At start: release every reservation whose owner `is_dead` says is gone;
 /// how many reservations (pending entries and holds) were released.
-pub fn recover(conn: &Connection, is_dead: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
-    let mut stmt = conn.prepare("SELECT owner FROM idempotency_pending UNION SELECT owner FROM quota_holds")?;
-    let owners = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+pub fn recover(conn: &Db, is_dead: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
+    // Across tenants: on PostgreSQL through two narrow functions that see the
+    // owners and release one owner's rows, and nothing else.
+    let (owners_sql, release) = match conn.kind() {
+        Kind::Sqlite => ("SELECT owner FROM idempotency_pending UNION SELECT owner FROM quota_holds", None),
+        Kind::Postgres => {
+            ("SELECT owner FROM tollgate_reservation_owners()", Some("SELECT tollgate_release_owner(?1)"))
+        }
+    };
+    let owners = conn.all(owners_sql, args![], |r| r.get::<String>(0))?;
     let mut released = 0;
     for owner in owners.iter().filter(|o| is_dead(o)) {
-        released += exec(conn, "DELETE FROM idempotency_pending WHERE owner = ?1", [owner])?;
-        released += exec(conn, "DELETE FROM quota_holds WHERE owner = ?1", [owner])?;
+        released += match release {
+            None => {
+                conn.exec("DELETE FROM idempotency_pending WHERE owner = ?1", args![owner])?
+                    + conn.exec("DELETE FROM quota_holds WHERE owner = ?1", args![owner])?
+            }
+            Some(sql) => usize::try_from(conn.one(sql, args![owner], |r| r.get::<i64>(0))?).unwrap_or(0),
+        };
     }
     Ok(released)
 }
 
 /// [`recover`] against the instance locks of the data dir `dir`.
-pub(crate) fn recover_dead(conn: &Connection, dir: &Path, me: &str) -> Result<usize, StoreError> {
-    recover(conn, |owner| owner != me && super::instances::is_dead(dir, owner))
+pub(crate) fn recover_dead(conn: &Db, dir: &Path, me: &str) -> Result<usize, StoreError> {
+    recover(conn, |owner| owner != me && super::instances::is_dead_in(conn, dir, owner))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
+    fn db() -> Db {
         crate::store::sql::migrated_in_memory()
     }
 

@@ -17,7 +17,6 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
 use serde_json::json;
 
 use super::datadir::DataDir;
@@ -102,7 +101,7 @@ pub fn rotate(root: &Path, clock: Clock) -> Result<Rotated, StoreError> {
 
 /// Every chain's head is signed by a checkpoint; the last one by `old`.
 fn check_sealed(dir: &DataDir, old: &PublicKey) -> Result<Vec<(String, u64)>, StoreError> {
-    let conn = Connection::open_with_flags(dir.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = super::open_read_only(&dir.db())?;
     let mut sealed = Vec::new();
     for chain in audit_log::chains(&conn)? {
         let Some((head, _)) = audit_log::head(&conn, &chain)? else { continue };
@@ -150,7 +149,7 @@ mod tests {
         assert!(rotated.sealed.iter().any(|(c, seq)| c == SYSTEM_CHAIN && *seq == 2), "{:?}", rotated.sealed);
 
         // The chain verifies with both keys, and not with the new key alone.
-        let conn = Connection::open_with_flags(dir.db(), OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let conn = crate::store::open_read_only(&dir.db()).unwrap();
         let both = keyring::trusted_keys(&dir, &current).unwrap();
         assert!(audit_log::verify_stored(&conn, SYSTEM_CHAIN, &both).unwrap().is_ok());
         let only_new = audit_log::verify_stored(&conn, SYSTEM_CHAIN, &[rotated.new]).unwrap().unwrap_err();

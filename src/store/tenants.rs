@@ -3,10 +3,10 @@
 //! Invariant: a slug names at most one tenant (UNIQUE); ids are deterministic
 //! from the slug, so the same bootstrap on the same state gives the same id.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{StoreError, exec, one};
+use super::StoreError;
+use super::sql::{Db, Kind, Row, args};
 
 /// A tenant as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -20,7 +20,7 @@ pub struct TenantRow {
     pub created_at: String,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRow> {
+fn row(r: &Row<'_>) -> Result<TenantRow, StoreError> {
     Ok(TenantRow {
         id: r.get(0)?,
         slug: r.get(1)?,
@@ -34,42 +34,43 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRow> {
 const COLUMNS: &str = "id, slug, display_name, plan, status, created_at";
 
 /// Insert a tenant with its `default` namespace; `false` if the slug or id is taken.
-pub fn insert(conn: &Connection, t: &TenantRow) -> Result<bool, StoreError> {
-    let n = exec(
-        conn,
-        "INSERT OR IGNORE INTO tenants (id, slug, display_name, plan, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![t.id, t.slug, t.display_name, t.plan, t.status, t.created_at],
+pub fn insert(conn: &Db, t: &TenantRow) -> Result<bool, StoreError> {
+    let n = conn.exec(
+        "INSERT INTO tenants (id, slug, display_name, plan, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT DO NOTHING",
+        args![t.id, t.slug, t.display_name, t.plan, t.status, t.created_at],
     )?;
     if n == 0 {
         return Ok(false);
     }
-    exec(
-        conn,
+    conn.exec(
         "INSERT INTO namespaces (tenant_id, name, created_at) VALUES (?1, 'default', ?2)",
-        params![t.id, t.created_at],
+        args![t.id, t.created_at],
     )?;
     Ok(true)
 }
 
-pub fn get(conn: &Connection, id: &str) -> Result<Option<TenantRow>, StoreError> {
-    Ok(one(conn, &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"), [id], row).optional()?)
+pub fn get(conn: &Db, id: &str) -> Result<Option<TenantRow>, StoreError> {
+    conn.row(&format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"), args![id], row)
 }
 
-/// Tenants with id greater than `after`, in id order.
-pub fn list(conn: &Connection, after: Option<&str>, limit: usize) -> Result<Vec<TenantRow>, StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
-    let rows = stmt.query_map(params![after.unwrap_or(""), i64::try_from(limit).unwrap_or(i64::MAX)], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// Tenants with id greater than `after`, in id order: platform work across
+/// tenants (on PostgreSQL through `tollgate_list_tenants`, which row-level
+/// security lets see every tenant's row and nothing else).
+pub fn list(conn: &Db, after: Option<&str>, limit: usize) -> Result<Vec<TenantRow>, StoreError> {
+    let sql = match conn.kind() {
+        Kind::Sqlite => format!("SELECT {COLUMNS} FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2"),
+        Kind::Postgres => format!("SELECT {COLUMNS} FROM tollgate_list_tenants(?1, ?2)"),
+    };
+    conn.all(&sql, args![after.unwrap_or(""), limit as u64], row)
 }
 
 /// Set `active` / `suspended`; `false` if there is no such tenant.
-pub fn set_status(conn: &Connection, id: &str, status: &str) -> Result<bool, StoreError> {
-    Ok(exec(conn, "UPDATE tenants SET status = ?2 WHERE id = ?1", params![id, status])? > 0)
+pub fn set_status(conn: &Db, id: &str, status: &str) -> Result<bool, StoreError> {
+    Ok(conn.exec("UPDATE tenants SET status = ?2 WHERE id = ?1", args![id, status])? > 0)
 }
 
 /// The tenant's namespaces, in name order.
-pub fn namespaces(conn: &Connection, tenant: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare("SELECT name FROM namespaces WHERE tenant_id = ?1 ORDER BY name")?;
-    let rows = stmt.query_map([tenant], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn namespaces(conn: &Db, tenant: &str) -> Result<Vec<String>, StoreError> {
+    conn.all("SELECT name FROM namespaces WHERE tenant_id = ?1 ORDER BY name", args![tenant], |r| r.get(0))
 }

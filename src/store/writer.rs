@@ -11,16 +11,15 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
 use super::StoreError;
+use super::sql::{Db, Kind};
 
 /// Largest number of jobs committed in one transaction.
 pub const MAX_GROUP: usize = 256;
 
 /// What a job sees: the connection inside its savepoint, and what it appended.
 pub struct WriteCx<'a> {
-    pub conn: &'a Connection,
+    pub conn: &'a Db,
     /// Audit records appended by this job: (chain, seq, hash).
     pub appended: Vec<(String, u64, String)>,
 }
@@ -33,14 +32,14 @@ impl WriteCx<'_> {
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
-        self.conn.execute_batch("SAVEPOINT effect")?;
+        self.conn.batch("SAVEPOINT effect")?;
         let appended = self.appended.len();
         let result = f(self);
         let keep = matches!(result, Ok((_, true)));
         if keep {
-            self.conn.execute_batch("RELEASE effect")?;
+            self.conn.batch("RELEASE effect")?;
         } else {
-            self.conn.execute_batch("ROLLBACK TO effect; RELEASE effect")?;
+            self.conn.batch("ROLLBACK TO effect; RELEASE effect")?;
             // Records appended inside the rolled-back savepoint no longer exist.
             self.appended.truncate(appended);
         }
@@ -58,9 +57,9 @@ pub type Job = Box<dyn FnOnce(&mut WriteCx<'_>) -> (bool, Finish) + Send>;
 /// Work the writer does besides jobs (checkpoints, flushing aggregated denials).
 pub trait Housekeeping: Send {
     /// After a committed batch, with the records it appended.
-    fn after_commit(&mut self, conn: &Connection, appended: &[(String, u64, String)]);
+    fn after_commit(&mut self, conn: &Db, appended: &[(String, u64, String)]);
     /// When the writer has been idle for a tick, and at shutdown (`last = true`).
-    fn on_tick(&mut self, conn: &Connection, last: bool);
+    fn on_tick(&mut self, conn: &Db, last: bool);
 }
 
 pub(super) enum Message {
@@ -77,7 +76,7 @@ pub struct WriterStats {
 }
 
 pub(super) fn spawn(
-    conn: Connection,
+    conn: Db,
     mut housekeeping: Box<dyn Housekeeping>,
     tick: Duration,
     stats: std::sync::Arc<std::sync::Mutex<WriterStats>>,
@@ -90,7 +89,7 @@ pub(super) fn spawn(
 }
 
 fn run(
-    conn: Connection,
+    conn: Db,
     rx: Receiver<Message>,
     housekeeping: &mut dyn Housekeeping,
     tick: Duration,
@@ -152,18 +151,19 @@ fn jobs_of(n: u64) -> usize {
 
 /// Run a batch in one transaction. A job that cannot start is dropped, which
 /// its caller hears as `Unavailable` (its reply channel closes unanswered).
-fn commit_batch(conn: &Connection, jobs: Vec<Job>) -> Vec<(String, u64, String)> {
+fn commit_batch(conn: &Db, jobs: Vec<Job>) -> Vec<(String, u64, String)> {
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut appended = Vec::new();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = begin_batch(conn) {
         tracing::error!(error = %e, "cannot begin a write transaction");
+        conn.rollback();
         return appended;
     }
     let mut lost = false;
     for job in jobs {
         // SQLite may roll the whole transaction back by itself (disk full, I/O
         // error); then nothing of this batch may run or be acknowledged.
-        if lost || conn.is_autocommit() || conn.execute_batch("SAVEPOINT job").is_err() {
+        if lost || !conn.in_transaction() || conn.batch("SAVEPOINT job").is_err() || conn.clear_scope().is_err() {
             lost = true;
             continue;
         }
@@ -171,25 +171,23 @@ fn commit_batch(conn: &Connection, jobs: Vec<Job>) -> Vec<(String, u64, String)>
         let (keep, finish) = job(&mut cx);
         let closed = if keep {
             appended.extend(cx.appended);
-            conn.execute_batch("RELEASE job")
+            conn.batch("RELEASE job")
         } else {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            conn.batch("ROLLBACK TO job; RELEASE job")
         };
         if let Err(e) = closed {
             tracing::error!(error = %e, "savepoint could not be closed");
         }
         finishers.push(finish);
     }
-    let outcome = if lost || conn.is_autocommit() {
+    let outcome = if lost || !conn.in_transaction() {
         Err(StoreError::Unavailable("the transaction was rolled back by the database; nothing was done".into()))
     } else {
-        conn.execute_batch("COMMIT").map_err(StoreError::from)
+        conn.commit()
     };
     if let Err(e) = &outcome {
-        tracing::error!(error = %e, "commit failed; the batch is rolled back and every caller hears it");
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
+        tracing::error!(error = %e, "commit failed; every caller of the batch hears it");
+        conn.rollback();
         appended.clear();
     }
     for finish in finishers {
@@ -197,3 +195,18 @@ fn commit_batch(conn: &Connection, jobs: Vec<Job>) -> Vec<(String, u64, String)>
     }
     appended
 }
+
+/// Open a batch's transaction. On PostgreSQL the batch first takes the
+/// deployment-wide writer lock (a transaction-level advisory lock): batches
+/// of different instances commit one after another, so chains stay gapless
+/// and quota sums exact across instances, and no two batches can deadlock.
+pub(super) fn begin_batch(conn: &Db) -> Result<(), StoreError> {
+    conn.begin_write()?;
+    if conn.kind() == Kind::Postgres {
+        conn.one("SELECT pg_advisory_xact_lock(?1)", super::sql::args![WRITER_LOCK], |_| Ok(()))?;
+    }
+    Ok(())
+}
+
+/// The advisory lock key of the deployment's writer ("tollgate" in ASCII).
+pub const WRITER_LOCK: i64 = 0x746f_6c6c_6761_7465;
