@@ -96,6 +96,17 @@ enum Command {
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
     },
+    /// Bring a PostgreSQL database (TOLLGATE_DATABASE_URL) to this binary's schema, as the maintenance role.
+    Migrate {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// First create the roles (tollgate_owner, tollgate_maint, tollgate_lookup, tollgate_app); needs a superuser.
+        #[arg(long)]
+        bootstrap_roles: bool,
+        /// Print the SQL that creates the roles and exit (to run it yourself).
+        #[arg(long)]
+        print_roles_sql: bool,
+    },
     /// Offline audit tools.
     Audit {
         #[command(subcommand)]
@@ -188,6 +199,9 @@ fn main() -> ExitCode {
     cli::init_logging();
     let result = match cli.command {
         Command::Init { dir, json } => cli::init(dir.data_dir, json),
+        Command::Migrate { dir, bootstrap_roles, print_roles_sql } => {
+            tollgate::cmd::migrate::migrate(dir.data_dir, bootstrap_roles, print_roles_sql)
+        }
         Command::Serve { dir, listen, allowed_hosts, conformance, clock_file, tls, metrics_listen } => {
             cli::serve(ServeArgs {
                 data_dir: dir.data_dir,

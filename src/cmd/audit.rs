@@ -79,8 +79,11 @@ fn trusted_keys(dir: &Path, pin: &Pin) -> Result<(Vec<PublicKey>, String), CliEr
 }
 
 fn read_only(dir: &Path) -> Result<crate::store::Db, CliError> {
-    let files = require(dir)?;
-    crate::store::open_read_only(&files.db()).map_err(CliError::Store)
+    let config = crate::config::Config::load(&crate::store::datadir::DataDir::new(dir).config())?;
+    if config.database_url.is_none() {
+        require(dir)?;
+    }
+    crate::store::open_database(dir, config.database_url.as_ref()).map_err(CliError::Store)
 }
 
 /// `tollgate audit verify --data-dir DIR [--tenant T] [--pubkey K | --fingerprint F]`.

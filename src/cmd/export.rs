@@ -145,7 +145,10 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     let clock = Clock::system();
     let store = Store::open(&dir, clock.clone(), StoreOptions::default())?;
     let range = ExportRange { from_seq: args.from_seq, to_seq: args.to_seq };
-    let built = store.read(|conn| Ok(build_package(conn, &tenant, range, &key, &retired)));
+    let built = store.read(|conn| {
+        conn.set_scope(Some(&tenant))?;
+        Ok(build_package(conn, &tenant, range, &key, &retired))
+    });
     let built = match built? {
         Ok(b) => b,
         Err(crate::package::BuildError::NoSuchTenant) => {
@@ -169,7 +172,12 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     let args_v = json!({"tenant_id": tenant, "from_seq": args.from_seq, "to_seq": args.to_seq});
     let result_v = json!({"manifest_sha256": manifest_digest});
     // A deleted tenant's chain is sealed: its export is recorded on the platform's chain and ledger.
-    let sealed = store.read(|c| crate::store::lifecycle::tombstone(c, &tenant))?.is_some();
+    let sealed = store
+        .read(|c| {
+            c.set_scope(Some(&tenant))?;
+            crate::store::lifecycle::tombstone(c, &tenant)
+        })?
+        .is_some();
     let (chain, ledger) = if sealed {
         (crate::audit::SYSTEM_CHAIN.to_owned(), crate::server::call::PLATFORM_LEDGER.to_owned())
     } else {
@@ -177,6 +185,7 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     };
     let (at, request_id) = (clock.now_rfc3339(), crate::audit::new_request_id());
     store.write_blocking(move |w| {
+        w.conn.set_scope(Some(&ledger))?;
         record_usage(
             w.conn,
             &UsageEvent {

@@ -9,6 +9,7 @@ pub mod client;
 pub mod demo;
 pub mod demo_package;
 pub mod export;
+pub mod migrate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -99,6 +100,7 @@ fn open(dir: &Path, conformance: bool, clock: Clock) -> Result<(Arc<McpServer>, 
         checkpoint_interval: std::time::Duration::from_secs(config.checkpoint_interval_secs),
         denial_persist_interval: std::time::Duration::from_millis(config.denial_persist_ms),
         database_url: config.database_url.clone(),
+        maintenance: false,
     };
     let store = Store::open(dir, clock, options)?;
     let server_options = ServerOptions {
@@ -114,7 +116,10 @@ fn open(dir: &Path, conformance: bool, clock: Clock) -> Result<(Arc<McpServer>, 
 /// `tollgate init`.
 pub fn init(dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
     let dir = require_dir(dir)?;
-    let out = crate::store::datadir::init(&dir, Clock::system())?;
+    // The database comes from the environment (TOLLGATE_DATABASE_URL); the
+    // data dir has no config yet.
+    let url = Config::load(&DataDir::new(&dir).config())?.database_url;
+    let out = crate::store::datadir::init_with(&dir, Clock::system(), url)?;
     if json {
         println!("{}", serde_json::json!({ "data_dir": out.data_dir, "api_key": out.api_key }));
     } else {

@@ -68,7 +68,15 @@ impl CommitPlan {
         draft.decision = decision;
         draft.reason = reason.map(str::to_owned);
         draft.result_digest = result.and_then(|r| digest_json(r).ok());
+        w.conn.set_scope(audit_log::chain_scope(&self.chain))?;
         audit_log::append(w, &self.chain, draft).map(|_| ())
+    }
+
+    /// Scope the following statements to the charged ledger's rows (the
+    /// tenant's, or the platform's): PostgreSQL's row-level security then
+    /// refuses any row of another tenant, whatever a statement says.
+    fn ledger_scope(&self, w: &WriteCx<'_>) -> Result<(), StoreError> {
+        w.conn.set_scope(Some(&self.ledger_tenant))
     }
 
     /// Now, in unix seconds (the record's timestamp: the call's one clock reading).
@@ -80,6 +88,7 @@ impl CommitPlan {
     /// Before the effect: replay a stored result, refuse a reused key, or
     /// refuse a call over quota. `None`: go on and run the tool.
     pub fn precheck(&mut self, w: &mut WriteCx<'_>) -> Result<Option<Committed>, StoreError> {
+        self.ledger_scope(w)?;
         if let Some((scope, _)) = &self.idempotency
             && let Some((digest, stored)) = ledger::idempotency_get(w.conn, scope)?
         {
@@ -127,6 +136,7 @@ impl CommitPlan {
             return Ok(Some(Committed::Denied(denial)));
         }
         let Some(limits) = self.limits else { return Ok(None) };
+        self.ledger_scope(w)?;
         for (counter, quantity) in self.charges.clone() {
             let used = ledger::total(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?
                 + reservations::held(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?;
@@ -167,9 +177,11 @@ impl CommitPlan {
             holds: &holds,
             at: &self.draft.ts,
         };
+        self.ledger_scope(w)?;
         reservations::reserve(w.conn, &reservation)?;
         // The work outside reads the chain as committed (an export packages it):
         // an empty chain, a new tenant's, is opened by this call's own record.
+        w.conn.set_scope(audit_log::chain_scope(&self.chain))?;
         if audit_log::head(w.conn, &self.chain)?.is_none() {
             self.record(w, Decision::Allow, Some(CHAIN_OPENED), None)?;
         }
@@ -190,6 +202,9 @@ impl CommitPlan {
         if let Some(done) = self.precheck(w)? {
             return Ok(done);
         }
+        // The effect acts on the call's tenant (its chain's): a tool that
+        // must reach another tenant's rows (a bootstrap) names it itself.
+        w.conn.set_scope(audit_log::chain_scope(&self.chain))?;
         let (outcome, stop) = w.savepoint(|w| {
             let outcome = run(arguments, tcx, w);
             let stop = tcx.input.take_stop();
@@ -207,6 +222,7 @@ impl CommitPlan {
         outcome: ToolOutcome,
         stop: Option<Stop>,
     ) -> Result<Committed, StoreError> {
+        self.ledger_scope(w)?;
         reservations::release(w.conn, &self.draft.request_id)?;
         self.finish(w, outcome, stop)
     }
@@ -241,6 +257,7 @@ impl CommitPlan {
         let result = outcome.into_result();
         let at = self.draft.ts.clone();
         let mut usage = Map::new();
+        self.ledger_scope(w)?;
         for (counter, quantity) in &self.charges {
             if failed && *counter != Counter::ToolCalls {
                 continue;

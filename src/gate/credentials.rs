@@ -67,8 +67,12 @@ impl Authenticator {
             .store
             .read(|conn| {
                 let row = keys::get(conn, &key_id.0)?;
+                // The key names its tenant; only then are that tenant's rows read.
                 let tenant = match row.as_ref().and_then(|r| r.tenant_id.as_deref()) {
-                    Some(t) => tenants::get(conn, t)?,
+                    Some(t) => {
+                        conn.set_scope(Some(t))?;
+                        tenants::get(conn, t)?
+                    }
                     None => None,
                 };
                 Ok((row, tenant))
@@ -110,6 +114,7 @@ impl Authenticator {
             .store
             .read(|conn| {
                 let Some(b) = crate::store::cert_bindings::get(conn, &fingerprint.0)? else { return Ok(None) };
+                conn.set_scope(Some(&b.tenant_id))?;
                 let tenant = tenants::get(conn, &b.tenant_id)?;
                 Ok(Some((b, tenant)))
             })

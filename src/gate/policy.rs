@@ -113,7 +113,12 @@ pub fn allows(
 /// principals. A tenant without a readable billing state is refused (fail closed).
 pub fn billing_view(store: &Store, tenant: Option<&str>) -> Result<Option<BillingView>, Denial> {
     let Some(tenant) = tenant else { return Ok(None) };
-    let row = store.read(|c| billing::get(c, tenant)).map_err(|e| Denial::Unavailable(e.to_string()))?;
+    let row = store
+        .read(|c| {
+            c.set_scope(Some(tenant))?;
+            billing::get(c, tenant)
+        })
+        .map_err(|e| Denial::Unavailable(e.to_string()))?;
     let row = row.ok_or_else(|| Denial::Unavailable("the caller's tenant has no billing state".into()))?;
     BillingView::from_row(&row).map(Some).map_err(Denial::Unavailable)
 }

@@ -103,7 +103,17 @@ fn unavailable(e: &StoreError) -> RpcError {
 /// tenant's, else `_system`.
 pub(crate) fn chain_of(store: &Store, principal: Option<&Principal>, tenant: Option<&TenantId>) -> String {
     let own = principal.and_then(|p| p.tenant.as_ref());
-    let named = tenant.filter(|t| Some(*t) == own || store.read(|c| tenants::get(c, &t.0)).ok().flatten().is_some());
+    let exists = |t: &TenantId| {
+        store
+            .read(|c| {
+                c.set_scope(Some(&t.0))?;
+                tenants::get(c, &t.0)
+            })
+            .ok()
+            .flatten()
+            .is_some()
+    };
+    let named = tenant.filter(|t| Some(*t) == own || exists(t));
     named.or(own).map(|t| t.0.clone()).unwrap_or_else(|| SYSTEM_CHAIN.to_owned())
 }
 
@@ -321,12 +331,16 @@ impl Governance {
             },
             Handler::Read(run) => match self.reserve(plan).await {
                 Ok(Reserved::Go(plan, held)) => {
+                    let scope = crate::store::audit_log::chain_scope(&plan.chain).map(str::to_owned);
                     let store = Arc::clone(&self.store);
                     // The reading task keeps the reservation until it ends, even if the call is dropped.
                     let working = (held.clone(), slot.clone());
                     let read = tokio::task::spawn_blocking(move || {
                         let _working = working;
-                        store.read(|c| Ok(run(arguments, &tcx, c)))
+                        store.read(|c| {
+                            c.set_scope(scope.as_deref())?;
+                            Ok(run(arguments, &tcx, c))
+                        })
                     });
                     match read.await {
                         Ok(Ok(outcome)) => self.commit_ran(*plan, held, outcome, input.take_stop()).await,

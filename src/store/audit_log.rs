@@ -15,8 +15,11 @@ use crate::audit::{
 /// deletion's record (`final_seq` of its tombstone): anything that arrives
 /// for it later (a flood window flushed afterwards, a call admitted before
 /// the deletion) goes to `_system`, its `tenant` field still naming the tenant.
+///
+/// The statements run under the chain's row-level-security scope (it is left
+/// set: a caller that goes on names its own).
 pub fn append(cx: &mut WriteCx<'_>, chain: &str, draft: RecordDraft) -> Result<AuditRecord, StoreError> {
-    let original = chain;
+    cx.conn.set_scope(chain_scope(chain))?;
     let (mut chain, (mut seq, mut prev)) = (chain, next_link(cx.conn, chain)?);
     let redirected = chain != SYSTEM_CHAIN && sealed_at(cx.conn, chain)?.is_some_and(|final_seq| seq > final_seq);
     if redirected {
@@ -31,9 +34,6 @@ pub fn append(cx: &mut WriteCx<'_>, chain: &str, draft: RecordDraft) -> Result<A
         "INSERT INTO audit_records (chain, seq, hash, record) VALUES (?1, ?2, ?3, ?4)",
         args![chain, i64::try_from(seq).unwrap_or(i64::MAX), record.hash, text],
     )?;
-    if redirected {
-        cx.conn.set_scope(chain_scope(original))?;
-    }
     cx.appended.push((chain.to_owned(), seq, record.hash.clone()));
     Ok(record)
 }

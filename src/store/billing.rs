@@ -90,7 +90,7 @@ pub struct UsageEvent<'a> {
 pub fn record_usage(conn: &Db, e: &UsageEvent<'_>) -> Result<(), StoreError> {
     conn.exec(
         "INSERT INTO usage_totals (tenant_id, counter, period, used) VALUES (?1, ?2, substr(?3, 1, 7), ?4) \
-         ON CONFLICT(tenant_id, counter, period) DO UPDATE SET used = used + ?4",
+         ON CONFLICT(tenant_id, counter, period) DO UPDATE SET used = usage_totals.used + excluded.used",
         args![e.tenant, e.counter, e.at, i64::try_from(e.quantity).unwrap_or(i64::MAX)],
     )?;
     conn.exec("INSERT INTO usage_events (tenant_id, counter, quantity, idempotency_key, request_id, tool, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

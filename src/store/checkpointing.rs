@@ -30,6 +30,9 @@ pub struct StoreOptions {
     pub denial_persist_interval: std::time::Duration,
     /// A PostgreSQL URL (`database_url`); `None`: the data dir's SQLite database.
     pub database_url: Option<crate::config::DatabaseUrl>,
+    /// Opened by a maintenance command (`init`, `store copy`) as the
+    /// maintenance role: the serving-role checks are skipped.
+    pub maintenance: bool,
 }
 
 impl Default for StoreOptions {
@@ -39,6 +42,7 @@ impl Default for StoreOptions {
             checkpoint_interval: std::time::Duration::from_secs(10),
             denial_persist_interval: std::time::Duration::from_secs(1),
             database_url: None,
+            maintenance: false,
         }
     }
 }

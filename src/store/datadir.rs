@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::error::StoreError;
 
+/// The SQLite database's file name.
+pub const DB_FILE: &str = "tollgate.db";
+
 /// Paths inside a data dir.
 #[derive(Debug, Clone)]
 pub struct DataDir {
@@ -19,7 +22,7 @@ impl DataDir {
     }
 
     pub fn db(&self) -> PathBuf {
-        self.root.join("tollgate.db")
+        self.root.join(DB_FILE)
     }
 
     pub fn signing_key(&self) -> PathBuf {
@@ -72,4 +75,4 @@ impl DataDir {
     }
 }
 
-pub use super::init::{InitOutput, init};
+pub use super::init::{InitOutput, init, init_with};

@@ -72,7 +72,9 @@ impl Store {
             // Serving refuses an unmigrated or newer database and a role that
             // could read past row-level security.
             migrations::require_current(&conn)?;
-            super::pg_roles::require_serving_role(&conn)?;
+            if !options.maintenance {
+                super::pg_roles::require_serving_role(&conn)?;
+            }
             instances::hold_pg(&conn, instance.id())?;
         } else {
             migrations::run(&conn)?;

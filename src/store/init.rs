@@ -28,9 +28,31 @@ pub struct InitOutput {
 
 /// Create a data dir: database, signing key, config, tenant `default`, first platform-admin key.
 pub fn init(root: &Path, clock: Clock) -> Result<InitOutput, StoreError> {
+    init_with(root, clock, None)
+}
+
+/// [`init`], on PostgreSQL when `database_url` is given: the data dir gets
+/// the signing key and config, the (migrated, empty) database the tenant
+/// `default` and the first platform-admin key. Run as the maintenance role.
+pub fn init_with(
+    root: &Path,
+    clock: Clock,
+    database_url: Option<crate::config::DatabaseUrl>,
+) -> Result<InitOutput, StoreError> {
     let dir = DataDir::new(root);
     if dir.db().exists() || dir.signing_key().exists() {
         return Err(StoreError::AlreadyInitialized(root.display().to_string()));
+    }
+    if let Some(url) = &database_url {
+        let db = super::sql::open_postgres(url)?;
+        super::migrations::require_current(&db)?;
+        if tenants::get(&db, TenantId::default_tenant().0.as_str())?.is_some() {
+            return Err(StoreError::Refused(
+                "the PostgreSQL database is already initialized (it has the tenant `default`); to add an instance, \
+                 copy the deployment's audit-signing.key into a new data dir instead (docs/operations.md)"
+                    .into(),
+            ));
+        }
     }
     std::fs::create_dir_all(root)?;
     #[cfg(unix)]
@@ -38,17 +60,20 @@ pub fn init(root: &Path, clock: Clock) -> Result<InitOutput, StoreError> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
     }
-    drop(super::sql::create_database(&dir.db())?);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.db(), std::fs::Permissions::from_mode(0o600))?;
+    if database_url.is_none() {
+        drop(super::sql::create_database(&dir.db())?);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.db(), std::fs::Permissions::from_mode(0o600))?;
+        }
     }
     SigningKey::generate()?.write_new(&dir.signing_key())?;
     if !dir.config().exists() {
         std::fs::write(dir.config(), crate::config::TEMPLATE)?;
     }
-    let store = Store::open(root, clock.clone(), StoreOptions::default())?;
+    let options = StoreOptions { maintenance: database_url.is_some(), database_url, ..StoreOptions::default() };
+    let store = Store::open(root, clock.clone(), options)?;
     let issued = key_format::generate();
     let key_id = issued.key_id.0.clone();
     let digest = issued.secret_digest.clone();

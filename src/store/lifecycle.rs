@@ -6,7 +6,7 @@
 //! stored only as a digest and can be used once.
 
 use super::StoreError;
-use super::sql::{Db, args};
+use super::sql::{Db, Kind, args};
 
 /// A deleted tenant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,9 +43,15 @@ pub fn tombstone(conn: &Db, id: &str) -> Result<Option<Tombstone>, StoreError> {
     )?)
 }
 
-/// Whether `slug` belonged to a deleted tenant (and so can never be reused).
+/// Whether `slug` belonged to a deleted tenant (and so can never be reused):
+/// across tenants, before the new one exists (on PostgreSQL through
+/// `tollgate_slug_retired`).
 pub fn slug_retired(conn: &Db, slug: &str) -> Result<bool, StoreError> {
-    Ok(conn.row("SELECT 1 FROM tenant_tombstones WHERE slug = ?1", args![slug], |_| Ok(()))?.is_some())
+    let sql = match conn.kind() {
+        Kind::Sqlite => "SELECT COUNT(*) FROM tenant_tombstones WHERE slug = ?1",
+        Kind::Postgres => "SELECT retired FROM tollgate_slug_retired(?1)",
+    };
+    Ok(conn.one(sql, args![slug], |r| r.get::<i64>(0))? > 0)
 }
 
 /// Record a tombstone.

@@ -17,7 +17,7 @@ pub struct DataDirLock {
 }
 
 fn open(dir: &Path) -> Result<File, StoreError> {
-    super::datadir::DataDir::new(dir).require_initialized()?;
+    super::datadir::DataDir::new(dir).require_signing_key()?;
     Ok(OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("tollgate.lock"))?)
 }
 

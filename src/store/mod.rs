@@ -37,6 +37,7 @@ pub mod writer;
 pub use checkpointing::StoreOptions;
 pub use error::StoreError;
 pub use handle::{DENIAL_WINDOW_SECS, Store, TICK};
-pub use sql::{Db, Kind, PLATFORM, open_read_only};
+pub use migrations::latest as migrations_latest;
+pub use sql::{Db, Kind, PLATFORM, open_database, open_postgres, open_read_only};
 
 pub use writer::{WriteCx, WriterStats};

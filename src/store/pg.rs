@@ -88,11 +88,11 @@ impl PgConn {
 
     pub(super) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         let outcome = self.client.batch_execute(sql).map_err(|e| pg_error(&e));
-        let head = sql.trim_start().get(..6).unwrap_or("").to_ascii_uppercase();
-        if head.starts_with("BEGIN") && outcome.is_ok() {
-            self.in_transaction = true;
-        } else if head.starts_with("ROLLBA") && !sql.to_ascii_uppercase().contains(" TO ") {
-            self.in_transaction = false;
+        let words: Vec<String> = sql.split_whitespace().take(2).map(str::to_ascii_uppercase).collect();
+        match words.first().map(String::as_str) {
+            Some("BEGIN") if outcome.is_ok() => self.in_transaction = true,
+            Some("ROLLBACK") if words.get(1).is_none_or(|w| w != "TO") => self.in_transaction = false,
+            _ => {}
         }
         if self.client.is_closed() {
             self.in_transaction = false;

@@ -70,7 +70,10 @@ fn migrate_locked(db: &Db, roles: &Roles) -> Result<(), StoreError> {
         .batch(&format!("SET LOCAL ROLE {}", roles.owner))
         .and_then(|()| db.batch(&base_schema(roles)))
         .and_then(|()| db.exec("INSERT INTO tollgate_schema (id, version) VALUES (1, ?1)", args![latest()]))
-        .and_then(|_| db.batch("RESET ROLE"));
+        // Handing the functions to the lookup role needs membership in it,
+        // which the maintenance role has and the owner has not.
+        .and_then(|_| db.batch("RESET ROLE"))
+        .and_then(|()| db.batch(&function_owners(roles)));
     match applied {
         Ok(()) => db.commit(),
         Err(e) => {
@@ -128,7 +131,7 @@ fn base_schema(roles: &Roles) -> String {
          GRANT SELECT ON tollgate_schema TO {app};\n\
          GRANT SELECT, INSERT, DELETE ON consumed_request_states TO {app};\n\
          GRANT SELECT, INSERT, UPDATE, DELETE ON denial_windows TO {app};\n\
-         GRANT SELECT ON api_keys, cert_bindings, tenants, audit_records, checkpoints TO {lookup};\n\
+         GRANT SELECT ON api_keys, cert_bindings, tenants, audit_records, checkpoints, tenant_tombstones TO {lookup};\n\
          GRANT SELECT, DELETE ON idempotency_pending, quota_holds TO {lookup};\n",
         app = roles.app,
         lookup = roles.lookup
@@ -145,65 +148,75 @@ fn base_schema(roles: &Roles) -> String {
 /// SELECT on what they read), `search_path` pinned, returning only what its
 /// one operation needs.
 fn functions(roles: &Roles) -> String {
-    let lookup = &roles.lookup;
     let app = &roles.app;
-    let defs: &[(&str, &str, &str)] = &[
-        (
-            "tollgate_auth_key(p_key_id text)",
-            "TABLE(key_id text, tenant_id text, role text, label text, secret_digest bytea, status text, \
-             created_at text, expires_at text, revoked_at text, replaced_by text)",
-            "SELECT key_id, tenant_id, role, label, secret_digest, status, created_at, expires_at, revoked_at, \
-             replaced_by FROM public.api_keys WHERE key_id = p_key_id",
-        ),
-        (
-            "tollgate_auth_cert(p_fingerprint text)",
-            "TABLE(fingerprint text, tenant_id text, role text, label text, bound_by text, created_at text)",
-            "SELECT fingerprint, tenant_id, role, label, bound_by, created_at FROM public.cert_bindings \
-             WHERE fingerprint = p_fingerprint",
-        ),
-        (
-            "tollgate_list_tenants(p_after text, p_limit bigint)",
-            "TABLE(id text, slug text, display_name text, plan text, status text, created_at text)",
-            "SELECT id, slug, display_name, plan, status, created_at FROM public.tenants WHERE id > p_after \
-             ORDER BY id LIMIT p_limit",
-        ),
-        (
-            "tollgate_chain_heads()",
-            "TABLE(chain text, seq bigint, hash text, checkpointed bigint)",
-            "SELECT h.chain, h.seq, r.hash, COALESCE((SELECT MAX(c.seq) FROM public.checkpoints c WHERE c.chain = h.chain), 0) \
-             FROM (SELECT a.chain, MAX(a.seq) AS seq FROM public.audit_records a GROUP BY a.chain) h \
-             JOIN public.audit_records r ON r.chain = h.chain AND r.seq = h.seq ORDER BY h.chain",
-        ),
-        (
-            "tollgate_reservation_owners()",
-            "TABLE(owner text)",
-            "SELECT owner FROM public.idempotency_pending UNION SELECT owner FROM public.quota_holds",
-        ),
-    ];
     let mut sql = String::new();
-    for (signature, returns, body) in defs {
-        let name = signature.split('(').next().unwrap_or(signature);
+    for (signature, returns, body) in CROSS_TENANT {
         sql.push_str(&format!(
             "CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE sql STABLE SECURITY DEFINER \
              SET search_path = pg_catalog, pg_temp AS $fn$ {body} $fn$;\n\
-             ALTER FUNCTION {signature} OWNER TO {lookup};\n\
              REVOKE ALL ON FUNCTION {signature} FROM PUBLIC;\n\
              GRANT EXECUTE ON FUNCTION {signature} TO {app};\n"
         ));
-        let _ = name;
     }
     sql.push_str(&format!(
-        "CREATE FUNCTION tollgate_release_owner(p_owner text) RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER \
+        "CREATE FUNCTION {RELEASE_OWNER} RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER \
          SET search_path = pg_catalog, pg_temp AS $fn$ \
          WITH a AS (DELETE FROM public.idempotency_pending WHERE owner = p_owner RETURNING 1), \
          b AS (DELETE FROM public.quota_holds WHERE owner = p_owner RETURNING 1) \
          SELECT (SELECT COUNT(*) FROM a) + (SELECT COUNT(*) FROM b) $fn$;\n\
-         ALTER FUNCTION tollgate_release_owner(text) OWNER TO {lookup};\n\
-         REVOKE ALL ON FUNCTION tollgate_release_owner(text) FROM PUBLIC;\n\
-         GRANT EXECUTE ON FUNCTION tollgate_release_owner(text) TO {app};\n"
+         REVOKE ALL ON FUNCTION {RELEASE_OWNER} FROM PUBLIC;\n\
+         GRANT EXECUTE ON FUNCTION {RELEASE_OWNER} TO {app};\n"
     ));
     sql
 }
+
+/// Each cross-tenant function's owner becomes the lookup role.
+fn function_owners(roles: &Roles) -> String {
+    CROSS_TENANT
+        .iter()
+        .map(|(signature, _, _)| *signature)
+        .chain([RELEASE_OWNER])
+        .map(|f| format!("ALTER FUNCTION {f} OWNER TO {};\n", roles.lookup))
+        .collect()
+}
+
+const RELEASE_OWNER: &str = "tollgate_release_owner(p_owner text)";
+
+/// (signature, returns, body) of the read-only cross-tenant functions.
+const CROSS_TENANT: &[(&str, &str, &str)] = &[
+    (
+        "tollgate_auth_key(p_key_id text)",
+        "TABLE(key_id text, tenant_id text, role text, label text, secret_digest bytea, status text, \
+         created_at text, expires_at text, revoked_at text, replaced_by text)",
+        "SELECT key_id, tenant_id, role, label, secret_digest, status, created_at, expires_at, revoked_at, \
+         replaced_by FROM public.api_keys WHERE key_id = p_key_id",
+    ),
+    (
+        "tollgate_auth_cert(p_fingerprint text)",
+        "TABLE(fingerprint text, tenant_id text, role text, label text, bound_by text, created_at text)",
+        "SELECT fingerprint, tenant_id, role, label, bound_by, created_at FROM public.cert_bindings \
+         WHERE fingerprint = p_fingerprint",
+    ),
+    (
+        "tollgate_list_tenants(p_after text, p_limit bigint)",
+        "TABLE(id text, slug text, display_name text, plan text, status text, created_at text)",
+        "SELECT id, slug, display_name, plan, status, created_at FROM public.tenants WHERE id > p_after \
+         ORDER BY id LIMIT p_limit",
+    ),
+    (
+        "tollgate_chain_heads()",
+        "TABLE(chain text, seq bigint, hash text, checkpointed bigint)",
+        "SELECT h.chain, h.seq, r.hash, COALESCE((SELECT MAX(c.seq) FROM public.checkpoints c WHERE c.chain = h.chain), 0) \
+         FROM (SELECT a.chain, MAX(a.seq) AS seq FROM public.audit_records a GROUP BY a.chain) h \
+         JOIN public.audit_records r ON r.chain = h.chain AND r.seq = h.seq ORDER BY h.chain",
+    ),
+    (
+        "tollgate_slug_retired(p_slug text)",
+        "TABLE(retired bigint)",
+        "SELECT COUNT(*) FROM public.tenant_tombstones WHERE slug = p_slug",
+    ),
+    ("tollgate_reservation_owners()", "TABLE(owner text)", "SELECT owner FROM public.idempotency_pending UNION SELECT owner FROM public.quota_holds"),
+];
 
 /// The tables, as SQLite's migrations 1..9 leave them, plus `tenant_id`
 /// where SQLite keys a tenant's rows by another name (generated from it).

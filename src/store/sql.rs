@@ -390,6 +390,21 @@ pub fn open_read_only(db: &Path) -> Result<Db, StoreError> {
     Ok(Db::sqlite(conn))
 }
 
+/// Open a deployment's database for offline work (verification, export):
+/// the data dir's SQLite file, or PostgreSQL at `url` (connect as the
+/// maintenance role: it reads every tenant's rows).
+pub fn open_database(dir: &Path, url: Option<&crate::config::DatabaseUrl>) -> Result<Db, StoreError> {
+    match url {
+        None => open_read_only(&dir.join(super::datadir::DB_FILE)),
+        Some(url) => Ok(Db::postgres(PgConn::connect(url.expose(), Default::default())?)),
+    }
+}
+
+/// Open PostgreSQL at `url` for `tollgate migrate`.
+pub fn open_postgres(url: &crate::config::DatabaseUrl) -> Result<Db, StoreError> {
+    Ok(Db::postgres(PgConn::connect(url.expose(), Default::default())?))
+}
+
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",

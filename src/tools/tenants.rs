@@ -95,6 +95,8 @@ impl<E: EditionKind> Tool<E> for Bootstrap {
             ));
         }
         let id = TenantId::for_slug(&input.slug);
+        // What follows writes the new tenant's rows, under its scope.
+        tx.conn.set_scope(Some(&id.0))?;
         let plan = input.plan.unwrap_or(PlanName::Free);
         let now = cx.clock.now_rfc3339();
         let row = tenants::TenantRow {
