@@ -251,6 +251,32 @@ impl Announcements {
         lock(&self.0).push(Announcement::End(whose));
     }
 
+    /// What was announced, as payloads for the other instances of a
+    /// deployment (ids only; long lists of principals split to fit).
+    pub fn encoded(&self) -> Vec<String> {
+        let audience = |a: &Audience| match a {
+            Audience::Tenant(t) => Value::String(t.0.clone()),
+            Audience::Platform => Value::Null,
+        };
+        let mut out = Vec::new();
+        for announcement in lock(&self.0).iter() {
+            match announcement {
+                Announcement::Event(a, Event::ToolsListChanged) => {
+                    out.push(json!({"event": "tools_list_changed", "audience": audience(a)}).to_string());
+                }
+                Announcement::End(Ending::Audience(a)) => {
+                    out.push(json!({"end": "audience", "audience": audience(a)}).to_string());
+                }
+                Announcement::End(Ending::Principals(ids)) => {
+                    for chunk in ids.chunks(64) {
+                        out.push(json!({"end": "principals", "ids": chunk}).to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Deliver everything announced.
     pub fn publish(&self, hub: &Hub) {
         for announcement in lock(&self.0).drain(..) {
@@ -260,6 +286,55 @@ impl Announcements {
                 }
                 Announcement::End(whose) => hub.end_streams(&whose),
             }
+        }
+    }
+}
+
+/// Deliver what another instance announced (see [`Announcements::encoded`]);
+/// false for a payload this version does not understand (ignored, logged).
+pub fn apply_remote(hub: &Hub, payload: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(payload) else { return false };
+    let audience = |v: &Value| match v.get("audience") {
+        Some(Value::String(t)) => Some(Audience::Tenant(TenantId(t.clone()))),
+        Some(Value::Null) => Some(Audience::Platform),
+        _ => None,
+    };
+    match (v.get("event").and_then(Value::as_str), v.get("end").and_then(Value::as_str)) {
+        (Some("tools_list_changed"), None) => match audience(&v) {
+            Some(a) => {
+                hub.publish(&a, Event::ToolsListChanged);
+                true
+            }
+            None => false,
+        },
+        (None, Some("audience")) => match audience(&v) {
+            Some(a) => {
+                hub.end_streams(&Ending::Audience(a));
+                true
+            }
+            None => false,
+        },
+        (None, Some("principals")) => {
+            let ids: Vec<String> = v
+                .get("ids")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            hub.end_streams(&Ending::Principals(ids));
+            true
+        }
+        _ => false,
+    }
+}
+
+impl Hub {
+    /// After events may have been missed (the listening session was lost):
+    /// tell every stream that asked that its tool list may have changed (a
+    /// client re-lists; a spurious notice costs one `tools/list`).
+    pub fn resync(&self) {
+        let listeners = lock(&self.listeners);
+        for l in listeners.values().filter(|l| l.filter.wants(Event::ToolsListChanged)) {
+            let _ = l.sink.send(tagged(Event::ToolsListChanged.method(), Map::new(), &l.subscription_id).into());
         }
     }
 }

@@ -209,6 +209,12 @@ impl CommitPlan {
             let outcome = run(arguments, tcx, w);
             let stop = tcx.input.take_stop();
             let keep = !outcome.is_error && stop.is_none();
+            if keep {
+                // The other instances hear of it if, and when, this commits.
+                for payload in tcx.announcements.encoded() {
+                    crate::store::notify::announce(w.conn, &payload)?;
+                }
+            }
             Ok(((outcome, stop), keep))
         })?;
         self.finish(w, outcome, stop)

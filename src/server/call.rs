@@ -26,6 +26,7 @@ use crate::identity::{Credential, Principal, TenantId};
 use crate::server::heavy::{HeavyCalls, HeavySlot};
 use crate::server::sealed::Sealed;
 use crate::store::billing::IdempotencyScope;
+use crate::store::notify::Heard;
 use crate::store::denials::DenialKey;
 use crate::store::held::Held;
 use crate::store::{Store, StoreError, audit_log, tenants};
@@ -57,6 +58,8 @@ pub struct Governance {
     pub(crate) rate_limits: Arc<RateLimits>,
     /// The heavy calls running per tenant.
     heavy: HeavyCalls,
+    /// PostgreSQL: the thread hearing the other instances' events.
+    _listener: Option<Arc<crate::store::notify::Listener>>,
 }
 
 /// What a round starts from: this round's answers, and either a sealed state
@@ -136,6 +139,20 @@ impl Governance {
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
         let address_limit = AddressLimit::new(rate, burst);
         let sealed: AskVia = Arc::new(Sealed { key: state_key.clone(), clock: clock.clone() });
+        let events = Arc::new(Hub::new(stream_capacity));
+        // Several instances on one PostgreSQL: hear the others' events.
+        let hub = Arc::downgrade(&events);
+        let listener = store.listen_events(Box::new(move |heard| {
+            let Some(hub) = hub.upgrade() else { return };
+            match heard {
+                Heard::Payload(p) => {
+                    if !crate::events::apply_remote(&hub, &p) {
+                        tracing::warn!("ignored an event payload this version does not understand");
+                    }
+                }
+                Heard::Resync => hub.resync(),
+            }
+        }))?;
         Ok(Self {
             sealed,
             store,
@@ -144,7 +161,8 @@ impl Governance {
             registry,
             authenticator,
             chain,
-            events: Arc::new(Hub::new(stream_capacity)),
+            events,
+            _listener: listener.map(Arc::new),
             state_key,
             address_limit,
             rate_limits,

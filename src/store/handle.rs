@@ -29,7 +29,8 @@ const MIN_TICK: Duration = Duration::from_millis(50);
 pub struct Store {
     sender: Mutex<Option<SyncSender<Message>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<Db>>,
+    readers: Mutex<Readers>,
+    reader_freed: std::sync::Condvar,
     source: Source,
     data_dir: PathBuf,
     pub clock: Clock,
@@ -41,6 +42,8 @@ pub struct Store {
     /// owner asks for its own; every server on this data dir derives the same).
     signing_key_file: PathBuf,
     stats: Arc<Mutex<WriterStats>>,
+    /// The writer's PostgreSQL backend (its notifications are this instance's own).
+    writer_pid: i32,
     /// Flood denials waiting for their window to end.
     pub denials: Arc<denials::DenialWindows>,
     /// This process's claim on the data dir: the owner of its reservations.
@@ -76,7 +79,13 @@ impl Store {
                 super::pg_roles::require_serving_role(&conn)?;
             }
             instances::hold_pg(&conn, instance.id())?;
+        }
+        let writer_pid = if conn.kind() == Kind::Postgres {
+            conn.one("SELECT pg_backend_pid()", super::sql::args![], |r| r.get::<i64>(0))?
         } else {
+            0
+        };
+        if conn.kind() == Kind::Sqlite {
             migrations::run(&conn)?;
         }
         let released = reservations::recover_dead(&conn, dir, instance.id())?;
@@ -107,13 +116,15 @@ impl Store {
         Ok(Arc::new(Self {
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(handle)),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Readers::default()),
+            reader_freed: std::sync::Condvar::new(),
             source,
             data_dir: dir.to_path_buf(),
             clock,
             signing_public: public,
             trusted_keys,
             signing_key_file: files.signing_key(),
+            writer_pid: i32::try_from(writer_pid).unwrap_or(0),
             stats,
             denials,
             instance,
@@ -156,6 +167,18 @@ impl Store {
         self.data_dir.clone()
     }
 
+    /// On PostgreSQL: hear what the other instances announce (see
+    /// [`super::notify`]); `None` on SQLite, where there are no others.
+    pub fn listen_events(
+        &self,
+        on: Box<dyn Fn(super::notify::Heard) + Send>,
+    ) -> Result<Option<super::notify::Listener>, StoreError> {
+        match &self.source {
+            Source::Sqlite(_) => Ok(None),
+            Source::Postgres(url) => super::notify::listen(url.clone(), self.writer_pid, on).map(Some),
+        }
+    }
+
     /// Which database this store is on.
     pub fn kind(&self) -> Kind {
         match self.source {
@@ -191,32 +214,72 @@ impl Store {
 
     /// Run `f` on a read connection (sees every committed write). On
     /// PostgreSQL `f` runs in a read-only transaction whose scope starts as
-    /// "no rows": it names the tenant it reads with [`Db::set_scope`].
+    /// "no rows": it names the tenant it reads with [`Db::set_scope`]; at
+    /// most [`MAX_PG_READERS`] sessions are open, a reader waits for one.
     pub fn read<T>(&self, f: impl FnOnce(&Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let pooled = self.readers.lock().ok().and_then(|mut p| p.pop());
-        let conn = match pooled {
-            Some(c) => c,
-            None => self.source.connect_reader()?,
-        };
-        let out = match conn.kind() {
-            Kind::Sqlite => f(&conn),
-            Kind::Postgres => off_the_runtime(|| {
-                conn.batch("BEGIN READ ONLY")?;
-                let out = conn.clear_scope().and_then(|()| f(&conn));
-                match &out {
-                    Ok(_) => conn.commit()?,
-                    Err(_) => conn.rollback(),
-                }
+        match self.source {
+            Source::Sqlite(_) => {
+                let conn = self.take_reader()?;
+                let out = f(&conn);
+                self.give_back(conn);
+                out
+            }
+            // Connecting, reading and dropping a session all block: off the async workers.
+            Source::Postgres(_) => off_the_runtime(|| {
+                let conn = self.take_reader()?;
+                let out = conn.batch("BEGIN READ ONLY").and_then(|()| {
+                    let out = conn.clear_scope().and_then(|()| f(&conn));
+                    match &out {
+                        Ok(_) => conn.commit()?,
+                        Err(_) => conn.rollback(),
+                    }
+                    out
+                });
+                self.give_back(conn);
                 out
             })?,
-        };
-        if conn.is_usable()
-            && let Ok(mut p) = self.readers.lock()
-            && p.len() < 16
-        {
-            p.push(conn);
         }
-        out
+    }
+
+    fn take_reader(&self) -> Result<Db, StoreError> {
+        let mut pool = self.readers.lock().map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?;
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok(c);
+            }
+            if self.source.is_sqlite() || pool.open < MAX_PG_READERS {
+                pool.open += 1;
+                drop(pool);
+                let made = self.source.connect_reader();
+                if made.is_err()
+                    && let Ok(mut p) = self.readers.lock()
+                {
+                    p.open -= 1;
+                    self.reader_freed.notify_one();
+                }
+                return made;
+            }
+            let (p, timeout) = self
+                .reader_freed
+                .wait_timeout(pool, Duration::from_secs(10))
+                .map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?;
+            pool = p;
+            if timeout.timed_out() && pool.idle.is_empty() && pool.open >= MAX_PG_READERS {
+                return Err(StoreError::Unavailable("every database session is busy; retry shortly".into()));
+            }
+        }
+    }
+
+    fn give_back(&self, conn: Db) {
+        let Ok(mut pool) = self.readers.lock() else { return };
+        if conn.is_usable() && pool.idle.len() < MAX_IDLE_READERS {
+            pool.idle.push(conn);
+        } else {
+            pool.open = pool.open.saturating_sub(1);
+            drop(pool);
+            drop(conn);
+        }
+        self.reader_freed.notify_one();
     }
 
     /// A 32-byte secret derived from the signing key for `label` (HKDF; the
@@ -250,6 +313,9 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         self.shutdown();
+        // Closing a PostgreSQL session blocks: not on an async worker.
+        let idle = self.readers.get_mut().map(|p| std::mem::take(&mut p.idle)).unwrap_or_default();
+        let _ = off_the_runtime(move || drop(idle));
     }
 }
 
@@ -264,6 +330,19 @@ where
     })
 }
 
+/// Most PostgreSQL read sessions one instance holds open.
+pub const MAX_PG_READERS: usize = 32;
+
+/// Most idle read connections kept for reuse.
+const MAX_IDLE_READERS: usize = 16;
+
+/// The read connections: idle ones, and how many are open in all.
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Db>,
+    open: usize,
+}
+
 /// Where the database is.
 enum Source {
     Sqlite(PathBuf),
@@ -271,6 +350,10 @@ enum Source {
 }
 
 impl Source {
+    fn is_sqlite(&self) -> bool {
+        matches!(self, Source::Sqlite(_))
+    }
+
     fn connect_writer(&self) -> Result<Db, StoreError> {
         match self {
             Source::Sqlite(path) => {

@@ -23,6 +23,7 @@ pub mod keyring;
 pub mod keys;
 pub mod lifecycle;
 pub mod lock;
+pub mod notify;
 mod migrations;
 mod pg;
 pub mod pg_roles;

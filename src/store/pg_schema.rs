@@ -15,8 +15,8 @@ use super::pg_roles::Roles;
 use super::sql::{Db, args};
 
 /// Tables without a `tenant_id`, and why they need none. Everything else
-/// carries one under forced row-level security (tests/pg_rls.rs walks
-/// `pg_class` against this list).
+/// carries one under forced row-level security (system-tests/tests/pg_rls.rs walks
+/// `pg_class` and requires forced RLS or this reason, from the table's comment).
 pub const WITHOUT_TENANT: &[(&str, &str)] = &[
     ("tollgate_schema", "the schema version: one row, no tenant data"),
     (
@@ -110,6 +110,11 @@ pub const APPEND_ONLY: &[&str] =
 
 fn base_schema(roles: &Roles) -> String {
     let mut sql = String::from(TABLES);
+    // The allowlist is kept in the database too, as each table's comment, so
+    // an inspection (tests/pg_rls.rs, an auditor's psql) needs no source.
+    for (table, reason) in WITHOUT_TENANT {
+        sql.push_str(&format!("COMMENT ON TABLE {table} IS 'tollgate: no tenant_id: {}';\n", reason.replace('\'', "''")));
+    }
     for (table, _) in TENANT_TABLES {
         let column = if *table == "api_keys" { "COALESCE(tenant_id, '_platform')" } else { "tenant_id" };
         sql.push_str(&format!(

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+pub mod pg;
 pub mod pki;
 
 pub const MODERN: &str = "2026-07-28";
@@ -31,29 +32,130 @@ pub fn binary() -> PathBuf {
         }
         let status = build.status();
         assert!(status.is_ok_and(|s| s.success()), "could not build tollgate");
-        dir.join("tollgate")
+        let real = dir.join("tollgate");
+        if pg::wanted() { pg_wrapper(&real) } else { real }
     })
     .clone()
 }
 
-/// A fresh data dir made by `tollgate init`, removed on drop.
+/// On PostgreSQL runs, the binary is started through a small wrapper that
+/// points each command at its data dir's test database: it reads the serving
+/// role's URL from `DIR/.test-app-url` (DIR from `--data-dir` or
+/// `TOLLGATE_DATA_DIR`) unless `TOLLGATE_DATABASE_URL` is already set, then
+/// execs the real binary (same pid, so signals reach it). Tests keep
+/// writing their own `tollgate.toml`, and every command stays parametrised.
+fn pg_wrapper(real: &std::path::Path) -> PathBuf {
+    let path = real.with_file_name("tollgate-pg-test-wrapper");
+    let script = format!(
+        "#!/bin/sh\n\
+         dir=\"$TOLLGATE_DATA_DIR\"; prev=\"\"\n\
+         for a in \"$@\"; do [ \"$prev\" = \"--data-dir\" ] && dir=\"$a\"; prev=\"$a\"; done\n\
+         if [ -z \"$TOLLGATE_DATABASE_URL\" ] && [ -n \"$dir\" ] && [ -f \"$dir/{APP_URL_FILE}\" ]; then\n\
+           TOLLGATE_DATABASE_URL=\"$(cat \"$dir/{APP_URL_FILE}\")\"; export TOLLGATE_DATABASE_URL\n\
+         fi\n\
+         exec \"{}\" \"$@\"\n",
+        real.display()
+    );
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, script).expect("write the test wrapper");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o755)).expect("chmod wrapper");
+    }
+    std::fs::rename(&temp, &path).expect("install the test wrapper");
+    path
+}
+
+/// A fresh data dir made by `tollgate init`, removed on drop. Under
+/// `TOLLGATE_TEST_BACKEND=postgres` its database is a fresh PostgreSQL one
+/// (see [`pg`]): the data dir's `tollgate.toml` names it with the serving
+/// role's URL, so every command run on the dir uses it, and
+/// `.test-maint-url` holds the maintenance role's URL for offline commands
+/// and for the tests' own inspection.
 pub struct DataDir {
     pub path: PathBuf,
     /// The first platform-admin key.
     pub admin_key: String,
 }
 
+/// The files in a test data dir that name its PostgreSQL URLs (serving and maintenance roles).
+const APP_URL_FILE: &str = ".test-app-url";
+const MAINT_URL_FILE: &str = ".test-maint-url";
+
 impl DataDir {
     pub fn init() -> Self {
+        if pg::wanted()
+            && let Some(cluster) = pg::cluster()
+        {
+            let db = cluster.fresh_database();
+            return Self::init_on(Some(&db));
+        }
+        Self::init_on(None)
+    }
+
+    /// A data dir on `db` (PostgreSQL), or on its own SQLite database.
+    pub fn init_on(db: Option<&pg::Database>) -> Self {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("tollgate-st-{}-{n}-{}", std::process::id(), nanos()));
-        let out = Command::new(binary()).args(["init", "--json", "--data-dir"]).arg(&path).output().expect("run init");
+        let mut init = Command::new(binary());
+        init.args(["init", "--json", "--data-dir"]).arg(&path).env_remove("TOLLGATE_DATABASE_URL");
+        if let Some(db) = db {
+            init.env("TOLLGATE_DATABASE_URL", &db.maint_url);
+        }
+        let out = init.output().expect("run init");
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).expect("init --json prints JSON");
         let admin_key = v["api_key"].as_str().expect("api_key").to_owned();
+        if let Some(db) = db {
+            point_at(&path, db);
+        }
         Self { path, admin_key }
     }
+
+    /// Another data dir of the same PostgreSQL deployment: the same signing
+    /// key and database, its own dir (a second instance). Panics on SQLite.
+    pub fn second_instance(&self) -> DataDir {
+        assert!(maint_url(&self.path).is_some(), "a second instance needs a PostgreSQL data dir");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("tollgate-st-b-{}-{n}-{}", std::process::id(), nanos()));
+        std::fs::create_dir_all(&path).expect("create dir");
+        for f in ["audit-signing.key", "tollgate.toml", APP_URL_FILE, MAINT_URL_FILE] {
+            std::fs::copy(self.path.join(f), path.join(f)).expect("copy instance file");
+        }
+        DataDir { path, admin_key: self.admin_key.clone() }
+    }
+}
+
+/// Make `dir` serve from `db` (read by the wrapper of [`binary`]).
+fn point_at(dir: &std::path::Path, db: &pg::Database) {
+    std::fs::write(dir.join(APP_URL_FILE), &db.app_url).expect("write app url");
+    std::fs::write(dir.join(MAINT_URL_FILE), &db.maint_url).expect("write maint url");
+}
+
+/// The maintenance URL of a PostgreSQL test data dir (None: SQLite).
+pub fn maint_url(dir: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(MAINT_URL_FILE)).ok().map(|s| s.trim().to_owned())
+}
+
+/// Whether this run is on PostgreSQL; a test of something only SQLite has
+/// (editing the database file, copying a data dir) returns early through
+/// [`sqlite_only!`] and says so.
+pub fn on_postgres() -> bool {
+    pg::wanted()
+}
+
+/// Skip (loudly) a test that is about the SQLite file itself.
+#[macro_export]
+macro_rules! sqlite_only {
+    ($why:expr) => {
+        if $crate::on_postgres() {
+            eprintln!("skipped on PostgreSQL: {}", $why);
+            return;
+        }
+    };
 }
 
 fn nanos() -> u128 {
@@ -108,11 +210,14 @@ impl HttpServer {
             .expect("start tollgate serve");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
+        let mut said = Vec::new();
         let base = loop {
-            let line = lines.next().expect("server exited before listening").expect("read stderr");
+            let Some(line) = lines.next() else { panic!("server exited before listening: {}", said.join("\n")) };
+            let line = line.expect("read stderr");
             if let Some(url) = line.strip_prefix("listening on ") {
                 break url.trim_end_matches("/mcp").to_owned();
             }
+            said.push(line);
         };
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
@@ -523,8 +628,13 @@ pub fn tool_output(reply: &Value) -> Option<Value> {
         .or_else(|| serde_json::from_str(result.get("content")?.get(0)?.get("text")?.as_str()?).ok())
 }
 
-/// Run one read-only query with the `sqlite3` CLI; its output lines (list mode).
+/// Run one read-only query with the `sqlite3` CLI; its output lines (list
+/// mode). On a PostgreSQL test data dir, the same query through `psql` as the
+/// maintenance role (same output shape).
 pub fn sqlite_lines(db: &std::path::Path, sql: &str) -> Vec<String> {
+    if let Some(url) = db.parent().and_then(maint_url) {
+        return pg::psql(&url, sql).unwrap_or_else(|e| panic!("{e}"));
+    }
     let out = Command::new("sqlite3")
         .arg("-readonly")
         .arg("-cmd")
@@ -593,7 +703,37 @@ pub async fn try_http_tool(to: &Endpoint, id: i64, name: &str, arguments: Value)
 /// Run the `tollgate` binary with `args`; its exit code (None if killed by a
 /// signal), stdout and stderr.
 pub fn run_tollgate<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Option<i32>, String, String) {
-    let out = Command::new(binary()).args(args).env_remove("TOLLGATE_DATA_DIR").output().expect("run tollgate");
+    let mut cmd = Command::new(binary());
+    cmd.args(args).env_remove("TOLLGATE_DATA_DIR").env_remove("TOLLGATE_DATABASE_URL");
+    // Offline commands on a PostgreSQL data dir connect as the maintenance role.
+    let dir = args.windows(2).find(|w| w[0].as_ref() == "--data-dir").map(|w| PathBuf::from(w[1].as_ref()));
+    if let Some(url) = dir.as_deref().and_then(maint_url) {
+        cmd.env("TOLLGATE_DATABASE_URL", url);
+    }
+    let out = cmd.output().expect("run tollgate");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Run the binary with `args` and extra environment (a command that should
+/// exit; killed after 30 s so a wrong answer cannot hang the suite).
+pub fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tollgate");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("wait");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
