@@ -33,7 +33,10 @@ pub enum Pin {
 /// A missing or uninitialized data dir is a usage error (exit 2), not an invalid log.
 fn require(dir: &Path) -> Result<DataDir, CliError> {
     let files = DataDir::new(dir);
-    files.require_initialized().map_err(|e| CliError::Usage(e.to_string()))?;
+    // A data dir whose database is PostgreSQL holds the signing key only.
+    let on_postgres = crate::config::Config::load(&files.config()).is_ok_and(|c| c.database_url.is_some());
+    let ready = if on_postgres { files.require_signing_key() } else { files.require_initialized() };
+    ready.map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(files)
 }
 

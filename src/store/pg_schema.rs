@@ -124,9 +124,8 @@ fn base_schema(roles: &Roles) -> String {
     }
     for table in APPEND_ONLY {
         sql.push_str(&format!(
-            "CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} \
-             FOR EACH ROW EXECUTE FUNCTION tollgate_append_only();\n\
-             CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} \
+            // Per statement: refused even when no row matches (nothing to hide behind).
+            "CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} \
              FOR EACH STATEMENT EXECUTE FUNCTION tollgate_append_only();\n"
         ));
     }

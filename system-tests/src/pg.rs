@@ -73,6 +73,12 @@ macro_rules! require_postgres {
             None => return,
         }
     };
+    ($none:expr) => {
+        match $crate::pg::cluster() {
+            Some(c) => c,
+            None => return $none,
+        }
+    };
 }
 
 fn start() -> Result<Cluster, String> {

@@ -9,7 +9,7 @@ use system_tests::{DataDir, HttpServer, http_tool, require_postgres, tool_output
 /// A served PostgreSQL deployment with tenants `acme` and `bravo`, each with
 /// usage, keys and audit records; returns (server, db, acme id, bravo id).
 async fn two_tenants() -> Option<(HttpServer, Database, String, String)> {
-    let cluster = require_postgres!();
+    let cluster = require_postgres!(None);
     let db = cluster.fresh_database();
     let dir = DataDir::init_on(Some(&db));
     let server = HttpServer::start_in(dir, &[]);
@@ -56,7 +56,7 @@ async fn every_table_is_tenant_scoped_under_forced_rls_or_listed_with_a_reason()
     assert!(all.len() >= 18, "the schema's tables: {all:?}");
     for (table, tenant_id, enabled, forced, comment) in &all {
         if *tenant_id {
-            assert!(enabled && forced, "{table} has tenant_id but RLS is not enabled and forced");
+            assert!(*enabled && *forced, "{table} has tenant_id but RLS is not enabled and forced");
         } else {
             let reason = comment.strip_prefix("tollgate: no tenant_id: ").unwrap_or_default();
             assert!(reason.len() > 20, "{table} has no tenant_id and no allowlist reason (comment {comment:?})");
@@ -106,7 +106,7 @@ async fn the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_another()
     // Writing a row that names bravo, scoped to acme, fails.
     for sql in [
         format!("INSERT INTO namespaces (tenant_id, name, created_at) VALUES ('{bravo}', 'x', 'now')"),
-        format!("UPDATE namespaces SET tenant_id = '{bravo}' WHERE tenant_id = '{acme}'"),
+        format!("UPDATE api_keys SET tenant_id = '{bravo}' WHERE tenant_id = '{acme}'"),
         format!("INSERT INTO usage_events (tenant_id, counter, quantity, request_id, tool, at) VALUES ('{bravo}', 'tool_calls', 1, 'r', 't', 'now')"),
     ] {
         let e = as_app(&db, &acme, &sql).expect_err("refused");
@@ -122,7 +122,7 @@ async fn the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_another()
 async fn audit_and_usage_rows_cannot_be_changed_by_the_serving_role_or_even_the_maintenance_role() {
     let Some((_server, db, acme, _)) = two_tenants().await else { return };
     for table in ["audit_records", "checkpoints", "usage_events", "billing_history", "tenant_tombstones"] {
-        for sql in [format!("UPDATE {table} SET tenant_id = tenant_id"), format!("DELETE FROM {table}"), format!("TRUNCATE {table}")] {
+        for sql in [format!("UPDATE {table} SET tenant_id = DEFAULT"), format!("DELETE FROM {table}"), format!("TRUNCATE {table}")] {
             let e = as_app(&db, &acme, &sql).expect_err("serving role refused");
             assert!(e.contains("permission denied") || e.contains("append-only"), "{sql}: {e}");
         }
