@@ -107,6 +107,11 @@ enum Command {
         #[arg(long)]
         print_roles_sql: bool,
     },
+    /// Move a stopped SQLite data dir's data into PostgreSQL (as the maintenance role); every chain is verified after.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Offline audit tools.
     Audit {
         #[command(subcommand)]
@@ -134,6 +139,19 @@ enum Command {
         /// Concurrent clients to measure, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "1,32")]
         clients: Vec<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy --from DATA_DIR into the PostgreSQL database --to (or TOLLGATE_DATABASE_URL), migrated and empty.
+    Copy {
+        /// The stopped SQLite data dir.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// postgres://USER@HOST/DB (no password here: use TOLLGATE_DATABASE_URL for one).
+        #[arg(long)]
+        to: Option<String>,
     },
 }
 
@@ -199,6 +217,7 @@ fn main() -> ExitCode {
     cli::init_logging();
     let result = match cli.command {
         Command::Init { dir, json } => cli::init(dir.data_dir, json),
+        Command::Store { command: StoreCommand::Copy { from, to } } => tollgate::cmd::store_copy::copy(from, to),
         Command::Migrate { dir, bootstrap_roles, print_roles_sql } => {
             tollgate::cmd::migrate::migrate(dir.data_dir, bootstrap_roles, print_roles_sql)
         }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod demo_package;
 pub mod export;
 pub mod migrate;
+pub mod store_copy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -331,6 +331,7 @@ impl Governance {
             billing: permit.billing.clone(),
             input: Arc::clone(&input),
             announcements: announcements.clone(),
+            data_dir: self.store.data_dir(),
         };
         let arguments = permit.arguments;
         // Transactional tools run inside the commit; the others run only once a

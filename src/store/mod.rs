@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod billing;
 pub mod cert_bindings;
 pub mod checkpointing;
+pub mod copy;
 pub mod datadir;
 pub mod denial_log;
 pub mod denials;

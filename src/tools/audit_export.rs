@@ -8,7 +8,6 @@
 //! reservation decided replay and quota, so a replayed or refused call
 //! builds nothing.
 
-use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -72,18 +71,10 @@ impl From<&FileEntry> for ArtifactView {
     }
 }
 
-/// The data dir of a connection's database.
-pub(crate) fn data_dir(conn: &crate::store::Db) -> Result<PathBuf, ToolError> {
-    conn.path()
-        .map(PathBuf::from)
-        .and_then(|db| db.parent().map(PathBuf::from))
-        .ok_or_else(|| ToolError::new(ToolErrorCode::Internal, "the data dir is unknown"))
-}
-
 /// Builds and keeps the package.
 fn export(cx: &ToolCx, conn: &crate::store::Db, range: ExportRange) -> Result<ExportOutput, ToolError> {
     let tenant = cx.tenant.as_ref().ok_or_else(|| ToolError::new(ToolErrorCode::NotFound, "no such tenant"))?;
-    let dir = data_dir(conn)?;
+    let dir = cx.data_dir.clone();
     let key = SigningKey::load(&DataDir::new(&dir).signing_key())
         .map_err(|e| ToolError::new(ToolErrorCode::Internal, format!("signing key: {e}")))?;
     let built = build_package(conn, &tenant.0, range, &key, &cx.audit_keys).map_err(|e| match e {

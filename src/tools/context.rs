@@ -152,4 +152,6 @@ pub struct ToolCx {
     pub input: Arc<crate::tools::ask::Input>,
     /// Events to publish once the call has committed.
     pub announcements: crate::events::Announcements,
+    /// This instance's data dir (signing key, stored packages).
+    pub data_dir: std::path::PathBuf,
 }

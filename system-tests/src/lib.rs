@@ -200,10 +200,16 @@ impl HttpServer {
 
     /// A server on a given data dir.
     pub fn start_in(dir: DataDir, extra: &[&str]) -> Self {
+        Self::start_with_env(dir, extra, &[])
+    }
+
+    /// A server on a given data dir with extra environment variables.
+    pub fn start_with_env(dir: DataDir, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&dir.path)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -645,6 +651,20 @@ pub fn sqlite_lines(db: &std::path::Path, sql: &str) -> Vec<String> {
         .expect("run the sqlite3 CLI (install sqlite3 to run these tests)");
     assert!(out.status.success(), "sqlite3 failed on {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// Everything a data dir's database holds, as bytes to scan for secrets:
+/// the SQLite file and its WAL, or a `pg_dump --data-only` of the PostgreSQL
+/// database (as the maintenance role, as backups are taken).
+pub fn database_bytes(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    if let Some(url) = maint_url(dir) {
+        let out = Command::new("pg_dump").args(["--data-only", "-d", &url]).output().expect("run pg_dump");
+        assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+        return vec![out.stdout];
+    }
+    let db = std::fs::read(database(dir)).expect("db");
+    let wal = std::fs::read(dir.join("tollgate.db-wal")).unwrap_or_default();
+    vec![db, wal]
 }
 
 /// The database of a data dir.

@@ -193,9 +193,7 @@ fn deleted(
 ) -> Result<DeleteOutput, ToolError> {
     let final_seq = execute(tx, &plan, &digest, confirmed, now)?;
     // Its packages waiting for download go too (derived copies; the kept chain can be exported again).
-    if let Ok(dir) = crate::tools::audit_export::data_dir(tx.conn) {
-        crate::package::PackageFiles::new(&dir).remove_tenant(&plan.tenant_id);
-    }
+    crate::package::PackageFiles::new(&cx.data_dir).remove_tenant(&plan.tenant_id);
     // The tenant is gone: its open listen streams end once this commits.
     let audience = crate::events::Audience::Tenant(crate::identity::TenantId(plan.tenant_id.clone()));
     cx.announcements.end_streams(crate::events::Ending::Audience(audience));
