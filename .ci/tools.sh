@@ -83,6 +83,21 @@ fi
 
 # 4b. Headless Chromium from Debian's packages: system-tests/tests/package_summary.rs renders
 # the audit package's summary.html in it (the test skips, saying so, if it cannot be installed).
+# PostgreSQL server and client (initdb, postgres, psql, pg_dump) for the tests
+# on the PostgreSQL backend: Debian's packages, when they are missing.
+if ! { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing postgresql (Debian package)"
+    apt-get install -y --no-install-recommends postgresql postgresql-contrib >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends postgresql postgresql-contrib >/dev/null 2>&1; } \
+      || log "WARNING: could not install postgresql; the PostgreSQL tests will fail under TOLLGATE_REQUIRE_POSTGRES=1"
+  else
+    log "WARNING: PostgreSQL is missing and apt-get is unavailable"
+  fi
+else
+  log "postgresql already installed"
+fi
+
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     log "installing chromium (Debian package)"

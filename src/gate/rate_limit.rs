@@ -55,12 +55,17 @@ impl RateLimits {
         let principal = requester.principal;
         let tenant = principal.tenant.as_ref().map(|t| t.0.as_str());
         let billing = policy::billing_view(&self.store, tenant)?;
+        // With N instances on one database each enforces its 1/N share of a
+        // bucket (rounded up): balanced traffic gets the whole rate, and the
+        // deployment never admits more than rate + N - 1 per minute.
+        let n = u32::try_from(self.store.live_instances()).unwrap_or(1).max(1);
+        let share = |per_minute: u32| per_minute.div_ceil(n).max(1);
         let mut buckets = vec![Bucket {
             key: format!("key:{}", principal.id),
-            per_minute: billing.as_ref().map_or(PLATFORM_RATE_PER_KEY, |b| b.limits.rate_per_key),
+            per_minute: share(billing.as_ref().map_or(PLATFORM_RATE_PER_KEY, |b| b.limits.rate_per_key)),
         }];
         if let (Some(t), Some(b)) = (&principal.tenant, &billing) {
-            buckets.push(Bucket { key: format!("tenant:{}", t.0), per_minute: b.limits.rate_per_account });
+            buckets.push(Bucket { key: format!("tenant:{}", t.0), per_minute: share(b.limits.rate_per_account) });
         }
         let now = self.clock.now();
         self.limiter.check(&buckets, now).map_err(|wait_ms| {

@@ -44,6 +44,8 @@ pub struct Store {
     stats: Arc<Mutex<WriterStats>>,
     /// The writer's PostgreSQL backend (its notifications are this instance's own).
     writer_pid: i32,
+    /// When the instance count was last read, and what it was.
+    instances_seen: Mutex<(Option<std::time::Instant>, usize)>,
     /// Flood denials waiting for their window to end.
     pub denials: Arc<denials::DenialWindows>,
     /// This process's claim on the data dir: the owner of its reservations.
@@ -125,6 +127,7 @@ impl Store {
             trusted_keys,
             signing_key_file: files.signing_key(),
             writer_pid: i32::try_from(writer_pid).unwrap_or(0),
+            instances_seen: Mutex::new((None, 1)),
             stats,
             denials,
             instance,
@@ -177,6 +180,23 @@ impl Store {
             Source::Sqlite(_) => Ok(None),
             Source::Postgres(url) => super::notify::listen(url.clone(), self.writer_pid, on).map(Some),
         }
+    }
+
+    /// How many instances serve this deployment (1 on SQLite), read from the
+    /// database at most every [`INSTANCE_COUNT_REFRESH`]; on a failed read the
+    /// last count stands.
+    pub fn live_instances(&self) -> usize {
+        if self.source.is_sqlite() {
+            return 1;
+        }
+        let Ok(mut cached) = self.instances_seen.lock() else { return 1 };
+        if cached.0.is_none_or(|at| at.elapsed() >= INSTANCE_COUNT_REFRESH) {
+            if let Ok(n) = self.read(instances::live_count) {
+                cached.1 = n;
+            }
+            cached.0 = Some(std::time::Instant::now());
+        }
+        cached.1.max(1)
     }
 
     /// Which database this store is on.
@@ -329,6 +349,9 @@ where
         Err(e) => (false, Box::new(move |_| reply(Err(e)))),
     })
 }
+
+/// How often an instance re-counts the running instances (rate-limit shares).
+pub const INSTANCE_COUNT_REFRESH: Duration = Duration::from_secs(5);
 
 /// Most PostgreSQL read sessions one instance holds open.
 pub const MAX_PG_READERS: usize = 32;

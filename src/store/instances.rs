@@ -87,6 +87,24 @@ pub(crate) fn hold_pg(conn: &Db, id: &str) -> Result<(), StoreError> {
     conn.one("SELECT pg_advisory_lock(?1, ?2)", args![LOCK_CLASS, lock_key(id)], |_| Ok(()))
 }
 
+/// How many instances of the deployment are running (PostgreSQL: the
+/// instance locks held; SQLite: this one).
+pub(crate) fn live_count(conn: &Db) -> Result<usize, StoreError> {
+    match conn.kind() {
+        Kind::Sqlite => Ok(1),
+        Kind::Postgres => {
+            let n = conn.one(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 \
+                 AND classid = CAST(?1 AS BIGINT)::oid \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                args![LOCK_CLASS],
+                |r| r.get::<i64>(0),
+            )?;
+            Ok(usize::try_from(n).unwrap_or(1).max(1))
+        }
+    }
+}
+
 /// Whether instance `id` is gone: by its lock file on SQLite, by its
 /// advisory lock on PostgreSQL (a failed check keeps it alive: fail closed).
 pub(crate) fn is_dead_in(conn: &Db, dir: &Path, id: &str) -> bool {

@@ -33,13 +33,14 @@ pub fn binary() -> PathBuf {
         let status = build.status();
         assert!(status.is_ok_and(|s| s.success()), "could not build tollgate");
         let real = dir.join("tollgate");
-        if pg::wanted() { pg_wrapper(&real) } else { real }
+        pg_wrapper(&real)
     })
     .clone()
 }
 
-/// On PostgreSQL runs, the binary is started through a small wrapper that
-/// points each command at its data dir's test database: it reads the serving
+/// The binary is started through a small wrapper that points each command
+/// at its data dir's PostgreSQL test database, if it has one (else it only
+/// execs the binary): it reads the serving
 /// role's URL from `DIR/.test-app-url` (DIR from `--data-dir` or
 /// `TOLLGATE_DATA_DIR`) unless `TOLLGATE_DATABASE_URL` is already set, then
 /// execs the real binary (same pid, so signals reach it). Tests keep

@@ -161,37 +161,51 @@ impl Cluster {
     }
 
     /// A new database with tollgate's roles bootstrapped and its schema
-    /// migrated, both through `tollgate migrate`.
+    /// migrated, both through `tollgate migrate` (once per test process, into
+    /// a template database that each test's database is then copied from).
     pub fn fresh_database(&self) -> Database {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        // Roles are global to the server: one bootstrap at a time.
-        static ROLES: Mutex<()> = Mutex::new(());
+        static TEMPLATE: OnceLock<String> = OnceLock::new();
+        let template = TEMPLATE.get_or_init(|| {
+            let name = format!("tg_{}_template", std::process::id());
+            self.migrated(&name);
+            name
+        });
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("tg_{}_{n}", std::process::id());
-        psql(&self.url("postgres"), &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
-        let super_url = self.url(&name);
+        // CREATE DATABASE … TEMPLATE needs the template unused: one copy at a time.
+        static COPYING: Mutex<()> = Mutex::new(());
         {
-            let _one = ROLES.lock().unwrap_or_else(|p| p.into_inner());
-            let out = Command::new(crate::binary())
-                .args(["migrate", "--bootstrap-roles"])
-                .env("TOLLGATE_DATABASE_URL", &super_url)
-                .output()
-                .expect("run tollgate migrate");
-            assert!(out.status.success(), "migrate --bootstrap-roles: {}", String::from_utf8_lossy(&out.stderr));
-            psql(
-                &super_url,
-                &format!(
-                    "ALTER ROLE tollgate_app PASSWORD '{TEST_PASSWORD}'; ALTER ROLE tollgate_maint PASSWORD '{TEST_PASSWORD}'"
-                ),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let _one = COPYING.lock().unwrap_or_else(|p| p.into_inner());
+            psql(&self.url("postgres"), &format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         Database {
             app_url: self.role_url("tollgate_app", &name),
             maint_url: self.role_url("tollgate_maint", &name),
-            super_url,
+            super_url: self.url(&name),
             name,
         }
+    }
+
+    /// Create database `name`, bootstrap the roles and migrate it through the binary.
+    fn migrated(&self, name: &str) {
+        // Roles are global to the server: one bootstrap at a time.
+        static ROLES: Mutex<()> = Mutex::new(());
+        psql(&self.url("postgres"), &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
+        let super_url = self.url(name);
+        let _one = ROLES.lock().unwrap_or_else(|p| p.into_inner());
+        let out = Command::new(crate::binary())
+            .args(["migrate", "--bootstrap-roles"])
+            .env("TOLLGATE_DATABASE_URL", &super_url)
+            .output()
+            .expect("run tollgate migrate");
+        assert!(out.status.success(), "migrate --bootstrap-roles: {}", String::from_utf8_lossy(&out.stderr));
+        psql(
+            &super_url,
+            &format!("ALTER ROLE tollgate_app PASSWORD '{TEST_PASSWORD}'; ALTER ROLE tollgate_maint PASSWORD '{TEST_PASSWORD}'"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use system_tests::*;
 
 #[tokio::test]
-async fn a_sqlite_data_dir_moves_into_postgres_verifies_and_serves() {
+async fn pg_a_sqlite_data_dir_moves_into_postgres_verifies_and_serves() {
     let cluster = require_postgres!();
     let dir = DataDir::init_on(None);
     let server = HttpServer::start_in(dir, &[]);

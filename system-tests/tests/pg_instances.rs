@@ -38,7 +38,7 @@ async fn tenant(admin: &Endpoint, slug: &str, plan: &str) -> (String, String) {
 }
 
 #[tokio::test]
-async fn a_tenant_made_on_a_is_served_by_b_and_a_revocation_on_b_applies_on_a_at_once() {
+async fn pg_a_tenant_made_on_a_is_served_by_b_and_a_revocation_on_b_applies_on_a_at_once() {
     let Some((a, b)) = two_instances() else { return };
     let (_, admin_key) = tenant(&a.endpoint(), "acme", "pro").await;
     let on_a = a.endpoint().with_key(Some(&admin_key));
@@ -71,7 +71,7 @@ async fn listen(ep: &Endpoint) -> SseStream {
 }
 
 #[tokio::test]
-async fn a_plan_change_through_a_reaches_the_tenants_stream_on_b_and_no_other() {
+async fn pg_a_plan_change_through_a_reaches_the_tenants_stream_on_b_and_no_other() {
     let Some((a, b)) = two_instances() else { return };
     let admin_a = a.endpoint();
     let (alpha_id, alpha_key) = tenant(&admin_a, "alpha", "pro").await;
@@ -90,7 +90,7 @@ async fn a_plan_change_through_a_reaches_the_tenants_stream_on_b_and_no_other() 
 }
 
 #[tokio::test]
-async fn a_thousand_calls_split_over_two_instances_admit_exactly_the_quota() {
+async fn pg_a_thousand_calls_split_over_two_instances_admit_exactly_the_quota() {
     let Some((a, b)) = two_instances() else { return };
     let admin = a.endpoint();
     let (acme, key) = tenant(&admin, "acme", "pro").await;
@@ -128,7 +128,7 @@ async fn a_thousand_calls_split_over_two_instances_admit_exactly_the_quota() {
 }
 
 #[tokio::test]
-async fn killing_one_instance_under_load_loses_no_acknowledged_call_and_every_chain_verifies() {
+async fn pg_killing_one_instance_under_load_loses_no_acknowledged_call_and_every_chain_verifies() {
     let Some((a, b)) = two_instances() else { return };
     let (acme, key) = tenant(&a.endpoint(), "acme", "pro").await;
     let limits = json!({"tool_calls": 1000000, "rate_per_key": 100000, "rate_per_account": 100000, "max_active_keys": 100000});
@@ -169,4 +169,38 @@ async fn killing_one_instance_under_load_loses_no_acknowledged_call_and_every_ch
     drop(b);
     let (code, out, err) = audit_verify(&dir_a.path, &[]);
     assert_eq!(code, Some(0), "every chain verifies after the kill: {out}{err}");
+}
+
+#[tokio::test]
+async fn pg_a_keys_rate_limit_holds_over_both_instances() {
+    let cluster = require_postgres!();
+    let db = cluster.fresh_database();
+    let dir_a = DataDir::init_on(Some(&db));
+    std::fs::write(dir_a.path.join("tollgate.toml"), LOOSE).expect("config");
+    let clock = dir_a.path.join("clock");
+    std::fs::write(&clock, "2030-01-15T12:00:00Z").expect("clock");
+    let clock_arg = clock.display().to_string();
+    let dir_b = dir_a.second_instance();
+    let a = HttpServer::start_in(dir_a, &["--clock-file", &clock_arg]);
+    let b = HttpServer::start_in(dir_b, &["--clock-file", &clock_arg]);
+    let admin = a.endpoint();
+    let (acme, key) = tenant(&admin, "acme", "pro").await;
+    // Instances count each other at most every 5 s (INSTANCE_COUNT_REFRESH); the
+    // plan change below is the first call that reads the limits of acme.
+    let limits = json!({"rate_per_key": 20, "rate_per_account": 100000, "tool_calls": 100000});
+    ok(&admin, "plan.set", json!({"tenant_id": acme, "plan": "pro", "limits": limits})).await;
+    let targets = [a.endpoint().with_key(Some(&key)), b.endpoint().with_key(Some(&key))];
+    let mut admitted = [0u32; 2];
+    for i in 0..80 {
+        let answer = call(&targets[i % 2], "whoami", json!({})).await;
+        match answer.status {
+            200 => admitted[i % 2] += 1,
+            429 => assert_eq!(answer.body["error"]["code"], -31429),
+            other => panic!("unexpected {other}: {:?}", answer.body),
+        }
+    }
+    eprintln!("rate_per_key 20 over two instances, clock frozen: admitted {admitted:?}");
+    // Each instance enforces its half; the deployment admits at most the rate (+ N - 1 for rounding).
+    assert!(admitted.iter().sum::<u32>() <= 21, "{admitted:?}");
+    assert_eq!(admitted, [10, 10], "balanced traffic gets the whole rate, split evenly");
 }

@@ -50,7 +50,7 @@ fn tables(db: &Database) -> Vec<(String, bool, bool, bool, String)> {
 }
 
 #[tokio::test]
-async fn every_table_is_tenant_scoped_under_forced_rls_or_listed_with_a_reason() {
+async fn pg_every_table_is_tenant_scoped_under_forced_rls_or_listed_with_a_reason() {
     let Some((_server, db, ..)) = two_tenants().await else { return };
     let all = tables(&db);
     assert!(all.len() >= 18, "the schema's tables: {all:?}");
@@ -80,7 +80,7 @@ fn as_app(db: &Database, tenant: &str, sql: &str) -> Result<Vec<String>, String>
 }
 
 #[tokio::test]
-async fn the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_another() {
+async fn pg_the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_another() {
     let Some((_server, db, acme, bravo)) = two_tenants().await else { return };
     let tenant_tables: Vec<String> = tables(&db).into_iter().filter(|t| t.1).map(|t| t.0).collect();
     let mut seen_own = 0;
@@ -119,7 +119,7 @@ async fn the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_another()
 }
 
 #[tokio::test]
-async fn audit_and_usage_rows_cannot_be_changed_by_the_serving_role_or_even_the_maintenance_role() {
+async fn pg_audit_and_usage_rows_cannot_be_changed_by_the_serving_role_or_even_the_maintenance_role() {
     let Some((_server, db, acme, _)) = two_tenants().await else { return };
     for table in ["audit_records", "checkpoints", "usage_events", "billing_history", "tenant_tombstones"] {
         for sql in [format!("UPDATE {table} SET tenant_id = DEFAULT"), format!("DELETE FROM {table}"), format!("TRUNCATE {table}")] {
@@ -136,7 +136,7 @@ async fn audit_and_usage_rows_cannot_be_changed_by_the_serving_role_or_even_the_
 }
 
 #[tokio::test]
-async fn serve_refuses_the_owner_a_bypassrls_role_and_a_superuser() {
+async fn pg_serve_refuses_the_owner_a_bypassrls_role_and_a_superuser() {
     let cluster = require_postgres!();
     let db = cluster.fresh_database();
     let dir = DataDir::init_on(Some(&db));
@@ -158,7 +158,7 @@ async fn serve_refuses_the_owner_a_bypassrls_role_and_a_superuser() {
 }
 
 #[tokio::test]
-async fn serve_refuses_an_unmigrated_database() {
+async fn pg_serve_refuses_an_unmigrated_database() {
     let cluster = require_postgres!();
     let db = cluster.fresh_database();
     let dir = DataDir::init_on(Some(&db));
