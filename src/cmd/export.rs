@@ -129,7 +129,15 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     let dir = args
         .data_dir
         .ok_or_else(|| CliError::Usage("no data dir: pass --data-dir DIR or set TOLLGATE_DATA_DIR".into()))?;
-    DataDir::new(&dir).require_initialized().map_err(|e| CliError::Usage(e.to_string()))?;
+    // On PostgreSQL (TOLLGATE_DATABASE_URL as the maintenance role) the data
+    // dir holds the signing key only; the export's records go through the
+    // same deployment-wide writer lock as every instance's.
+    let database_url = crate::config::Config::load(&DataDir::new(&dir).config())?.database_url;
+    let ready = match database_url {
+        Some(_) => DataDir::new(&dir).require_signing_key(),
+        None => DataDir::new(&dir).require_initialized(),
+    };
+    ready.map_err(|e| CliError::Usage(e.to_string()))?;
     if args.out.exists() {
         return Err(CliError::Usage(format!("{} already exists; choose a new --out path", args.out.display())));
     }
@@ -143,7 +151,8 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     let retired = crate::store::keyring::trusted_keys(&DataDir::new(&dir), &key)?;
     let tenant = if args.tenant.starts_with("tn_") { args.tenant.clone() } else { TenantId::for_slug(&args.tenant).0 };
     let clock = Clock::system();
-    let store = Store::open(&dir, clock.clone(), StoreOptions::default())?;
+    let maintenance = database_url.is_some();
+    let store = Store::open(&dir, clock.clone(), StoreOptions { database_url, maintenance, ..StoreOptions::default() })?;
     let range = ExportRange { from_seq: args.from_seq, to_seq: args.to_seq };
     let built = store.read(|conn| {
         conn.set_scope(Some(&tenant))?;

@@ -98,7 +98,10 @@ impl<'a> Caller<'a> {
 pub const PLATFORM_LEDGER: &str = "_platform";
 
 fn unavailable(e: &StoreError) -> RpcError {
-    RpcError::unavailable(e)
+    match e {
+        StoreError::CommitUnknown(_) => RpcError::outcome_unknown(e),
+        _ => RpcError::unavailable(e),
+    }
 }
 
 /// The chain a decision is recorded in: the effective tenant's (if it

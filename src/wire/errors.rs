@@ -102,6 +102,17 @@ impl RpcError {
             .with_data(json!({ "reason": "store_unavailable" }))
     }
 
+    /// The database connection was lost while the commit was in flight: the
+    /// call may or may not have taken effect (never "nothing was done"). A
+    /// retry with the same idempotency key is safe.
+    pub fn outcome_unknown(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            UNAVAILABLE,
+            format!("Unavailable: {detail}; retry with the same idempotency key to learn the outcome"),
+        )
+        .with_data(json!({ "reason": "commit_outcome_unknown" }))
+    }
+
     /// The HTTP status this error answers with over Streamable HTTP.
     pub fn http_status(&self) -> u16 {
         match self.code {
