@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod call;
 pub mod client;
 pub mod demo;
 pub mod demo_package;
@@ -183,6 +184,10 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     Ok(served?)
 }
 
+/// How `tollgate stdio` begins its refusal of the start-up key; the client
+/// (`tollgate call --stdio`) reads the reason after it.
+pub const STDIO_KEY_REFUSED: &str = "TOLLGATE_API_KEY is not usable";
+
 /// `tollgate stdio`.
 pub fn stdio(
     data_dir: Option<PathBuf>,
@@ -208,7 +213,7 @@ pub fn stdio(
     if let Err(denial) = server.governance().admit_stdio_key(&credential) {
         store.shutdown();
         return Err(CliError::Usage(format!(
-            "TOLLGATE_API_KEY is not usable ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
+            "{STDIO_KEY_REFUSED} ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
             denial.reason()
         )));
     }
@@ -274,6 +279,25 @@ pub fn bench(calls: usize, clients: &[usize]) -> Result<(), CliError> {
         .block_on(crate::cmd::bench::run(&mut std::io::stdout(), calls, clients))
         .map(|_| ())
         .map_err(CliError::Failed)
+}
+
+/// `tollgate call` and `tollgate tools`: run, print, and return the exit code (see [`call::Outcome`]).
+pub fn client(connect: &call::Connect, request: Option<&call::CallRequest>, json: bool) -> u8 {
+    let outcome = match runtime() {
+        Err(e) => call::Outcome::Transport(format!("cannot start the runtime: {e}")),
+        Ok(rt) => rt.block_on(async {
+            match request {
+                Some(r) => call::call(connect, r).await,
+                None => call::tools(connect).await,
+            }
+        }),
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    match (&outcome, request, json) {
+        (call::Outcome::Success(list), None, false) => println!("{}", call::tool_lines(list)),
+        _ => outcome.print(json, &mut out, &mut err),
+    }
+    outcome.exit_code()
 }
 
 pub use crate::cmd::audit::{audit_pubkey, audit_rotate_key, audit_verify};
