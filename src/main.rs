@@ -192,6 +192,34 @@ enum Command {
         #[arg(long, default_value = "schemas")]
         dir: PathBuf,
     },
+    /// Write a consistent backup of a data dir while its server runs (SQLite; file mode 0600).
+    Backup {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The backup file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Include the audit signing key, sealed under the passphrase in --passphrase-env.
+        #[arg(long, requires = "passphrase_env")]
+        include_signing_key: bool,
+        /// The environment variable holding the passphrase (at least 12 characters).
+        #[arg(long, value_name = "VAR", requires = "include_signing_key")]
+        passphrase_env: Option<String>,
+    },
+    /// Restore a backup into a new, empty data dir; its chains are verified first.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The new data dir (must not exist, or be empty).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The environment variable holding the passphrase of a sealed signing key.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+        /// Trust the backup only if its signing key has this fingerprint.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
     /// Run the main job end to end on a temporary data dir and print a summary.
     Demo,
     /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
@@ -340,6 +368,12 @@ fn main() -> ExitCode {
         Command::Schemas { out: Some(dir), .. } => cli::schemas_write(&dir),
         Command::Schemas { check: true, dir, .. } => cli::schemas_check(&dir),
         Command::Schemas { .. } => cli::schemas_print(),
+        Command::Backup { dir, out, include_signing_key: _, passphrase_env } => {
+            cli::backup(dir.data_dir, out, passphrase_env)
+        }
+        Command::Restore { file, data_dir, passphrase_env, fingerprint } => {
+            cli::restore(tollgate::cmd::backup::RestoreArgs { file, data_dir, passphrase_env, fingerprint })
+        }
         Command::Demo => cli::demo(),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };

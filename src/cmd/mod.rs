@@ -4,6 +4,7 @@
 //! that says what to do and a stable exit code; logs go to stderr only.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod call;
 pub mod client;
@@ -298,6 +299,47 @@ pub fn client(connect: &call::Connect, request: Option<&call::CallRequest>, json
         _ => outcome.print(json, &mut out, &mut err),
     }
     outcome.exit_code()
+}
+
+/// `tollgate backup --data-dir DIR --out FILE [--include-signing-key --passphrase-env VAR]`.
+pub fn backup(data_dir: Option<PathBuf>, out: PathBuf, passphrase_env: Option<String>) -> Result<(), CliError> {
+    let data_dir = require_dir(data_dir)?;
+    let args = backup::BackupArgs { data_dir, out: out.clone(), signing_key_passphrase_env: passphrase_env };
+    let manifest = backup::backup(args, &Clock::system().now_rfc3339())?;
+    let chains = manifest["chains"].as_array().map(Vec::len).unwrap_or(0);
+    let records: u64 = manifest["chains"].as_array().into_iter().flatten().filter_map(|c| c["seq"].as_u64()).sum();
+    println!("backup written to {} (mode 0600)", out.display());
+    println!("  {chains} chains, {records} audit records, as of {}", manifest["created_at"].as_str().unwrap_or(""));
+    println!(
+        "  signing key: {}",
+        if manifest["signing_key"] == "sealed" {
+            "included, sealed under the passphrase"
+        } else {
+            "left out (a restore makes a new one; the old public key keeps verifying)"
+        }
+    );
+    println!("  pin it when restoring: --fingerprint {}", manifest["fingerprint"].as_str().unwrap_or(""));
+    Ok(())
+}
+
+/// `tollgate restore FILE --data-dir NEW`.
+pub fn restore(args: backup::RestoreArgs) -> Result<(), CliError> {
+    let restored = backup::restore(&args, &Clock::system().now_rfc3339())?;
+    println!("restored {} into {}", args.file.display(), args.data_dir.display());
+    for (chain, records) in &restored.chains {
+        println!("ok      {chain}: {records} records verify");
+    }
+    if restored.kept_signing_key {
+        println!("signing key: the backup's own (opened with the passphrase)");
+    } else {
+        println!(
+            "signing key: NEW (the backup left the old one out); the old public key {} is in the keyring",
+            restored.manifest["fingerprint"].as_str().unwrap_or("")
+        );
+        println!("  pin both keys for packages that span the restore");
+    }
+    println!("next: tollgate serve --data-dir {}", args.data_dir.display());
+    Ok(())
 }
 
 pub use crate::cmd::audit::{audit_pubkey, audit_rotate_key, audit_verify};

@@ -6,6 +6,7 @@
 //! newer than this binary is refused.
 
 pub mod audit_log;
+pub mod backup;
 pub mod billing;
 pub mod cert_bindings;
 pub mod checkpointing;
