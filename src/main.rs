@@ -220,6 +220,17 @@ enum Command {
         #[arg(long)]
         fingerprint: Option<String>,
     },
+    /// Create a data dir filled with realistic tenants, keys, calls, a reached quota and an export.
+    Seed {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The same seed gives the same tenants, plans and call history (keys are always random).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the summary (with the keys) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the main job end to end on a temporary data dir and print a summary.
     Demo,
     /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
@@ -374,6 +385,7 @@ fn main() -> ExitCode {
         Command::Restore { file, data_dir, passphrase_env, fingerprint } => {
             cli::restore(tollgate::cmd::backup::RestoreArgs { file, data_dir, passphrase_env, fingerprint })
         }
+        Command::Seed { dir, seed, json } => cli::seed(dir.data_dir, seed, json),
         Command::Demo => cli::demo(),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };

@@ -11,6 +11,8 @@ pub mod client;
 pub mod demo;
 pub mod demo_package;
 pub mod export;
+pub mod inproc;
+pub mod seed;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -319,6 +321,18 @@ pub fn backup(data_dir: Option<PathBuf>, out: PathBuf, passphrase_env: Option<St
         }
     );
     println!("  pin it when restoring: --fingerprint {}", manifest["fingerprint"].as_str().unwrap_or(""));
+    Ok(())
+}
+
+/// `tollgate seed --data-dir DIR [--seed N] [--json]`.
+pub fn seed(dir: Option<PathBuf>, seed: u64, json: bool) -> Result<(), CliError> {
+    let dir = require_dir(dir)?;
+    let out = runtime()?.block_on(seed::run(&dir, seed)).map_err(CliError::Failed)?;
+    if json {
+        println!("{out}");
+    } else {
+        println!("{}", seed::summary(&out));
+    }
     Ok(())
 }
 
