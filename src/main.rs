@@ -231,8 +231,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the main job end to end on a temporary data dir and print a summary.
-    Demo,
+    /// Run the main job end to end on a temporary data dir and print a summary; exit 1 if a step misbehaves.
+    Demo {
+        /// Keep the data dir here (a new or empty directory) instead of removing it.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Print a machine-readable summary, step by step.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
     Bench {
         /// Calls per measurement.
@@ -386,7 +393,7 @@ fn main() -> ExitCode {
             cli::restore(tollgate::cmd::backup::RestoreArgs { file, data_dir, passphrase_env, fingerprint })
         }
         Command::Seed { dir, seed, json } => cli::seed(dir.data_dir, seed, json),
-        Command::Demo => cli::demo(),
+        Command::Demo { keep, json } => cli::demo(keep, json),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };
     finish(result)

@@ -9,7 +9,6 @@ pub mod bench;
 pub mod call;
 pub mod client;
 pub mod demo;
-pub mod demo_package;
 pub mod export;
 pub mod inproc;
 pub mod seed;
@@ -266,11 +265,21 @@ pub fn schemas_print() -> Result<(), CliError> {
     Ok(())
 }
 
-/// `tollgate demo`.
-pub fn demo() -> Result<(), CliError> {
-    runtime()?
-        .block_on(crate::cmd::demo::run(&mut std::io::stdout()))
-        .map_err(|e| CliError::Failed(format!("demo failed: {e}")))
+/// `tollgate demo [--keep DIR] [--json]`: exit 1 if any step misbehaved.
+pub fn demo(keep: Option<PathBuf>, json: bool) -> Result<(), CliError> {
+    let options = demo::DemoOptions { keep, json };
+    let summary = runtime()?.block_on(demo::run(&options, &mut std::io::stdout()));
+    if json {
+        println!("{summary}");
+    }
+    if summary["ok"] == true {
+        return Ok(());
+    }
+    let failed = summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["ok"] != true)).cloned().unwrap_or_default();
+    Err(CliError::Failed(format!(
+        "demo failed at step {} ({}): {}",
+        failed["step"], failed["name"].as_str().unwrap_or("?"), failed["error"].as_str().unwrap_or("?")
+    )))
 }
 
 /// `tollgate bench`.
