@@ -275,10 +275,13 @@ pub fn demo(keep: Option<PathBuf>, json: bool) -> Result<(), CliError> {
     if summary["ok"] == true {
         return Ok(());
     }
-    let failed = summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["ok"] != true)).cloned().unwrap_or_default();
+    let failed =
+        summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["ok"] != true)).cloned().unwrap_or_default();
     Err(CliError::Failed(format!(
         "demo failed at step {} ({}): {}",
-        failed["step"], failed["name"].as_str().unwrap_or("?"), failed["error"].as_str().unwrap_or("?")
+        failed["step"],
+        failed["name"].as_str().unwrap_or("?"),
+        failed["error"].as_str().unwrap_or("?")
     )))
 }
 

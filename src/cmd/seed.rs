@@ -89,14 +89,18 @@ async fn fill(addr: std::net::SocketAddr, admin_key: &str, seed: u64) -> Result<
     let mut tenants = Vec::new();
     for (slug, plan) in slugs.iter().take(count).zip(plans) {
         let display = format!("{}{}", slug[..1].to_uppercase(), &slug[1..]);
-        let made = must(&admin, "tenant.bootstrap", json!({"slug": slug, "display_name": display, "plan": plan})).await?;
+        let made =
+            must(&admin, "tenant.bootstrap", json!({"slug": slug, "display_name": display, "plan": plan})).await?;
         let tenant_id = made["tenant_id"].as_str().unwrap_or_default().to_owned();
         let admin_of = made["api_key"].as_str().unwrap_or_default().to_owned();
-        let mut keys = vec![("tenant_admin".to_owned(), made["key_id"].as_str().unwrap_or_default().to_owned(), admin_of)];
+        let mut keys =
+            vec![("tenant_admin".to_owned(), made["key_id"].as_str().unwrap_or_default().to_owned(), admin_of)];
         let owner = HttpClient::new(addr, Some(keys[0].2.clone()));
         let extra = rng.random_range(0..=2);
-        let roles: Vec<&str> =
-            ["operator", "viewer", "auditor"].into_iter().chain((0..extra).map(|i| ["viewer", "operator"][i % 2])).collect();
+        let roles: Vec<&str> = ["operator", "viewer", "auditor"]
+            .into_iter()
+            .chain((0..extra).map(|i| ["viewer", "operator"][i % 2]))
+            .collect();
         for (i, role) in roles.iter().enumerate() {
             let issued = must(&owner, "key.issue", json!({"role": role, "label": format!("{role}-{i}")})).await?;
             keys.push((
@@ -160,9 +164,18 @@ pub fn summary(out: &Value) -> String {
     let mut lines = vec![format!("seeded {} (seed {})", out["data_dir"].as_str().unwrap_or(""), out["seed"])];
     lines.push(format!("platform admin key (shown once): {}", out["admin_key"].as_str().unwrap_or("")));
     for t in out["tenants"].as_array().into_iter().flatten() {
-        lines.push(format!("  {:<10} {:<10} {}", t["slug"].as_str().unwrap_or(""), t["plan"].as_str().unwrap_or(""), t["tenant_id"].as_str().unwrap_or("")));
+        lines.push(format!(
+            "  {:<10} {:<10} {}",
+            t["slug"].as_str().unwrap_or(""),
+            t["plan"].as_str().unwrap_or(""),
+            t["tenant_id"].as_str().unwrap_or("")
+        ));
         for k in t["keys"].as_array().into_iter().flatten() {
-            lines.push(format!("      {:<12} {}", k["role"].as_str().unwrap_or(""), k["api_key"].as_str().unwrap_or("")));
+            lines.push(format!(
+                "      {:<12} {}",
+                k["role"].as_str().unwrap_or(""),
+                k["api_key"].as_str().unwrap_or("")
+            ));
         }
     }
     lines.push(format!("next: tollgate serve --data-dir {}", out["data_dir"].as_str().unwrap_or("")));

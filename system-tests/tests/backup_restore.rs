@@ -24,7 +24,11 @@ fn tollgate_env(args: &[String], env: &[(&str, &str)]) -> (Option<i32>, String, 
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run tollgate");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn manifest_of(backup: &std::path::Path) -> Value {
@@ -48,7 +52,8 @@ fn key_seed(dir: &std::path::Path) -> String {
 async fn a_backup_under_load_restores_to_exactly_its_point_and_verifies() {
     let server = HttpServer::start(&[]);
     let admin = server.endpoint();
-    let boot = http_tool(&admin, 1, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme", "plan": "pro"})).await;
+    let boot =
+        http_tool(&admin, 1, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme", "plan": "pro"})).await;
     let made = tool_output(&boot.body).expect("bootstrapped");
     let key = made["api_key"].as_str().expect("tenant key").to_owned();
     let tenant_id = made["tenant_id"].as_str().expect("tenant id").to_owned();
@@ -145,7 +150,12 @@ async fn a_backup_under_load_restores_to_exactly_its_point_and_verifies() {
     let ledger = "SELECT id, tenant_id, counter, quantity, request_id, tool, at FROM usage_events ORDER BY id";
     let live_ledger = sqlite_lines(&database(&dir.path), ledger);
     let back_ledger = sqlite_lines(&database(&restored), ledger);
-    assert!(!back_ledger.is_empty() && back_ledger.len() < live_ledger.len(), "{} vs {}", back_ledger.len(), live_ledger.len());
+    assert!(
+        !back_ledger.is_empty() && back_ledger.len() < live_ledger.len(),
+        "{} vs {}",
+        back_ledger.len(),
+        live_ledger.len()
+    );
     assert_eq!(back_ledger[..], live_ledger[..back_ledger.len()], "the restored ledger is the live one's prefix");
     let audited: std::collections::HashSet<&str> = back.iter().filter_map(|r| r["request_id"].as_str()).collect();
     for row in &back_ledger {
@@ -248,8 +258,10 @@ fn an_altered_backup_is_refused_and_restores_nothing() {
     bytes[512 + 4096 + 100] ^= 0x01;
     std::fs::write(&backup, &bytes).expect("write");
     let pin = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-    let (code, _, err) =
-        tollgate_env(&["restore".into(), arg(&backup), "--data-dir".into(), arg(&target), "--fingerprint".into(), pin.into()], &[]);
+    let (code, _, err) = tollgate_env(
+        &["restore".into(), arg(&backup), "--data-dir".into(), arg(&target), "--fingerprint".into(), pin.into()],
+        &[],
+    );
     assert_eq!(code, Some(1), "{err}");
     assert!(!target.exists());
     let _ = std::fs::remove_file(&backup);

@@ -27,7 +27,8 @@ const STEPS: [&str; 14] = [
 fn demo_json_reports_every_step_and_what_it_proved() {
     let keep = std::env::temp_dir().join(format!("tollgate-st-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&keep);
-    let (code, out, err) = run_tollgate(&["demo".to_owned(), "--json".into(), "--keep".into(), keep.to_string_lossy().into_owned()]);
+    let (code, out, err) =
+        run_tollgate(&["demo".to_owned(), "--json".into(), "--keep".into(), keep.to_string_lossy().into_owned()]);
     assert_eq!(code, Some(0), "demo: {out}{err}");
     let summary: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("--json ({e}): {out}"));
     assert_eq!(summary["ok"], true);
@@ -44,7 +45,10 @@ fn demo_json_reports_every_step_and_what_it_proved() {
     let facts = |name: &str| steps.iter().find(|s| s["name"] == name).map(|s| s["facts"].clone()).unwrap_or_default();
     assert_eq!(facts("serve")["role"], "platform_admin");
     assert!(facts("tenants")["acme"].as_str().is_some_and(|t| t.starts_with("tn_")));
-    assert_eq!((facts("spoof")["code"].as_i64(), facts("spoof")["reason"].as_str()), (Some(-31403), Some("tenant_mismatch")));
+    assert_eq!(
+        (facts("spoof")["code"].as_i64(), facts("spoof")["reason"].as_str()),
+        (Some(-31403), Some("tenant_mismatch"))
+    );
     let quota = facts("quota");
     assert_eq!((quota["code"].as_i64(), quota["admitted"].as_u64()), (Some(-31402), Some(3)), "{quota}");
     assert_eq!(quota["admitted_after_upgrade"], true);
@@ -60,7 +64,10 @@ fn demo_json_reports_every_step_and_what_it_proved() {
     assert!(facts("confirm")["revoked"].as_u64().is_some_and(|n| n >= 1));
     assert_eq!(facts("legacy")["era"], "legacy");
     let kill = facts("kill_switch");
-    assert_eq!((kill["single_tenant_refuses_tenant_keys"].as_bool(), kill["restored"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (kill["single_tenant_refuses_tenant_keys"].as_bool(), kill["restored"].as_bool()),
+        (Some(true), Some(true))
+    );
     assert!(kill["single_tenant_tools"].as_u64() < kill["multi_tenant_tools"].as_u64(), "{kill}");
     assert_eq!(facts("stdio")["confirmed"], true);
     assert_eq!(facts("verify_chains")["valid"], true);
@@ -69,7 +76,8 @@ fn demo_json_reports_every_step_and_what_it_proved() {
     let (code, out, err) = audit_verify(&keep, &[]);
     assert_eq!(code, Some(0), "{out}{err}");
     // --keep never reuses a dir that holds data: the demo refuses at its first step and exits non-zero.
-    let (code, out, _) = run_tollgate(&["demo".to_owned(), "--json".into(), "--keep".into(), keep.to_string_lossy().into_owned()]);
+    let (code, out, _) =
+        run_tollgate(&["demo".to_owned(), "--json".into(), "--keep".into(), keep.to_string_lossy().into_owned()]);
     assert_eq!(code, Some(1));
     let again: Value = serde_json::from_str(out.trim()).expect("JSON even when it fails");
     assert_eq!((again["ok"].as_bool(), again["steps"][0]["ok"].as_bool()), (Some(false), Some(false)), "{again}");

@@ -32,7 +32,11 @@ fn bash(script: &str, cwd: &std::path::Path, env: &[(&str, &str)]) -> (Option<i3
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run bash");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {
@@ -47,7 +51,10 @@ fn the_shell_session_runs_as_written() {
     let cwd = scratch("shell");
     let (code, out, err) = bash(&snippet("shell"), &cwd, &[]);
     assert_eq!(code, Some(0), "the quickstart's shell session failed:\n{out}\n{err}");
-    assert!(out.contains("\"slug\": \"acme\"") || out.contains("\"slug\":\"acme\""), "tenant.bootstrap printed acme: {out}");
+    assert!(
+        out.contains("\"slug\": \"acme\"") || out.contains("\"slug\":\"acme\""),
+        "tenant.bootstrap printed acme: {out}"
+    );
     assert!(out.contains("whoami"), "tools listed whoami: {out}");
     assert!(out.contains("ok      _system"), "the restored dir verified: {out}");
     assert!(cwd.join("tollgate-restored").join("tollgate.db").is_file());
@@ -73,7 +80,8 @@ fn the_serve_session_runs_as_written() {
 
 /// A tenant admin's key on a fresh data dir (as the snippets ask for).
 async fn tenant_key(server: &HttpServer) -> String {
-    let boot = http_tool(&server.endpoint(), 1, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme"})).await;
+    let boot =
+        http_tool(&server.endpoint(), 1, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme"})).await;
     tool_output(&boot.body).and_then(|o| o["api_key"].as_str().map(str::to_owned)).expect("tenant key")
 }
 
@@ -105,8 +113,13 @@ async fn the_stdio_client_configuration_starts_a_working_server() {
         stdout.read_line(&mut line).expect("read");
         Some(serde_json::from_str(&line).expect("a JSON line"))
     };
-    let init = ask(request(1, "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "desktop", "version": "1"}}))).expect("initialize answered");
+    let init = ask(request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "desktop", "version": "1"}}),
+    ))
+    .expect("initialize answered");
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "{init}");
     ask(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
     let who = ask(request(2, "tools/call", json!({"name": "whoami", "arguments": {}}))).expect("answered");
@@ -122,7 +135,9 @@ async fn the_stdio_client_configuration_starts_a_working_server() {
 async fn the_http_client_configuration_reaches_the_server_with_its_header() {
     let server = HttpServer::start(&[]);
     let key = tenant_key(&server).await;
-    let text = snippet("http-client").replace("http://127.0.0.1:8787/mcp", &format!("{}/mcp", server.base)).replace("tg_…", &key);
+    let text = snippet("http-client")
+        .replace("http://127.0.0.1:8787/mcp", &format!("{}/mcp", server.base))
+        .replace("tg_…", &key);
     let config: Value = serde_json::from_str(&text).expect("the HTTP snippet is JSON");
     let entry = &config["mcpServers"]["tollgate"];
     assert_eq!(entry["type"], "http");
@@ -137,8 +152,12 @@ async fn the_http_client_configuration_reaches_the_server_with_its_header() {
         headers.iter().cloned().chain(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))).collect()
     };
     // A 2025 client: initialize, then a call on the session, every request with the snippet's headers.
-    let init = request(1, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "ide", "version": "1"}}));
+    let init = request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "ide", "version": "1"}}),
+    );
     let h = with(&[]);
     let refs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let opened = post(&to, &refs, &init.to_string()).await;

@@ -9,7 +9,14 @@ use serde_json::Value;
 use system_tests::*;
 
 fn seed(dir: &std::path::Path, n: &str) -> Value {
-    let (code, out, err) = run_tollgate(&["seed".into(), "--json".into(), "--seed".into(), n.to_owned(), "--data-dir".into(), dir.to_string_lossy().into_owned()]);
+    let (code, out, err) = run_tollgate(&[
+        "seed".into(),
+        "--json".into(),
+        "--seed".into(),
+        n.to_owned(),
+        "--data-dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ]);
     assert_eq!(code, Some(0), "seed: {out}{err}");
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("seed --json ({e}): {out}"))
 }
@@ -53,14 +60,20 @@ fn the_same_seed_gives_the_same_tenants_plans_and_history_with_fresh_keys() {
     assert_eq!(history(&a), history(&b), "same seed, same call history per chain");
     assert_ne!((shape(&first), history(&a)), (shape(&other), history(&c)), "another seed, another shape");
     let keys = |o: &Value| -> Vec<String> {
-        o["tenants"].as_array().into_iter().flatten().flat_map(|t| t["keys"].as_array().cloned().unwrap_or_default())
-            .filter_map(|k| k["api_key"].as_str().map(str::to_owned)).collect()
+        o["tenants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t["keys"].as_array().cloned().unwrap_or_default())
+            .filter_map(|k| k["api_key"].as_str().map(str::to_owned))
+            .collect()
     };
     assert!(keys(&first).iter().all(|k| !keys(&second).contains(k)), "keys are always fresh");
     assert_ne!(audit_pubkey(&a), audit_pubkey(&b), "so is the signing key");
 
     // What an operator needs to try things on.
-    let plans: Vec<&str> = first["tenants"].as_array().into_iter().flatten().filter_map(|t| t["plan"].as_str()).collect();
+    let plans: Vec<&str> =
+        first["tenants"].as_array().into_iter().flatten().filter_map(|t| t["plan"].as_str()).collect();
     for p in ["free", "pro", "enterprise"] {
         assert!(plans.contains(&p), "a tenant on {p}: {plans:?}");
     }
@@ -70,8 +83,12 @@ fn the_same_seed_gives_the_same_tenants_plans_and_history_with_fresh_keys() {
             assert!(roles.contains(&r), "{}: a {r} key", t["slug"]);
         }
     }
-    let reasons: Vec<String> =
-        history(&a).values().flatten().filter_map(|(_, d, r)| (d == "deny").then(|| r.as_str().unwrap_or("").to_owned())).collect();
+    let reasons: Vec<String> = history(&a)
+        .values()
+        .flatten()
+        .filter(|(_, d, _)| d == "deny")
+        .map(|(_, _, r)| r.as_str().unwrap_or("").to_owned())
+        .collect();
     for r in ["role_required", "tenant_mismatch", "not_entitled", "quota_exceeded"] {
         assert!(reasons.iter().any(|x| x == r), "a {r} denial in the history: {reasons:?}");
     }

@@ -109,7 +109,10 @@ pub fn backup(args: BackupArgs, now: &str) -> Result<Value, CliError> {
     let files = DataDir::new(&args.data_dir);
     files.require_initialized().map_err(|e| CliError::Usage(e.to_string()))?;
     if args.out.exists() {
-        return Err(CliError::Usage(format!("{} already exists; a backup never overwrites a file", args.out.display())));
+        return Err(CliError::Usage(format!(
+            "{} already exists; a backup never overwrites a file",
+            args.out.display()
+        )));
     }
     let passphrase = match &args.signing_key_passphrase_env {
         None => None,
@@ -195,7 +198,8 @@ fn write_archive(out: &Path, entries: &[(String, PathBuf)]) -> Result<(), CliErr
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&partial).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", partial.display())))?;
+    let file =
+        options.open(&partial).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", partial.display())))?;
     let written = (|| -> Result<(), CliError> {
         let mut tar = tar::Builder::new(file);
         tar.mode(tar::HeaderMode::Deterministic);

@@ -197,10 +197,10 @@ fn check_signature(manifest: &Value, pin: Option<&str>) -> Result<PublicKey, Cli
         .as_str()
         .and_then(|h| PublicKey::from_hex(h).ok())
         .ok_or_else(|| invalid("backup.json has no valid public_key"))?;
-    if let Some(pin) = pin {
-        if !public.matches_pin(pin) {
-            return Err(invalid(format!("it was signed by {}, not the pinned {pin}", public.fingerprint())));
-        }
+    if let Some(pin) = pin
+        && !public.matches_pin(pin)
+    {
+        return Err(invalid(format!("it was signed by {}, not the pinned {pin}", public.fingerprint())));
     }
     let signature = manifest["signature"]
         .as_str()
@@ -208,7 +208,9 @@ fn check_signature(manifest: &Value, pin: Option<&str>) -> Result<PublicKey, Cli
         .and_then(|b| <[u8; 64]>::try_from(b).ok())
         .map(|b| ed25519_dalek::Signature::from_bytes(&b))
         .ok_or_else(|| invalid("backup.json has no valid signature"))?;
-    public.verify(signed_bytes(manifest)?.as_bytes(), &signature).map_err(|_| invalid("the manifest's signature does not verify"))?;
+    public
+        .verify(signed_bytes(manifest)?.as_bytes(), &signature)
+        .map_err(|_| invalid("the manifest's signature does not verify"))?;
     Ok(public)
 }
 

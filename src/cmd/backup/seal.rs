@@ -81,7 +81,9 @@ pub fn open(sealed: &Value, passphrase: &str, fingerprint: &str) -> Result<Vec<u
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| SealError::Format(format!("no {name}")))
     };
-    let bytes = |hex_text: String, name: &str| hex::decode(hex_text).map_err(|_| SealError::Format(format!("{name} is not hex")));
+    let bytes = |hex_text: String, name: &str| {
+        hex::decode(hex_text).map_err(|_| SealError::Format(format!("{name} is not hex")))
+    };
     if sealed.get("version").and_then(Value::as_u64) != Some(1) || text(sealed, "cipher")? != "xchacha20poly1305" {
         return Err(SealError::Format("expected version 1, xchacha20poly1305".into()));
     }
@@ -122,7 +124,10 @@ mod tests {
         assert!(matches!(open(&sealed, "correct horse battery", "sha256:bb"), Err(SealError::DoesNotOpen)));
         let mut altered = sealed.clone();
         let ct = altered["ciphertext"].as_str().unwrap().to_owned();
-        let flipped = if ct.starts_with('0') { format!("1{}", &ct[1..]) } else { format!("0{}", &ct[1..]) };
+        let flipped = match ct.strip_prefix('0') {
+            Some(rest) => format!("1{rest}"),
+            None => format!("0{}", ct.get(1..).unwrap_or_default()),
+        };
         altered["ciphertext"] = json!(flipped);
         assert!(matches!(open(&altered, "correct horse battery", "sha256:aa"), Err(SealError::DoesNotOpen)));
     }

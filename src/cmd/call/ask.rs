@@ -56,7 +56,10 @@ fn ask_form(message: &str, schema: &Value) -> Value {
         let value = match kind {
             "boolean" => json!(matches!(line.to_ascii_lowercase().as_str(), "y" | "yes")),
             "integer" => line.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(line)),
-            "number" => line.parse::<f64>().ok().and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
+            "number" => line
+                .parse::<f64>()
+                .ok()
+                .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
                 .unwrap_or_else(|| json!(line)),
             _ => json!(line),
         };

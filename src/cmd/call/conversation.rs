@@ -98,8 +98,7 @@ impl Conversation {
             self.opened = Some(reply.message.clone());
             return Ok(Some(reply.message));
         }
-        let version =
-            reply.message["result"]["protocolVersion"].as_str().unwrap_or(LEGACY_DEFAULT).to_owned();
+        let version = reply.message["result"]["protocolVersion"].as_str().unwrap_or(LEGACY_DEFAULT).to_owned();
         self.link.set_session(reply.session, &version);
         let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         self.link.notify(&note, &[]).await?;

@@ -98,7 +98,8 @@ impl HttpLink {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let broken = |e: &dyn std::fmt::Display| LinkError::Transport(format!("HTTP to {}: {e}", self.authority));
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| broken(&e))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| broken(&e))?;
         tokio::spawn(conn);
         let mut req = Request::post(self.path.as_str())
             .header("host", self.authority.as_str())

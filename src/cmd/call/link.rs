@@ -66,7 +66,10 @@ impl Link {
                         return Ok(Reply { message, session: reply.session });
                     }
                 }
-                Err(LinkError::Transport(format!("HTTP {}: the answer ended without a JSON-RPC response", reply.status)))
+                Err(LinkError::Transport(format!(
+                    "HTTP {}: the answer ended without a JSON-RPC response",
+                    reply.status
+                )))
             }
         }
     }

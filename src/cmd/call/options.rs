@@ -73,7 +73,9 @@ impl Connect {
             })?;
             let credential = match (secret, self.local_admin) {
                 (Some(Secret::Bearer(_)), _) => {
-                    return Err(LinkError::Usage("--stdio takes an API key (--api-key-env), not a bearer token".into()));
+                    return Err(LinkError::Usage(
+                        "--stdio takes an API key (--api-key-env), not a bearer token".into(),
+                    ));
                 }
                 (Some(Secret::ApiKey(_)), true) => {
                     return Err(LinkError::Usage("--local-admin acts without a key; drop the key or the flag".into()));

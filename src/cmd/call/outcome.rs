@@ -76,7 +76,8 @@ impl Outcome {
                 for q in questions {
                     let _ = writeln!(err, "tollgate: the tool asks: {q}");
                 }
-                let _ = writeln!(err, "tollgate: stdin is not a terminal, so nothing was answered; run it in a terminal");
+                let _ =
+                    writeln!(err, "tollgate: stdin is not a terminal, so nothing was answered; run it in a terminal");
             }
             Outcome::Usage(m) | Outcome::Transport(m) => {
                 let _ = writeln!(err, "tollgate: {m}");

@@ -129,7 +129,11 @@ fn split(mut reply: Value) -> Result<Value, Outcome> {
 }
 
 fn finished(result: Value) -> Outcome {
-    if result.get("isError") == Some(&Value::Bool(true)) { Outcome::ToolFailed(result) } else { Outcome::Success(result) }
+    if result.get("isError") == Some(&Value::Bool(true)) {
+        Outcome::ToolFailed(result)
+    } else {
+        Outcome::Success(result)
+    }
 }
 
 /// `tollgate tools`: every page of `tools/list`, as `{tools: [{name, version, description}]}`.
@@ -180,7 +184,11 @@ pub fn tool_lines(list: &Value) -> String {
         .iter()
         .map(|t| {
             let version = t["version"].as_u64().map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
-            format!("{:width$}  {version:>3}  {}", t["name"].as_str().unwrap_or(""), t["description"].as_str().unwrap_or(""))
+            format!(
+                "{:width$}  {version:>3}  {}",
+                t["name"].as_str().unwrap_or(""),
+                t["description"].as_str().unwrap_or("")
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -105,7 +105,7 @@ impl StdioLink {
         if let Some(reason) = refused_reason(&stderr) {
             return LinkError::Refused(reason);
         }
-        let said = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("nothing on stderr").to_owned();
+        let said = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("nothing on stderr").to_owned();
         let code = status.map(|c| c.to_string()).unwrap_or_else(|| "a signal".into());
         LinkError::Transport(format!("the stdio server ended (exit {code}) before answering: {said}"))
     }

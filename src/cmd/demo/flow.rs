@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::context::Ctx;
-use super::report::Report;
+use super::report::{Report, Stopped};
 use super::{http_steps, kill_switch, stdio, verify};
 use crate::clock::Clock;
 use crate::cmd::inproc::InProcess;
@@ -62,7 +62,7 @@ pub async fn run(options: &DemoOptions, out: &mut dyn Write) -> Value {
 }
 
 /// The steps in order; stops at the first that misbehaves.
-async fn steps(cx: &mut Ctx, r: &mut Report<'_>) -> Result<(), ()> {
+async fn steps(cx: &mut Ctx, r: &mut Report<'_>) -> Result<(), Stopped> {
     r.record("init", "initializing a data dir", init(cx))?;
     let server = match InProcess::start(&cx.dir, Config::default()).await {
         Ok(s) => s,
@@ -73,22 +73,42 @@ async fn steps(cx: &mut Ctx, r: &mut Report<'_>) -> Result<(), ()> {
     server.stop().await;
     cx.addr = None;
     http?;
-    r.record("kill_switch", "the kill switch: the same data dir single-tenant, then multi-tenant again", kill_switch::run(cx).await)?;
-    r.record("stdio", "both eras over stdio (a `tollgate stdio` child with acme's key); the 2025 client confirms", stdio::run(cx).await)?;
+    r.record(
+        "kill_switch",
+        "the kill switch: the same data dir single-tenant, then multi-tenant again",
+        kill_switch::run(cx).await,
+    )?;
+    r.record(
+        "stdio",
+        "both eras over stdio (a `tollgate stdio` child with acme's key); the 2025 client confirms",
+        stdio::run(cx).await,
+    )?;
     r.record("verify_chains", "verifying every audit chain offline against the signing key", verify::chains(cx).await)?;
     r.record("verify_package", "the audit package: both verifiers, then a tampered copy", verify::package(cx).await)?;
     Ok(())
 }
 
-async fn http_part(cx: &mut Ctx, r: &mut Report<'_>) -> Result<(), ()> {
-    r.record("serve", "serving HTTP on a free loopback port; 2026-07-28: discover, tools/list, whoami", http_steps::first_look(cx).await)?;
+async fn http_part(cx: &mut Ctx, r: &mut Report<'_>) -> Result<(), Stopped> {
+    r.record(
+        "serve",
+        "serving HTTP on a free loopback port; 2026-07-28: discover, tools/list, whoami",
+        http_steps::first_look(cx).await,
+    )?;
     r.record("tenants", "bootstrapping tenants acme and globex; issuing keys", http_steps::tenants(cx).await)?;
     r.record("spoof", "acme's admin tries to read globex (a spoofed tenant_id)", http_steps::spoof(cx).await)?;
-    r.record("quota", "plans and quotas: acme gets a contract of 3 more tool calls this month", http_steps::quota(cx).await)?;
+    r.record(
+        "quota",
+        "plans and quotas: acme gets a contract of 3 more tool calls this month",
+        http_steps::quota(cx).await,
+    )?;
     r.record("rate_limit", "a rate limit: globex's key gets 3 calls a minute", http_steps::rate_limit(cx).await)?;
     r.record("key_rotation", "a key rotation with a grace period", http_steps::rotation(cx).await)?;
     r.record("package", "acme exports its audit package", http_steps::package(cx).await)?;
-    r.record("confirm", "a destructive tool asks first: acme's admin revokes every other key", http_steps::confirmation(cx).await)?;
+    r.record(
+        "confirm",
+        "a destructive tool asks first: acme's admin revokes every other key",
+        http_steps::confirmation(cx).await,
+    )?;
     r.record("legacy", "a 2025-11-25 client: initialize, then whoami on the session", http_steps::legacy(cx).await)?;
     Ok(())
 }

@@ -32,7 +32,8 @@ pub async fn first_look(cx: &mut Ctx) -> Result<Shown, String> {
 pub async fn tenants(cx: &mut Ctx) -> Result<Shown, String> {
     let mut s = Shown::default();
     let admin = cx.admin()?;
-    cx.acme = call(&admin, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme Corp", "plan": "pro"})).await?;
+    cx.acme =
+        call(&admin, "tenant.bootstrap", json!({"slug": "acme", "display_name": "Acme Corp", "plan": "pro"})).await?;
     cx.globex = call(&admin, "tenant.bootstrap", json!({"slug": "globex", "display_name": "Globex"})).await?;
     let acme_admin = cx.client(Ctx::key_of(&cx.acme))?;
     s.line(format!("acme = {} (pro), globex = {} (free)", cx.acme["tenant_id"], cx.globex["tenant_id"]));
@@ -70,7 +71,8 @@ pub async fn quota(cx: &mut Ctx) -> Result<Shown, String> {
     let report = call(&acme_admin, "usage.report", json!({})).await?;
     let used = report["counters"][0]["used"].as_u64().unwrap_or(0);
     let limits = json!({"tool_calls": used + 4});
-    let state = call(&admin, "plan.set", json!({"tenant_id": cx.acme["tenant_id"], "plan": "pro", "limits": limits})).await?;
+    let state =
+        call(&admin, "plan.set", json!({"tenant_id": cx.acme["tenant_id"], "plan": "pro", "limits": limits})).await?;
     s.line(format!("plan.set: pro, tool_calls limit {} (version {})", state["limits"]["tool_calls"], state["version"]));
     let mut admitted = 0;
     let denial = loop {
@@ -89,7 +91,10 @@ pub async fn quota(cx: &mut Ctx) -> Result<Shown, String> {
     s.line(format!("{admitted} calls admitted, then denied: {} {}", denial["code"], denial["data"]));
     call(&admin, "plan.set", json!({"tenant_id": cx.acme["tenant_id"], "plan": "enterprise"})).await?;
     let who = call(&acme_admin, "whoami", json!({})).await?;
-    s.line(format!("upgraded to enterprise: admitted again, {} tool calls left this month", who["remaining_tool_calls"]));
+    s.line(format!(
+        "upgraded to enterprise: admitted again, {} tool calls left this month",
+        who["remaining_tool_calls"]
+    ));
     s.fact("admitted", admitted);
     s.fact("code", denial["code"].clone());
     s.fact("reason", "quota_exceeded");
@@ -184,7 +189,10 @@ pub async fn confirmation(cx: &mut Ctx) -> Result<Shown, String> {
     if asked["resultType"] != "input_required" {
         return Err(format!("key.revoke_all did not ask: {first}"));
     }
-    s.line(format!("asked (input_required, sealed requestState): {}", asked["inputRequests"]["confirm"]["params"]["message"]));
+    s.line(format!(
+        "asked (input_required, sealed requestState): {}",
+        asked["inputRequests"]["confirm"]["params"]["message"]
+    ));
     let mut retry = call;
     retry["inputResponses"] = json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
     retry["requestState"] = asked["requestState"].clone();

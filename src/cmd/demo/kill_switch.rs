@@ -59,7 +59,11 @@ async fn multi_again(cx: &Ctx, s: &mut Shown) -> Result<(), String> {
     if who["tenant"] != cx.acme["tenant_id"] {
         return Err(format!("multi-tenant again: acme's key must act for acme, got {who}"));
     }
-    s.line(format!("multi_tenant = true again: {} tools; acme's key works and acts for {}", tools.len(), who["tenant"]));
+    s.line(format!(
+        "multi_tenant = true again: {} tools; acme's key works and acts for {}",
+        tools.len(),
+        who["tenant"]
+    ));
     s.fact("multi_tenant_tools", tools.len());
     s.fact("restored", true);
     Ok(())

@@ -36,6 +36,10 @@ pub struct Step {
     pub error: Option<String>,
 }
 
+/// A step misbehaved: the demo stops (the step's error is in the report).
+#[derive(Debug)]
+pub struct Stopped;
+
 /// Every step so far, printed as it goes unless the output is JSON.
 pub struct Report<'a> {
     pub steps: Vec<Step>,
@@ -50,7 +54,12 @@ impl<'a> Report<'a> {
     }
 
     /// Record a step's outcome; `Err` when it misbehaved (the demo stops).
-    pub fn record(&mut self, name: &'static str, title: &'static str, outcome: Result<Shown, String>) -> Result<(), ()> {
+    pub fn record(
+        &mut self,
+        name: &'static str,
+        title: &'static str,
+        outcome: Result<Shown, String>,
+    ) -> Result<(), Stopped> {
         let (ok, shown, error) = match outcome {
             Ok(shown) => (true, shown, None),
             Err(e) => (false, Shown::default(), Some(e)),
@@ -65,7 +74,7 @@ impl<'a> Report<'a> {
             }
         }
         self.steps.push(Step { name, title, ok, shown, error });
-        if ok { Ok(()) } else { Err(()) }
+        if ok { Ok(()) } else { Err(Stopped) }
     }
 
     /// Every step passed.

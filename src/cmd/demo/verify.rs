@@ -43,4 +43,3 @@ fn verify_all(dir: &Path) -> Result<Vec<String>, String> {
     }
     Ok(out)
 }
-
