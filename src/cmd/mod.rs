@@ -186,10 +186,6 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     Ok(served?)
 }
 
-/// How `tollgate stdio` begins its refusal of the start-up key; the client
-/// (`tollgate call --stdio`) reads the reason after it.
-pub const STDIO_KEY_REFUSED: &str = "TOLLGATE_API_KEY is not usable";
-
 /// `tollgate stdio`.
 pub fn stdio(
     data_dir: Option<PathBuf>,
@@ -215,7 +211,8 @@ pub fn stdio(
     if let Err(denial) = server.governance().admit_stdio_key(&credential) {
         store.shutdown();
         return Err(CliError::Usage(format!(
-            "{STDIO_KEY_REFUSED} ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
+            "{} ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
+            call::stdio_link::STDIO_KEY_REFUSED,
             denial.reason()
         )));
     }
@@ -315,27 +312,6 @@ pub fn client(connect: &call::Connect, request: Option<&call::CallRequest>, json
     outcome.exit_code()
 }
 
-/// `tollgate backup --data-dir DIR --out FILE [--include-signing-key --passphrase-env VAR]`.
-pub fn backup(data_dir: Option<PathBuf>, out: PathBuf, passphrase_env: Option<String>) -> Result<(), CliError> {
-    let data_dir = require_dir(data_dir)?;
-    let args = backup::BackupArgs { data_dir, out: out.clone(), signing_key_passphrase_env: passphrase_env };
-    let manifest = backup::backup(args, &Clock::system().now_rfc3339())?;
-    let chains = manifest["chains"].as_array().map(Vec::len).unwrap_or(0);
-    let records: u64 = manifest["chains"].as_array().into_iter().flatten().filter_map(|c| c["seq"].as_u64()).sum();
-    println!("backup written to {} (mode 0600)", out.display());
-    println!("  {chains} chains, {records} audit records, as of {}", manifest["created_at"].as_str().unwrap_or(""));
-    println!(
-        "  signing key: {}",
-        if manifest["signing_key"] == "sealed" {
-            "included, sealed under the passphrase"
-        } else {
-            "left out (a restore makes a new one; the old public key keeps verifying)"
-        }
-    );
-    println!("  pin it when restoring: --fingerprint {}", manifest["fingerprint"].as_str().unwrap_or(""));
-    Ok(())
-}
-
 /// `tollgate seed --data-dir DIR [--seed N] [--json]`.
 pub fn seed(dir: Option<PathBuf>, seed: u64, json: bool) -> Result<(), CliError> {
     let dir = require_dir(dir)?;
@@ -348,25 +324,6 @@ pub fn seed(dir: Option<PathBuf>, seed: u64, json: bool) -> Result<(), CliError>
     Ok(())
 }
 
-/// `tollgate restore FILE --data-dir NEW`.
-pub fn restore(args: backup::RestoreArgs) -> Result<(), CliError> {
-    let restored = backup::restore(&args, &Clock::system().now_rfc3339())?;
-    println!("restored {} into {}", args.file.display(), args.data_dir.display());
-    for (chain, records) in &restored.chains {
-        println!("ok      {chain}: {records} records verify");
-    }
-    if restored.kept_signing_key {
-        println!("signing key: the backup's own (opened with the passphrase)");
-    } else {
-        println!(
-            "signing key: NEW (the backup left the old one out); the old public key {} is in the keyring",
-            restored.manifest["fingerprint"].as_str().unwrap_or("")
-        );
-        println!("  pin both keys for packages that span the restore");
-    }
-    println!("next: tollgate serve --data-dir {}", args.data_dir.display());
-    Ok(())
-}
-
 pub use crate::cmd::audit::{audit_pubkey, audit_rotate_key, audit_verify};
+pub use crate::cmd::backup::command::{backup, restore};
 pub use crate::cmd::export::{audit_export, verify_package};

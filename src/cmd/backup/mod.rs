@@ -3,6 +3,7 @@
 //! exists. PostgreSQL is backed up with its own tools (docs/operations.md).
 
 pub mod archive;
+pub mod command;
 pub mod restore;
 pub mod seal;
 

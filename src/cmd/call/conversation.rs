@@ -8,7 +8,8 @@
 
 use serde_json::{Value, json};
 
-use super::link::{Answerer, Link, LinkError};
+use super::link::Link;
+use super::message::{Answerer, LinkError};
 use crate::wire::{LEGACY_DEFAULT, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, MODERN_VERSION};
 
 /// Which protocol the client speaks.

@@ -18,7 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::link::LinkError;
+use super::message::LinkError;
 
 /// Where and how to connect over HTTP(S).
 #[derive(Debug, Clone, Default)]

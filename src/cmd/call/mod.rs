@@ -6,6 +6,7 @@ pub mod ask;
 pub mod conversation;
 pub mod http_link;
 pub mod link;
+pub mod message;
 pub mod options;
 pub mod outcome;
 pub mod run;

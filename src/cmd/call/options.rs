@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use super::conversation::{Conversation, Era};
 use super::http_link::{HttpLink, HttpTarget};
-use super::link::{Link, LinkError};
+use super::link::Link;
+use super::message::LinkError;
 use super::stdio_link::{StdioCredential, StdioLink};
 
 /// Where `serve` listens by default.

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::link::LinkError;
+use super::message::LinkError;
 
 /// The end of one `tollgate call` or `tollgate tools`.
 #[derive(Debug)]

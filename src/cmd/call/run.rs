@@ -70,7 +70,7 @@ async fn drive(
     conversation: &mut Conversation,
     request: &CallRequest,
     arguments: Value,
-) -> Result<Outcome, super::link::LinkError> {
+) -> Result<Outcome, super::message::LinkError> {
     let meta = match &request.idempotency_key {
         Some(k) => json!({ META_IDEMPOTENCY_KEY: k }),
         None => json!({}),
@@ -147,7 +147,7 @@ pub async fn tools(connect: &Connect) -> Outcome {
     outcome
 }
 
-async fn list(conversation: &mut Conversation) -> Result<Outcome, super::link::LinkError> {
+async fn list(conversation: &mut Conversation) -> Result<Outcome, super::message::LinkError> {
     let mut tools = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

@@ -13,7 +13,11 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
-use super::link::{Answerer, LinkError, is_server_request};
+use super::message::{Answerer, LinkError, is_server_request};
+
+/// How `tollgate stdio` begins its refusal of the start-up key; the client
+/// reads the reason after it.
+pub const STDIO_KEY_REFUSED: &str = "TOLLGATE_API_KEY is not usable";
 
 /// A running `tollgate stdio` child.
 pub struct StdioLink {
@@ -119,7 +123,7 @@ impl StdioLink {
 
 /// The reason in `tollgate stdio`'s start-up refusal of its key, if that is what it printed.
 fn refused_reason(stderr: &str) -> Option<String> {
-    let rest = stderr.split(crate::cmd::STDIO_KEY_REFUSED).nth(1)?;
+    let rest = stderr.split(STDIO_KEY_REFUSED).nth(1)?;
     let reason = rest.trim_start().strip_prefix('(')?.split(')').next()?;
     Some(reason.to_owned())
 }
@@ -130,7 +134,7 @@ mod tests {
 
     #[test]
     fn the_refusal_reason_is_read_from_the_stdio_servers_message() {
-        let stderr = format!("tollgate: {} (key_revoked); set it to a key …\n", crate::cmd::STDIO_KEY_REFUSED);
+        let stderr = format!("tollgate: {} (key_revoked); set it to a key …\n", STDIO_KEY_REFUSED);
         assert_eq!(refused_reason(&stderr).as_deref(), Some("key_revoked"));
         assert_eq!(refused_reason("tollgate: no data dir"), None);
     }
