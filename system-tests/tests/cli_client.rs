@@ -141,6 +141,13 @@ fn exercise(target: &Target, legacy: bool, admin: &str, tenant_admin: &str, view
     assert_eq!(unset.code, Some(2), "{at} unset key variable: {unset:?}");
     assert!(unset.err.contains("NO_SUCH_VAR_FOR_TOLLGATE"), "{at}: {unset:?}");
 
+    // --bearer-env sends the token the same way (HTTP only; stdio takes an API key).
+    let mut bearer = s(&["call", "whoami", "--bearer-env", "TOKEN", "--json"]);
+    bearer.extend(t.iter().cloned());
+    let by_bearer = tollgate(&bearer, &[("TOKEN", viewer)]);
+    let want = if target.transport == "stdio" { Some(2) } else { Some(0) };
+    assert_eq!(by_bearer.code, want, "{at} --bearer-env: {by_bearer:?}");
+
     // 3: a denial, with its code and reason.
     let denied = run_call(&t, "key.issue", json!({"role": "viewer", "label": "x"}), viewer);
     assert_eq!(denied.code, Some(3), "{at} viewer issues a key: {denied:?}");

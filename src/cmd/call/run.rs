@@ -101,11 +101,17 @@ async fn drive(
         let mut responses = Map::new();
         let requests = result.get("inputRequests").and_then(Value::as_object).cloned().unwrap_or_default();
         for (key, question) in &requests {
-            if question.get("method").and_then(Value::as_str) != Some("elicitation/create") {
-                continue;
-            }
-            if let Some(answer) = prompter.elicit(&question["params"]) {
-                responses.insert(key.clone(), answer);
+            match question.get("method").and_then(Value::as_str) {
+                Some("elicitation/create") => {
+                    if let Some(answer) = prompter.elicit(&question["params"]) {
+                        responses.insert(key.clone(), answer);
+                    }
+                }
+                // Never declared, so never expected; but never guessed at either.
+                other => prompter.unasked.push(format!(
+                    "{} (this client answers only elicitation/create)",
+                    other.unwrap_or("a request without a method")
+                )),
             }
         }
         if !prompter.unasked.is_empty() {
