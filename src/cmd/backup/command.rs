@@ -34,6 +34,11 @@ pub fn backup(data_dir: Option<PathBuf>, out: PathBuf, passphrase_env: Option<St
 pub fn restore(args: RestoreArgs) -> Result<(), CliError> {
     let restored = run_restore(&args, &Clock::system().now_rfc3339())?;
     println!("restored {} into {}", args.file.display(), args.data_dir.display());
+    let signer = restored.manifest["fingerprint"].as_str().unwrap_or("");
+    match &args.fingerprint {
+        Some(_) => println!("manifest signed by the pinned key {signer}"),
+        None => println!("manifest signed by {signer}, the backup's own key (pin it with --fingerprint)"),
+    }
     for (chain, records) in &restored.chains {
         println!("ok      {chain}: {records} records verify");
     }

@@ -161,22 +161,29 @@ impl Answer {
                 LinkError::Transport(format!("HTTP {}: not a JSON-RPC answer: {}", self.status, text.trim()))
             });
         }
-        loop {
-            let end = match self.buffer.iter().position(|b| *b == b'\n') {
-                Some(i) => i,
-                None if self.ended && !self.buffer.is_empty() => self.buffer.len(),
-                None => return Ok(None),
-            };
-            let line: Vec<u8> = self.buffer.drain(..end).collect();
-            if !self.buffer.is_empty() {
-                self.buffer.remove(0);
-            }
-            let line = String::from_utf8_lossy(&line);
-            if let Some(data) = line.trim_end_matches('\r').strip_prefix("data:") {
-                let message = serde_json::from_str(data.trim())
-                    .map_err(|e| LinkError::Transport(format!("an SSE message is not JSON ({e})")))?;
-                return Ok(Some(message));
-            }
+        next_sse(&mut self.buffer, self.ended)
+    }
+}
+
+/// The next SSE `data:` message in `buffer` (consumed), or `None` until a
+/// whole line is there; `ended`: the body is over, so a last line without
+/// its newline counts.
+fn next_sse(buffer: &mut Vec<u8>, ended: bool) -> Result<Option<Value>, LinkError> {
+    loop {
+        let end = match buffer.iter().position(|b| *b == b'\n') {
+            Some(i) => i,
+            None if ended && !buffer.is_empty() => buffer.len(),
+            None => return Ok(None),
+        };
+        let line: Vec<u8> = buffer.drain(..end).collect();
+        if !buffer.is_empty() {
+            buffer.remove(0);
+        }
+        let line = String::from_utf8_lossy(&line);
+        if let Some(data) = line.trim_end_matches('\r').strip_prefix("data:") {
+            let message = serde_json::from_str(data.trim())
+                .map_err(|e| LinkError::Transport(format!("an SSE message is not JSON ({e})")))?;
+            return Ok(Some(message));
         }
     }
 }
@@ -226,4 +233,34 @@ fn connector(target: &HttpTarget) -> Result<tokio_rustls::TlsConnector, LinkErro
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_messages_are_read_line_by_line_and_only_whole() {
+        let mut buffer = b"event: message\r\ndata: {\"id\":1}\r\n\ndata: {\"id\"".to_vec();
+        assert_eq!(next_sse(&mut buffer, false).unwrap(), Some(serde_json::json!({"id": 1})));
+        assert_eq!(next_sse(&mut buffer, false).unwrap(), None, "half a line waits");
+        buffer.extend_from_slice(b":2}");
+        assert_eq!(next_sse(&mut buffer, true).unwrap(), Some(serde_json::json!({"id": 2})), "a last line at the end");
+        assert_eq!(next_sse(&mut buffer, true).unwrap(), None);
+        let mut bad = b"data: {nope\n".to_vec();
+        assert!(matches!(next_sse(&mut bad, false), Err(LinkError::Transport(_))));
+    }
+
+    #[test]
+    fn urls_default_to_the_mcp_path_and_the_schemes_port() {
+        let link = |url: &str| HttpLink::new(&HttpTarget { url: url.into(), ..HttpTarget::default() }, None);
+        let plain = link("http://127.0.0.1:8787").unwrap();
+        assert_eq!((plain.host.as_str(), plain.port, plain.path.as_str()), ("127.0.0.1", 8787, "/mcp"));
+        let v6 = link("http://[::1]/custom").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port, v6.path.as_str()), ("::1", 80, "/custom"));
+        assert!(matches!(link("ftp://x/mcp"), Err(LinkError::Usage(_))));
+        assert!(matches!(link("not a url"), Err(LinkError::Usage(_))));
+        let tls_flags = HttpTarget { url: "http://x/mcp".into(), ca: Some("ca.pem".into()), client_identity: None };
+        assert!(matches!(HttpLink::new(&tls_flags, None), Err(LinkError::Usage(_))), "--ca needs https");
+    }
 }
