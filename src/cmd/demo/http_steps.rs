@@ -74,17 +74,7 @@ pub async fn quota(cx: &mut Ctx) -> Result<Shown, String> {
     let state =
         call(&admin, "plan.set", json!({"tenant_id": cx.acme["tenant_id"], "plan": "pro", "limits": limits})).await?;
     s.line(format!("plan.set: pro, tool_calls limit {} (version {})", state["limits"]["tool_calls"], state["version"]));
-    let mut admitted = 0;
-    let denial = loop {
-        let answer = reply(&acme_admin, "whoami", json!({})).await?;
-        match answer.get("error") {
-            Some(e) => break e.clone(),
-            None => admitted += 1,
-        }
-        if admitted > 10 {
-            return Err("the quota never applied".into());
-        }
-    };
+    let (admitted, denial) = until_refused(&acme_admin, 10, "the quota").await?;
     if denial["data"]["reason"] != "quota_exceeded" {
         return Err(format!("expected quota_exceeded, got {denial}"));
     }
@@ -102,23 +92,23 @@ pub async fn quota(cx: &mut Ctx) -> Result<Shown, String> {
     Ok(s)
 }
 
+/// Call `whoami` until it is refused: how many were admitted, and the refusal.
+async fn until_refused(client: &HttpClient, at_most: u32, what: &str) -> Result<(u32, Value), String> {
+    for admitted in 0..=at_most {
+        if let Some(e) = reply(client, "whoami", json!({})).await?.get("error") {
+            return Ok((admitted, e.clone()));
+        }
+    }
+    Err(format!("{what} never applied ({at_most} calls admitted)"))
+}
+
 pub async fn rate_limit(cx: &mut Ctx) -> Result<Shown, String> {
     let mut s = Shown::default();
     let (admin, globex) = (cx.admin()?, cx.client(Ctx::key_of(&cx.globex))?);
     let limits = json!({"rate_per_key": 3});
     call(&admin, "plan.set", json!({"tenant_id": cx.globex["tenant_id"], "plan": "free", "limits": limits})).await?;
     s.line("plan.set: globex's key may make 3 calls a minute");
-    let mut admitted = 0;
-    let denial = loop {
-        let answer = reply(&globex, "whoami", json!({})).await?;
-        match answer.get("error") {
-            Some(e) => break e.clone(),
-            None => admitted += 1,
-        }
-        if admitted > 20 {
-            return Err("the rate limit never applied".into());
-        }
-    };
+    let (admitted, denial) = until_refused(&globex, 20, "the rate limit").await?;
     let retry = denial["data"]["retry_after_ms"].as_u64().unwrap_or(0);
     if denial["data"]["reason"] != "rate_limited" || retry == 0 {
         return Err(format!("expected rate_limited with retry_after_ms, got {denial}"));
