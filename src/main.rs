@@ -50,8 +50,87 @@ impl TlsArgs {
     }
 }
 
+/// How `call` and `tools` reach the server and who they act as. A credential
+/// is only ever named by an environment variable, never given on the command line.
+#[derive(Args)]
+struct ConnectArgs {
+    /// The server's MCP endpoint (default http://127.0.0.1:8787/mcp).
+    #[arg(long, conflicts_with = "stdio")]
+    url: Option<String>,
+    /// Start `tollgate stdio` on --data-dir (or TOLLGATE_DATA_DIR) and speak to it instead.
+    #[arg(long)]
+    stdio: bool,
+    /// The data dir for --stdio.
+    #[arg(long, env = "TOLLGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// With --stdio and no key: act as the platform admin at this terminal.
+    #[arg(long, requires = "stdio")]
+    local_admin: bool,
+    /// Read the API key from this environment variable (default: TOLLGATE_API_KEY).
+    #[arg(long, value_name = "VAR", conflicts_with = "bearer_env")]
+    api_key_env: Option<String>,
+    /// Read an OAuth access token from this environment variable (HTTP only).
+    #[arg(long, value_name = "VAR")]
+    bearer_env: Option<String>,
+    /// HTTPS: trust only this CA certificate (PEM) instead of the system's roots.
+    #[arg(long, value_name = "PEM")]
+    ca: Option<PathBuf>,
+    /// HTTPS: present this client certificate (PEM), for mTLS.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// The private key of --client-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    client_key: Option<PathBuf>,
+    /// Speak the 2025-11-25 protocol (initialize handshake) instead of 2026-07-28.
+    #[arg(long)]
+    legacy: bool,
+    /// Print one JSON document on stdout (the result, or {"error": …}).
+    #[arg(long)]
+    json: bool,
+}
+
+impl ConnectArgs {
+    fn connect(self) -> (cli::call::Connect, bool) {
+        let connect = cli::call::Connect {
+            url: self.url,
+            stdio: self.stdio,
+            data_dir: self.data_dir,
+            local_admin: self.local_admin,
+            api_key_env: self.api_key_env,
+            bearer_env: self.bearer_env,
+            ca: self.ca,
+            client_cert: self.client_cert,
+            client_key: self.client_key,
+            legacy: self.legacy,
+        };
+        (connect, self.json)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Call one tool and print its result. Exit: 0 ok, 1 tool failed, 2 usage, 3 refused, 4 a question
+    /// that could not be asked (stdin is not a terminal), 5 no answer.
+    Call {
+        /// The tool's name (`name` or `name.vN`).
+        tool: String,
+        /// The arguments, a JSON object.
+        #[arg(long, conflicts_with = "args_file")]
+        args: Option<String>,
+        /// Read the arguments from this file.
+        #[arg(long, value_name = "FILE")]
+        args_file: Option<PathBuf>,
+        /// Make the call idempotent under this key (a retry returns the first result).
+        #[arg(long, value_name = "K")]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// List the tools the caller may use, with versions and one-line descriptions (exit codes as `call`).
+    Tools {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
     /// Create a data dir: database, signing key, config, tenant `default`, first platform-admin key.
     Init {
         #[command(flatten)]
@@ -129,8 +208,54 @@ enum Command {
         #[arg(long, default_value = "schemas")]
         dir: PathBuf,
     },
-    /// Run the main job end to end on a temporary data dir and print a summary.
-    Demo,
+    /// Write a consistent backup of a data dir while its server runs (SQLite; file mode 0600).
+    Backup {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The backup file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Include the audit signing key, sealed under the passphrase in --passphrase-env.
+        #[arg(long, requires = "passphrase_env")]
+        include_signing_key: bool,
+        /// The environment variable holding the passphrase (at least 12 characters).
+        #[arg(long, value_name = "VAR", requires = "include_signing_key")]
+        passphrase_env: Option<String>,
+    },
+    /// Restore a backup into a new, empty data dir; its chains are verified first.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The new data dir (must not exist, or be empty).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The environment variable holding the passphrase of a sealed signing key.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+        /// Trust the backup only if its signing key has this fingerprint.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// Create a data dir filled with realistic tenants, keys, calls, a reached quota and an export.
+    Seed {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// The same seed gives the same tenants, plans and call history (keys are always random).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the summary (with the keys) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the main job end to end on a temporary data dir and print a summary; exit 1 if a step misbehaves.
+    Demo {
+        /// Keep the data dir here (a new or empty directory) instead of removing it.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Print a machine-readable summary, step by step.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
     Bench {
         /// Calls per measurement.
@@ -216,6 +341,20 @@ fn main() -> ExitCode {
     };
     cli::init_logging();
     let result = match cli.command {
+        Command::Call { tool, args, args_file, idempotency_key, connect } => {
+            let (connect, json) = connect.connect();
+            let args = match (args, args_file) {
+                (Some(a), _) => cli::call::ArgsSource::Inline(a),
+                (None, Some(f)) => cli::call::ArgsSource::File(f),
+                (None, None) => cli::call::ArgsSource::None,
+            };
+            let request = cli::call::CallRequest { tool, args, idempotency_key };
+            return ExitCode::from(cli::client(&connect, Some(&request), json));
+        }
+        Command::Tools { connect } => {
+            let (connect, json) = connect.connect();
+            return ExitCode::from(cli::client(&connect, None, json));
+        }
         Command::Init { dir, json } => cli::init(dir.data_dir, json),
         Command::Store { command: StoreCommand::Copy { from, to } } => tollgate::cmd::store_copy::copy(from, to),
         Command::Migrate { dir, bootstrap_roles, print_roles_sql } => {
@@ -280,7 +419,14 @@ fn main() -> ExitCode {
         Command::Schemas { out: Some(dir), .. } => cli::schemas_write(&dir),
         Command::Schemas { check: true, dir, .. } => cli::schemas_check(&dir),
         Command::Schemas { .. } => cli::schemas_print(),
-        Command::Demo => cli::demo(),
+        Command::Backup { dir, out, include_signing_key: _, passphrase_env } => {
+            cli::backup(dir.data_dir, out, passphrase_env)
+        }
+        Command::Restore { file, data_dir, passphrase_env, fingerprint } => {
+            cli::restore(tollgate::cmd::backup::RestoreArgs { file, data_dir, passphrase_env, fingerprint })
+        }
+        Command::Seed { dir, seed, json } => cli::seed(dir.data_dir, seed, json),
+        Command::Demo { keep, json } => cli::demo(keep, json),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };
     finish(result)

@@ -43,10 +43,9 @@ async fn a_tool_that_swallows_its_question_keeps_no_effect() {
     let store = Store::open(&dir, Clock::system(), StoreOptions::default()).expect("open");
     let mut registry = Registry::default();
     let careless = Handler::Transactional(Arc::new(|_, cx, w| {
-        let wrote = w.conn.execute(
-            "INSERT INTO legal_holds (tenant_id, reason, set_at, principal) VALUES ('t_x', 'r', 'now', 'p')",
-            [],
-        );
+        let hold =
+            tollgate::store::lifecycle::LegalHold { reason: "r".into(), set_at: "now".into(), principal: "p".into() };
+        let wrote = tollgate::store::lifecycle::set_legal_hold(w.conn, "t_x", &hold);
         // Asks, ignores that it must stop, and claims success.
         let _ = cx.input.ask(vec![("confirm", Question::confirm("Sure?"))], Value::Null);
         match wrote {
@@ -63,9 +62,8 @@ async fn a_tool_that_swallows_its_question_keeps_no_effect() {
         .await
         .expect("call");
     assert_eq!(result["resultType"], "input_required", "{result}");
-    let holds: i64 =
-        store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM legal_holds", [], |r| r.get(0))?)).expect("read");
-    assert_eq!(holds, 0, "the asking round's write was rolled back");
+    let hold = store.read(|c| tollgate::store::lifecycle::legal_hold(c, "t_x")).expect("read");
+    assert_eq!(hold, None, "the asking round's write was rolled back");
     store.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -152,7 +152,8 @@ pub fn audit_export(args: ExportArgs) -> Result<(), CliError> {
     let tenant = if args.tenant.starts_with("tn_") { args.tenant.clone() } else { TenantId::for_slug(&args.tenant).0 };
     let clock = Clock::system();
     let maintenance = database_url.is_some();
-    let store = Store::open(&dir, clock.clone(), StoreOptions { database_url, maintenance, ..StoreOptions::default() })?;
+    let store =
+        Store::open(&dir, clock.clone(), StoreOptions { database_url, maintenance, ..StoreOptions::default() })?;
     let range = ExportRange { from_seq: args.from_seq, to_seq: args.to_seq };
     let built = store.read(|conn| {
         conn.set_scope(Some(&tenant))?;

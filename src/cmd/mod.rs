@@ -4,12 +4,15 @@
 //! that says what to do and a stable exit code; logs go to stderr only.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
+pub mod call;
 pub mod client;
 pub mod demo;
-pub mod demo_package;
 pub mod export;
+pub mod inproc;
 pub mod migrate;
+pub mod seed;
 pub mod store_copy;
 
 use std::net::SocketAddr;
@@ -215,7 +218,8 @@ pub fn stdio(
     if let Err(denial) = server.governance().admit_stdio_key(&credential) {
         store.shutdown();
         return Err(CliError::Usage(format!(
-            "TOLLGATE_API_KEY is not usable ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
+            "{} ({}); set it to a key `init`, `tenant.bootstrap` or `key.issue` printed",
+            call::stdio_link::STDIO_KEY_REFUSED,
             denial.reason()
         )));
     }
@@ -265,11 +269,24 @@ pub fn schemas_print() -> Result<(), CliError> {
     Ok(())
 }
 
-/// `tollgate demo`.
-pub fn demo() -> Result<(), CliError> {
-    runtime()?
-        .block_on(crate::cmd::demo::run(&mut std::io::stdout()))
-        .map_err(|e| CliError::Failed(format!("demo failed: {e}")))
+/// `tollgate demo [--keep DIR] [--json]`: exit 1 if any step misbehaved.
+pub fn demo(keep: Option<PathBuf>, json: bool) -> Result<(), CliError> {
+    let options = demo::DemoOptions { keep, json };
+    let summary = runtime()?.block_on(demo::run(&options, &mut std::io::stdout()));
+    if json {
+        println!("{summary}");
+    }
+    if summary["ok"] == true {
+        return Ok(());
+    }
+    let failed =
+        summary["steps"].as_array().and_then(|s| s.iter().find(|s| s["ok"] != true)).cloned().unwrap_or_default();
+    Err(CliError::Failed(format!(
+        "demo failed at step {} ({}): {}",
+        failed["step"],
+        failed["name"].as_str().unwrap_or("?"),
+        failed["error"].as_str().unwrap_or("?")
+    )))
 }
 
 /// `tollgate bench`.
@@ -283,5 +300,37 @@ pub fn bench(calls: usize, clients: &[usize]) -> Result<(), CliError> {
         .map_err(CliError::Failed)
 }
 
+/// `tollgate call` and `tollgate tools`: run, print, and return the exit code (see [`call::Outcome`]).
+pub fn client(connect: &call::Connect, request: Option<&call::CallRequest>, json: bool) -> u8 {
+    let outcome = match runtime() {
+        Err(e) => call::Outcome::Transport(format!("cannot start the runtime: {e}")),
+        Ok(rt) => rt.block_on(async {
+            match request {
+                Some(r) => call::call(connect, r).await,
+                None => call::tools(connect).await,
+            }
+        }),
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    match (&outcome, request, json) {
+        (call::Outcome::Success(list), None, false) => println!("{}", call::tool_lines(list)),
+        _ => outcome.print(json, &mut out, &mut err),
+    }
+    outcome.exit_code()
+}
+
+/// `tollgate seed --data-dir DIR [--seed N] [--json]`.
+pub fn seed(dir: Option<PathBuf>, seed: u64, json: bool) -> Result<(), CliError> {
+    let dir = require_dir(dir)?;
+    let out = runtime()?.block_on(seed::run(&dir, seed)).map_err(CliError::Failed)?;
+    if json {
+        println!("{out}");
+    } else {
+        println!("{}", seed::summary(&out));
+    }
+    Ok(())
+}
+
 pub use crate::cmd::audit::{audit_pubkey, audit_rotate_key, audit_verify};
+pub use crate::cmd::backup::command::{backup, restore};
 pub use crate::cmd::export::{audit_export, verify_package};

@@ -24,9 +24,8 @@ pub fn copy(from: Option<PathBuf>, to: Option<String>) -> Result<(), CliError> {
             ));
         }
         Some(u) => u,
-        None => std::env::var("TOLLGATE_DATABASE_URL").map_err(|_| {
-            CliError::Usage("no target: pass --to postgres://… or set TOLLGATE_DATABASE_URL".into())
-        })?,
+        None => std::env::var("TOLLGATE_DATABASE_URL")
+            .map_err(|_| CliError::Usage("no target: pass --to postgres://… or set TOLLGATE_DATABASE_URL".into()))?,
     };
     let files = DataDir::new(&from);
     files.require_initialized().map_err(|e| CliError::Usage(e.to_string()))?;

@@ -66,11 +66,9 @@ pub fn chains(conn: &Db) -> Result<Vec<String>, StoreError> {
 
 /// The last (seq, hash) of a chain.
 pub fn head(conn: &Db, chain: &str) -> Result<Option<(u64, String)>, StoreError> {
-    Ok(conn.row(
-        "SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1",
-        args![chain],
-        |r| Ok((u64::try_from(r.get::<i64>(0)?).unwrap_or(0), r.get(1)?)),
-    )?)
+    conn.row("SELECT seq, hash FROM audit_records WHERE chain = ?1 ORDER BY seq DESC LIMIT 1", args![chain], |r| {
+        Ok((u64::try_from(r.get::<i64>(0)?).unwrap_or(0), r.get(1)?))
+    })
 }
 
 /// Store a signed checkpoint.

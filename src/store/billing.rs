@@ -11,7 +11,7 @@ pub use crate::billing::BillingRow;
 
 /// The tenant's plan and billing state (a tenant without a billing row is `active`, version 0).
 pub fn get(conn: &Db, tenant: &str) -> Result<Option<BillingRow>, StoreError> {
-    Ok(conn.row("SELECT t.plan, COALESCE(b.status, 'active'), b.trial_ends_at, COALESCE(b.version, 0), COALESCE(b.overrides, '{}') \
+    conn.row("SELECT t.plan, COALESCE(b.status, 'active'), b.trial_ends_at, COALESCE(b.version, 0), COALESCE(b.overrides, '{}') \
              FROM tenants t LEFT JOIN billing b ON b.tenant_id = t.id WHERE t.id = ?1",
             args![tenant],
             |r| {
@@ -23,7 +23,7 @@ pub fn get(conn: &Db, tenant: &str) -> Result<Option<BillingRow>, StoreError> {
                     overrides: r.get(4)?,
                 })
             },
-        )?)
+        )
 }
 
 /// Write a new billing state (version bumped by the caller) and its history row.
@@ -160,10 +160,10 @@ pub struct IdempotencyScope {
 /// What an earlier call with the same key left: its arguments' digest and,
 /// unless it carried a secret, its result.
 pub fn idempotency_get(conn: &Db, s: &IdempotencyScope) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(conn.row("SELECT args_digest, result FROM idempotency WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
+    conn.row("SELECT args_digest, result FROM idempotency WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
             args![s.tenant, s.principal, s.tool, s.key],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
+        )
 }
 
 /// How long a used nonce is kept past its state's expiry: the state was

@@ -54,7 +54,8 @@ pub fn copy(
     trusted: &[PublicKey],
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<CopyReport, StoreError> {
-    let sqlite = src.as_sqlite().ok_or_else(|| StoreError::Refused("the source of a copy is a SQLite data dir".into()))?;
+    let sqlite =
+        src.as_sqlite().ok_or_else(|| StoreError::Refused("the source of a copy is a SQLite data dir".into()))?;
     super::migrations::require_current(dst)?;
     let occupied = dst.one(
         "SELECT CAST((SELECT COUNT(*) FROM tenants) + (SELECT COUNT(*) FROM audit_records) AS BIGINT)",
@@ -63,7 +64,8 @@ pub fn copy(
     )?;
     if occupied > 0 {
         return Err(StoreError::Refused(
-            "the target database is not empty (it has tenants or audit records); copy into a fresh, migrated one".into(),
+            "the target database is not empty (it has tenants or audit records); copy into a fresh, migrated one"
+                .into(),
         ));
     }
     dst.begin_write()?;
@@ -117,7 +119,9 @@ fn copy_rows(
         }
         if IDENTITY.contains(table) {
             dst.one(
-                &format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"),
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+                ),
                 args![],
                 |_| Ok(()),
             )?;

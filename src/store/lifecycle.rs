@@ -27,7 +27,7 @@ pub struct Tombstone {
 
 /// The tombstone of tenant `id`, if it was deleted.
 pub fn tombstone(conn: &Db, id: &str) -> Result<Option<Tombstone>, StoreError> {
-    Ok(conn.row(
+    conn.row(
         "SELECT id, slug, display_name, created_at, deleted_at, final_seq FROM tenant_tombstones WHERE id = ?1",
         args![id],
         |r| {
@@ -40,7 +40,7 @@ pub fn tombstone(conn: &Db, id: &str) -> Result<Option<Tombstone>, StoreError> {
                 final_seq: u64::try_from(r.get::<i64>(5)?).unwrap_or(0),
             })
         },
-    )?)
+    )
 }
 
 /// Whether `slug` belonged to a deleted tenant (and so can never be reused):
@@ -82,9 +82,9 @@ pub struct LegalHold {
 
 /// The tenant's legal hold, if any.
 pub fn legal_hold(conn: &Db, tenant: &str) -> Result<Option<LegalHold>, StoreError> {
-    Ok(conn.row("SELECT reason, set_at, principal FROM legal_holds WHERE tenant_id = ?1", args![tenant], |r| {
+    conn.row("SELECT reason, set_at, principal FROM legal_holds WHERE tenant_id = ?1", args![tenant], |r| {
         Ok(LegalHold { reason: r.get(0)?, set_at: r.get(1)?, principal: r.get(2)? })
-    })?)
+    })
 }
 
 /// Place (or replace) a hold.
@@ -132,7 +132,7 @@ pub fn insert_plan(
 
 /// The plan a token digest names.
 pub fn plan_by_token(conn: &Db, token_digest: &str) -> Result<Option<PendingDeletion>, StoreError> {
-    Ok(conn.row(
+    conn.row(
         "SELECT tenant_id, plan_digest, expires_at, used_at FROM deletion_plans WHERE token_digest = ?1",
         args![token_digest],
         |r| {
@@ -143,7 +143,7 @@ pub fn plan_by_token(conn: &Db, token_digest: &str) -> Result<Option<PendingDele
                 used_at: r.get(3)?,
             })
         },
-    )?)
+    )
 }
 
 /// Mark a token used; `false` if it already was.

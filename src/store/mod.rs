@@ -7,6 +7,7 @@
 //! newer than this binary is refused.
 
 pub mod audit_log;
+pub mod backup;
 pub mod billing;
 pub mod cert_bindings;
 pub mod checkpointing;
@@ -24,8 +25,8 @@ pub mod keyring;
 pub mod keys;
 pub mod lifecycle;
 pub mod lock;
-pub mod notify;
 mod migrations;
+pub mod notify;
 mod pg;
 pub mod pg_roles;
 pub mod pg_schema;

@@ -113,7 +113,10 @@ fn base_schema(roles: &Roles) -> String {
     // The allowlist is kept in the database too, as each table's comment, so
     // an inspection (tests/pg_rls.rs, an auditor's psql) needs no source.
     for (table, reason) in WITHOUT_TENANT {
-        sql.push_str(&format!("COMMENT ON TABLE {table} IS 'tollgate: no tenant_id: {}';\n", reason.replace('\'', "''")));
+        sql.push_str(&format!(
+            "COMMENT ON TABLE {table} IS 'tollgate: no tenant_id: {}';\n",
+            reason.replace('\'', "''")
+        ));
     }
     for (table, _) in TENANT_TABLES {
         let column = if *table == "api_keys" { "COALESCE(tenant_id, '_platform')" } else { "tenant_id" };
@@ -219,7 +222,11 @@ const CROSS_TENANT: &[(&str, &str, &str)] = &[
         "TABLE(retired bigint)",
         "SELECT COUNT(*) FROM public.tenant_tombstones WHERE slug = p_slug",
     ),
-    ("tollgate_reservation_owners()", "TABLE(owner text)", "SELECT owner FROM public.idempotency_pending UNION SELECT owner FROM public.quota_holds"),
+    (
+        "tollgate_reservation_owners()",
+        "TABLE(owner text)",
+        "SELECT owner FROM public.idempotency_pending UNION SELECT owner FROM public.quota_holds",
+    ),
 ];
 
 /// The tables, as SQLite's migrations 1..9 leave them, plus `tenant_id`

@@ -34,10 +34,10 @@ pub struct Reservation<'a> {
 
 /// The arguments' digest of a call holding `scope` pending, if one does.
 pub fn pending(conn: &Db, scope: &IdempotencyScope) -> Result<Option<String>, StoreError> {
-    Ok(conn.row("SELECT args_digest FROM idempotency_pending WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
+    conn.row("SELECT args_digest FROM idempotency_pending WHERE tenant_id = ?1 AND principal = ?2 AND tool = ?3 AND key = ?4",
         args![scope.tenant, scope.principal, scope.tool, scope.key],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// How much of a counter reserved calls hold in a month (`YYYY-MM`).

@@ -24,7 +24,7 @@ pub struct Db {
 
 enum Backend {
     Sqlite(Connection),
-    Postgres(RefCell<PgConn>),
+    Postgres(Box<RefCell<PgConn>>),
 }
 
 /// Which database a connection talks to.
@@ -204,7 +204,7 @@ impl Db {
     }
 
     pub(super) fn postgres(conn: PgConn) -> Self {
-        Self { backend: Backend::Postgres(RefCell::new(conn)) }
+        Self { backend: Backend::Postgres(Box::new(RefCell::new(conn))) }
     }
 
     /// Which backend this is.

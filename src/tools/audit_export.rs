@@ -8,7 +8,6 @@
 //! reservation decided replay and quota, so a replayed or refused call
 //! builds nothing.
 
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -169,6 +169,7 @@ impl RegisteredTool {
             "description": self.spec.description,
             "inputSchema": self.input_schema,
             "annotations": self.spec.annotations,
+            "_meta": { crate::wire::META_TOOL_VERSION: self.spec.version },
         });
         if let Some(out) = &self.output_schema {
             d["outputSchema"] = out.clone();

@@ -35,6 +35,8 @@ pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabi
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 /// `_meta` key of a `tools/call`'s idempotency key (tollgate's own, vendor-prefixed).
 pub const META_IDEMPOTENCY_KEY: &str = "dev.tollgate/idempotencyKey";
+/// `_meta` key of a listed tool: the version its plain name resolves to.
+pub const META_TOOL_VERSION: &str = "dev.tollgate/version";
 /// `_meta` key that opts a modern request into log notifications.
 pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 

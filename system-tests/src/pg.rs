@@ -58,7 +58,9 @@ pub fn cluster() -> Option<&'static Cluster> {
         Ok(c) => Some(c),
         Err(why) if required() => panic!("TOLLGATE_REQUIRE_POSTGRES=1 but PostgreSQL is not usable: {why}"),
         Err(why) => {
-            eprintln!("\n*** SKIPPED: no PostgreSQL for this test ({why}); install postgresql or set TOLLGATE_TEST_DATABASE_URL ***\n");
+            eprintln!(
+                "\n*** SKIPPED: no PostgreSQL for this test ({why}); install postgresql or set TOLLGATE_TEST_DATABASE_URL ***\n"
+            );
             None
         }
     }
@@ -139,7 +141,8 @@ fn start() -> Result<Cluster, String> {
 
 /// A server named by a superuser URL `postgres://user[:pw]@host[:port]/db`.
 fn external(url: &str) -> Result<Cluster, String> {
-    let rest = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")).ok_or("not a postgres URL")?;
+    let rest =
+        url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")).ok_or("not a postgres URL")?;
     let (auth, hostpart) = rest.split_once('@').ok_or("TOLLGATE_TEST_DATABASE_URL needs user@host")?;
     let hostport = hostpart.split('/').next().unwrap_or(hostpart);
     let (host, port) = match hostport.rsplit_once(':') {
@@ -223,9 +226,8 @@ pub fn psql(url: &str, sql: &str) -> Result<Vec<String>, String> {
 
 /// The directory holding `initdb` and `postgres`.
 fn binaries() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())
-    });
+    let on_path = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("initdb").is_file() && d.join("postgres").is_file()));
     on_path.or_else(|| {
         let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?

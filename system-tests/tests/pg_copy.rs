@@ -28,7 +28,8 @@ async fn pg_a_sqlite_data_dir_moves_into_postgres_verifies_and_serves() {
     assert!(err.contains("is running"), "{err}");
     let (dir, _) = server.stop();
     let sqlite_records = sqlite_lines(&database(&dir.path), "SELECT COUNT(*) FROM audit_records");
-    let (code, out, err) = run_with_env(&["store", "copy", "--from", &from], &[("TOLLGATE_DATABASE_URL", &db.maint_url)]);
+    let (code, out, err) =
+        run_with_env(&["store", "copy", "--from", &from], &[("TOLLGATE_DATABASE_URL", &db.maint_url)]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("chains verify on PostgreSQL"), "{out}");
     assert!(!format!("{out}{err}").contains("tollgate-test"), "no password is printed");

@@ -22,7 +22,6 @@ fn two_instances() -> Option<(HttpServer, HttpServer)> {
     Some((HttpServer::start_in(dir_a, &[]), HttpServer::start_in(dir_b, &[])))
 }
 
-
 async fn call(ep: &Endpoint, name: &str, arguments: Value) -> Answer {
     modern_call(ep, 1, "tools/call", json!({"name": name, "arguments": arguments})).await
 }
@@ -131,7 +130,8 @@ async fn pg_a_thousand_calls_split_over_two_instances_admit_exactly_the_quota() 
 async fn pg_killing_one_instance_under_load_loses_no_acknowledged_call_and_every_chain_verifies() {
     let Some((a, b)) = two_instances() else { return };
     let (acme, key) = tenant(&a.endpoint(), "acme", "pro").await;
-    let limits = json!({"tool_calls": 1000000, "rate_per_key": 100000, "rate_per_account": 100000, "max_active_keys": 100000});
+    let limits =
+        json!({"tool_calls": 1000000, "rate_per_key": 100000, "rate_per_account": 100000, "max_active_keys": 100000});
     ok(&a.endpoint(), "plan.set", json!({"tenant_id": acme, "plan": "pro", "limits": limits})).await;
     let targets = Arc::new([a.endpoint().with_key(Some(&key)), b.endpoint().with_key(Some(&key))]);
     let mut tasks = Vec::new();
@@ -162,7 +162,8 @@ async fn pg_killing_one_instance_under_load_loses_no_acknowledged_call_and_every
         acknowledged.extend(t.await.expect("task"));
     }
     assert!(acknowledged.len() > 60, "the load went on through B: {}", acknowledged.len());
-    let stored = sqlite_lines(&database(&dir_a.path), &format!("SELECT key_id FROM api_keys WHERE tenant_id = '{acme}'"));
+    let stored =
+        sqlite_lines(&database(&dir_a.path), &format!("SELECT key_id FROM api_keys WHERE tenant_id = '{acme}'"));
     for id in &acknowledged {
         assert!(stored.contains(id), "acknowledged key {id} is in the database");
     }

@@ -97,8 +97,8 @@ async fn pg_the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_anothe
         let _ = &bravo;
     }
     assert!(seen_own >= 6, "acme's own rows are visible in most tenant tables ({seen_own})");
-    let bravo_rows = psql(&db.super_url, &format!("SELECT COUNT(*) FROM audit_records WHERE tenant_id = '{bravo}'"))
-        .expect("count");
+    let bravo_rows =
+        psql(&db.super_url, &format!("SELECT COUNT(*) FROM audit_records WHERE tenant_id = '{bravo}'")).expect("count");
     assert_ne!(bravo_rows.last().map(String::as_str), Some("0"), "bravo has audit records");
     // No scope at all: no rows.
     let none = psql(&db.app_url, "SELECT COUNT(*) FROM tenants").expect("count");
@@ -107,7 +107,9 @@ async fn pg_the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_anothe
     for sql in [
         format!("INSERT INTO namespaces (tenant_id, name, created_at) VALUES ('{bravo}', 'x', 'now')"),
         format!("UPDATE api_keys SET tenant_id = '{bravo}' WHERE tenant_id = '{acme}'"),
-        format!("INSERT INTO usage_events (tenant_id, counter, quantity, request_id, tool, at) VALUES ('{bravo}', 'tool_calls', 1, 'r', 't', 'now')"),
+        format!(
+            "INSERT INTO usage_events (tenant_id, counter, quantity, request_id, tool, at) VALUES ('{bravo}', 'tool_calls', 1, 'r', 't', 'now')"
+        ),
     ] {
         let e = as_app(&db, &acme, &sql).expect_err("refused");
         assert!(e.contains("row-level security"), "{sql}: {e}");
@@ -122,7 +124,11 @@ async fn pg_the_serving_role_scoped_to_one_tenant_sees_and_writes_none_of_anothe
 async fn pg_audit_and_usage_rows_cannot_be_changed_by_the_serving_role_or_even_the_maintenance_role() {
     let Some((_server, db, acme, _)) = two_tenants().await else { return };
     for table in ["audit_records", "checkpoints", "usage_events", "billing_history", "tenant_tombstones"] {
-        for sql in [format!("UPDATE {table} SET tenant_id = DEFAULT"), format!("DELETE FROM {table}"), format!("TRUNCATE {table}")] {
+        for sql in [
+            format!("UPDATE {table} SET tenant_id = DEFAULT"),
+            format!("DELETE FROM {table}"),
+            format!("TRUNCATE {table}"),
+        ] {
             let e = as_app(&db, &acme, &sql).expect_err("serving role refused");
             assert!(e.contains("permission denied") || e.contains("append-only"), "{sql}: {e}");
         }
@@ -147,7 +153,9 @@ async fn pg_serve_refuses_the_owner_a_bypassrls_role_and_a_superuser() {
     )
     .expect("a member of the owner role");
     let sneaky = cluster.role_url("tollgate_sneaky", &db.name);
-    for (url, why) in [(&db.maint_url, "bypasses row-level security"), (&db.super_url, "is a superuser"), (&sneaky, "owns")] {
+    for (url, why) in
+        [(&db.maint_url, "bypasses row-level security"), (&db.super_url, "is a superuser"), (&sneaky, "owns")]
+    {
         let (code, _, err) = system_tests::run_with_env(
             &["serve", "--listen", "127.0.0.1:0", "--data-dir", &dir.path.display().to_string()],
             &[("TOLLGATE_DATABASE_URL", url)],

@@ -104,7 +104,9 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 async fn run(setup: &Setup, seconds: u64, clients: usize) {
     let admin = setup.servers[0].endpoint();
-    let boot = http_tool(&admin, 1, "tenant.bootstrap", json!({"slug": "bench", "display_name": "bench", "plan": "pro"})).await;
+    let boot =
+        http_tool(&admin, 1, "tenant.bootstrap", json!({"slug": "bench", "display_name": "bench", "plan": "pro"}))
+            .await;
     let Some(boot) = tool_output(&boot.body) else {
         println!("{}: bootstrap failed: {}", setup.label, boot.body);
         return;
@@ -113,7 +115,8 @@ async fn run(setup: &Setup, seconds: u64, clients: usize) {
     let key = boot["api_key"].as_str().unwrap_or_default().to_owned();
     let limits = json!({"tool_calls": 100_000_000u64, "rate_per_key": 10_000_000, "rate_per_account": 10_000_000});
     http_tool(&admin, 2, "plan.set", json!({"tenant_id": tenant, "plan": "pro", "limits": limits})).await;
-    let targets: Arc<Vec<Endpoint>> = Arc::new(setup.servers.iter().map(|s| s.endpoint().with_key(Some(&key))).collect());
+    let targets: Arc<Vec<Endpoint>> =
+        Arc::new(setup.servers.iter().map(|s| s.endpoint().with_key(Some(&key))).collect());
     // Warm up (connections, statement caches), then measure.
     drive(&targets, clients, Duration::from_secs(1)).await;
     if let Some(db) = &setup.db {
@@ -137,7 +140,11 @@ async fn run(setup: &Setup, seconds: u64, clients: usize) {
     );
     if let (Some(db), Some((x0, s0))) = (&setup.db, db_before) {
         let (x1, s1) = database_counters(db);
-        line.push_str(&format!("  {:>5.2} transactions/call  {:>5.2} statements/call", (x1 - x0) / calls, (s1 - s0) / calls));
+        line.push_str(&format!(
+            "  {:>5.2} transactions/call  {:>5.2} statements/call",
+            (x1 - x0) / calls,
+            (s1 - s0) / calls
+        ));
     }
     if failed > 0 {
         line.push_str(&format!("  ({failed} failed)"));
@@ -152,7 +159,8 @@ async fn drive(targets: &Arc<Vec<Endpoint>>, clients: usize, span: Duration) -> 
     let failed = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (targets, stop, ok, failed) = (Arc::clone(targets), Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failed));
+        let (targets, stop, ok, failed) =
+            (Arc::clone(targets), Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failed));
         tasks.push(tokio::spawn(async move {
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {

@@ -12,7 +12,7 @@ use crate::package::verify::{Trust, verify_tree};
 use crate::store::datadir::DataDir;
 
 /// The standalone Python verifier, shipped inside the binary for the demo.
-const PYTHON_VERIFIER: &str = include_str!("../../examples/verify_package.py");
+const PYTHON_VERIFIER: &str = include_str!("../../../examples/verify_package.py");
 
 /// Runs the Python verifier on `path`; `None` when no `python3` is available.
 fn python(dir: &Path, path: &Path, fingerprint: &str) -> Option<(bool, String)> {
