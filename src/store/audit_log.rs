@@ -177,7 +177,7 @@ mod tests {
     use crate::store::lifecycle::{Tombstone, insert_tombstone};
 
     fn store() -> Db {
-        crate::store::sql::migrated_in_memory()
+        crate::store::open::migrated_in_memory()
     }
 
     fn tombstone(conn: &Db, final_seq: u64) {

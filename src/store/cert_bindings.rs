@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn a_fingerprint_binds_to_one_tenant_only() {
-        let conn = crate::store::sql::migrated_in_memory();
+        let conn = crate::store::open::migrated_in_memory();
         conn.batch(
             "INSERT INTO tenants VALUES ('tn_a','a','A','free','active','x'), ('tn_b','b','B','free','active','x')",
         )

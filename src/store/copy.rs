@@ -56,7 +56,7 @@ pub fn copy(
 ) -> Result<CopyReport, StoreError> {
     let sqlite =
         src.as_sqlite().ok_or_else(|| StoreError::Refused("the source of a copy is a SQLite data dir".into()))?;
-    super::migrations::require_current(dst)?;
+    super::pg_schema::require_current(dst)?;
     let occupied = dst.one(
         "SELECT CAST((SELECT COUNT(*) FROM tenants) + (SELECT COUNT(*) FROM audit_records) AS BIGINT)",
         args![],

@@ -76,7 +76,7 @@ impl Store {
         if conn.kind() == Kind::Postgres {
             // Serving refuses an unmigrated or newer database and a role that
             // could read past row-level security.
-            migrations::require_current(&conn)?;
+            super::pg_schema::require_current(&conn)?;
             if !options.maintenance {
                 super::pg_roles::require_serving_role(&conn)?;
             }

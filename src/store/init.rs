@@ -44,8 +44,8 @@ pub fn init_with(
         return Err(StoreError::AlreadyInitialized(root.display().to_string()));
     }
     if let Some(url) = &database_url {
-        let db = super::sql::open_postgres(url)?;
-        super::migrations::require_current(&db)?;
+        let db = super::open::open_postgres(url)?;
+        super::pg_schema::require_current(&db)?;
         if tenants::get(&db, TenantId::default_tenant().0.as_str())?.is_some() {
             return Err(StoreError::Refused(
                 "the PostgreSQL database is already initialized (it has the tenant `default`); to add an instance, \
@@ -61,7 +61,7 @@ pub fn init_with(
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
     }
     if database_url.is_none() {
-        drop(super::sql::create_database(&dir.db())?);
+        drop(super::open::create_database(&dir.db())?);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

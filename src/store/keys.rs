@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn a_replaced_key_is_retired_once_and_stops_counting_after_its_grace() {
-        let conn = crate::store::sql::migrated_in_memory();
+        let conn = crate::store::open::migrated_in_memory();
         conn.batch("INSERT INTO tenants VALUES ('tn_a','a','A','free','active','x')").expect("tenant");
         insert(&conn, &key("k1")).expect("k1");
         insert(&conn, &key("k2")).expect("k2");

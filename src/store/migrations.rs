@@ -239,9 +239,11 @@ pub fn latest() -> i64 {
 
 /// Bring the database to the latest version, or refuse a newer one (SQLite:
 /// the embedded database migrates itself at open; PostgreSQL is migrated by
-/// `tollgate migrate`, see [`super::pg_schema`]).
+/// `tollgate migrate`, see `pg_schema`).
 pub fn run(db: &Db) -> Result<(), StoreError> {
-    let Some(conn) = db.as_sqlite() else { return super::pg_schema::migrate(db) };
+    let Some(conn) = db.as_sqlite() else {
+        return Err(StoreError::Refused("a PostgreSQL database is migrated by `tollgate migrate`".into()));
+    };
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     check_version(current)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
@@ -270,28 +272,13 @@ pub(super) fn check_version(current: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// For `serve` on PostgreSQL: the schema must be exactly this binary's
-/// (migrations are applied by `tollgate migrate`, as the maintenance role).
-pub fn require_current(db: &Db) -> Result<(), StoreError> {
-    let current = super::pg_schema::version(db)?;
-    check_version(current)?;
-    if current < latest() {
-        return Err(StoreError::Refused(format!(
-            "the PostgreSQL database is at schema version {current}, this binary needs {}: run `tollgate migrate` \
-             as the maintenance role first",
-            latest()
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn append_only_tables_refuse_update_and_delete() {
-        let db = crate::store::sql::migrated_in_memory();
+        let db = crate::store::open::migrated_in_memory();
         let conn = db.as_sqlite().expect("sqlite");
         conn.execute("INSERT INTO audit_records VALUES ('c', 1, 'h', '{}')", []).expect("insert");
         assert!(conn.execute("UPDATE audit_records SET hash = 'x'", []).is_err());
@@ -303,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_database_from_before_editions_is_refused_and_left_alone() {
-        let db = crate::store::sql::migrated_in_memory();
+        let db = crate::store::open::migrated_in_memory();
         let conn = db.as_sqlite().expect("sqlite");
         conn.execute_batch("PRAGMA user_version = 6").expect("set");
         let e = run(&db).expect_err("refused");

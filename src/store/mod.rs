@@ -6,6 +6,7 @@
 //! synchronous=FULL); reads use separate read-only connections; a database
 //! newer than this binary is refused.
 
+mod arg;
 pub mod audit_log;
 pub mod backup;
 pub mod billing;
@@ -27,6 +28,7 @@ pub mod lifecycle;
 pub mod lock;
 mod migrations;
 pub mod notify;
+mod open;
 mod pg;
 pub mod pg_roles;
 pub mod pg_schema;
@@ -41,6 +43,7 @@ pub use checkpointing::StoreOptions;
 pub use error::StoreError;
 pub use handle::{DENIAL_WINDOW_SECS, Store, TICK};
 pub use migrations::latest as migrations_latest;
-pub use sql::{Db, Kind, PLATFORM, open_database, open_postgres, open_read_only};
+pub use open::{open_database, open_postgres};
+pub use sql::{Db, Kind, PLATFORM, open_read_only};
 
 pub use writer::{WriteCx, WriterStats};

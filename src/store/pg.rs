@@ -13,8 +13,8 @@ use std::error::Error as _;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Statement};
 
+use super::arg::Arg;
 use super::error::StoreError;
-use super::sql::Arg;
 
 /// Server-side limits every session sets at connect.
 #[derive(Debug, Clone, Copy)]

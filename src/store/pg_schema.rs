@@ -45,6 +45,21 @@ pub fn version(db: &Db) -> Result<i64, StoreError> {
     Ok(db.row("SELECT version FROM tollgate_schema", args![], |r| r.get::<i64>(0))?.unwrap_or(0))
 }
 
+/// For `serve` on PostgreSQL: the schema must be exactly this binary's
+/// (migrations are applied by `tollgate migrate`, as the maintenance role).
+pub fn require_current(db: &Db) -> Result<(), StoreError> {
+    let current = version(db)?;
+    check_version(current)?;
+    if current < latest() {
+        return Err(StoreError::Refused(format!(
+            "the PostgreSQL database is at schema version {current}, this binary needs {}: run `tollgate migrate` \
+             as the maintenance role first",
+            latest()
+        )));
+    }
+    Ok(())
+}
+
 /// Bring the database to this binary's schema version, as the maintenance
 /// role (tables are created owned by the owner role), under the migrate lock.
 pub fn migrate(db: &Db) -> Result<(), StoreError> {

@@ -117,7 +117,7 @@ mod tests {
     use super::*;
 
     fn db() -> Db {
-        crate::store::sql::migrated_in_memory()
+        crate::store::open::migrated_in_memory()
     }
 
     fn scope(key: &str) -> IdempotencyScope {

@@ -12,8 +12,9 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+pub use super::arg::Arg;
+pub(crate) use super::arg::args;
 use super::error::StoreError;
-use super::migrations;
 use super::pg::PgConn;
 
 /// A connection as the layers above see it: they hand it to store functions
@@ -32,96 +33,6 @@ enum Backend {
 pub enum Kind {
     Sqlite,
     Postgres,
-}
-
-/// A statement argument.
-#[derive(Debug, Clone, Copy)]
-pub enum Arg<'a> {
-    Null,
-    Int(i64),
-    Text(&'a str),
-    Blob(&'a [u8]),
-}
-
-/// A Rust value that can be a statement argument.
-pub trait ToArg {
-    fn to_arg(&self) -> Arg<'_>;
-}
-
-impl ToArg for str {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Text(self)
-    }
-}
-impl ToArg for String {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Text(self)
-    }
-}
-impl ToArg for [u8] {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Blob(self)
-    }
-}
-impl ToArg for Vec<u8> {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Blob(self)
-    }
-}
-impl ToArg for i64 {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Int(*self)
-    }
-}
-impl ToArg for i32 {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Int(i64::from(*self))
-    }
-}
-impl ToArg for u64 {
-    /// Saturates at `i64::MAX` (no count or seq comes near it).
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Int(i64::try_from(*self).unwrap_or(i64::MAX))
-    }
-}
-impl ToArg for usize {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Int(i64::try_from(*self).unwrap_or(i64::MAX))
-    }
-}
-impl ToArg for bool {
-    fn to_arg(&self) -> Arg<'_> {
-        Arg::Int(i64::from(*self))
-    }
-}
-impl<T: ToArg> ToArg for Option<T> {
-    fn to_arg(&self) -> Arg<'_> {
-        self.as_ref().map_or(Arg::Null, ToArg::to_arg)
-    }
-}
-impl<T: ToArg + ?Sized> ToArg for &T {
-    fn to_arg(&self) -> Arg<'_> {
-        (**self).to_arg()
-    }
-}
-
-/// Build a statement's argument list: `args![a, b]` (each borrowed, as `params!` does).
-macro_rules! args {
-    () => { &[] as &[$crate::store::sql::Arg<'_>] };
-    ($($x:expr),+ $(,)?) => { &[$($crate::store::sql::ToArg::to_arg(&$x)),+][..] };
-}
-pub(crate) use args;
-
-impl rusqlite::ToSql for Arg<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(ToSqlOutput::Borrowed(match *self {
-            Arg::Null => ValueRef::Null,
-            Arg::Int(v) => ValueRef::Integer(v),
-            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
-            Arg::Blob(b) => ValueRef::Blob(b),
-        }))
-    }
 }
 
 /// One result row.
@@ -390,42 +301,10 @@ pub fn open_read_only(db: &Path) -> Result<Db, StoreError> {
     Ok(Db::sqlite(conn))
 }
 
-/// Open a deployment's database for offline work (verification, export):
-/// the data dir's SQLite file, or PostgreSQL at `url` (connect as the
-/// maintenance role: it reads every tenant's rows).
-pub fn open_database(dir: &Path, url: Option<&crate::config::DatabaseUrl>) -> Result<Db, StoreError> {
-    match url {
-        None => open_read_only(&dir.join(super::datadir::DB_FILE)),
-        Some(url) => Ok(Db::postgres(PgConn::connect(url.expose(), Default::default())?)),
-    }
-}
-
-/// Open PostgreSQL at `url` for `tollgate migrate`.
-pub fn open_postgres(url: &crate::config::DatabaseUrl) -> Result<Db, StoreError> {
-    Ok(Db::postgres(PgConn::connect(url.expose(), Default::default())?))
-}
-
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
-}
-
-/// Open a write connection on a fresh database and migrate it (for `init`).
-pub(crate) fn create_database(path: &Path) -> Result<Db, StoreError> {
-    let conn = Connection::open(path)?;
-    configure(&conn)?;
-    let db = Db::sqlite(conn);
-    migrations::run(&db)?;
-    Ok(db)
-}
-
-/// A migrated in-memory database, for the store's unit tests.
-#[cfg(test)]
-pub(crate) fn migrated_in_memory() -> Db {
-    let db = Db::sqlite(Connection::open_in_memory().expect("open an in-memory database"));
-    migrations::run(&db).expect("migrate");
-    db
 }
