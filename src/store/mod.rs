@@ -7,7 +7,9 @@
 
 pub mod audit_log;
 pub mod billing;
+pub mod call_counts;
 pub mod cert_bindings;
+pub mod console;
 pub mod checkpointing;
 pub mod datadir;
 pub mod denial_log;
@@ -27,6 +29,7 @@ pub mod reservations;
 pub mod rotation;
 mod sql;
 pub mod tenants;
+pub mod verifications;
 pub mod writer;
 
 pub use checkpointing::StoreOptions;

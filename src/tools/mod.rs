@@ -6,6 +6,7 @@
 //! transaction; they never check permissions, never write audit records and
 //! never know which transport or era a call came from.
 
+pub mod admin;
 pub mod ask;
 pub mod audit_export;
 pub mod audit_tools;
