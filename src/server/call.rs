@@ -128,8 +128,12 @@ impl Governance {
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
         let address_limit = AddressLimit::new(rate, burst);
         let sealed: AskVia = Arc::new(Sealed { key: state_key.clone(), clock: clock.clone() });
-        let facts =
-            Arc::new(ServerFacts { started_at: clock.now(), signing_key_file: store.signing_key_path().to_owned() });
+        let facts = Arc::new(ServerFacts {
+            started_at: clock.now(),
+            signing_key_file: store.signing_key_path().to_owned(),
+            published: crate::tools::schemas::generate(&registry),
+            schemas_gate: std::sync::OnceLock::new(),
+        });
         Ok(Self {
             facts,
             sealed,

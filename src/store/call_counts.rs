@@ -59,7 +59,8 @@ pub fn since(conn: &Connection, from: &str) -> Result<Vec<DecisionCount>, StoreE
 /// Every counter row as text (`tenant|hour|decision|reason|count`), for tests
 /// that compare a database before and after.
 pub fn rows(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare("SELECT tenant_id, hour, decision, reason, count FROM call_counts ORDER BY 1, 2, 3, 4")?;
+    let mut stmt =
+        conn.prepare("SELECT tenant_id, hour, decision, reason, count FROM call_counts ORDER BY 1, 2, 3, 4")?;
     let rows = stmt.query_map([], |r| {
         Ok(format!(
             "{}|{}|{}|{}|{}",

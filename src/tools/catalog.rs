@@ -5,8 +5,8 @@
 
 use super::registry::{Registry, RegistryError};
 use super::{
-    admin, audit_export, audit_tools, billing_tools, cert_binding, key_revoke_all, keys, lifecycle, server_info, tenants,
-    whoami,
+    admin, audit_export, audit_tools, billing_tools, cert_binding, key_revoke_all, keys, lifecycle, server_info,
+    tenants, whoami,
 };
 
 /// The registry of the tools every tollgate server offers.
