@@ -113,6 +113,18 @@ enum Command {
         #[arg(long, default_value = "schemas")]
         dir: PathBuf,
     },
+    /// Write, print or check the tool reference (docs/tools.md), generated from the code.
+    Docs {
+        /// Write the reference to this file.
+        #[arg(long, conflicts_with = "check")]
+        out: Option<PathBuf>,
+        /// Fail if `--file` differs from what the code generates.
+        #[arg(long)]
+        check: bool,
+        /// File checked by `--check`.
+        #[arg(long, default_value = "docs/tools.md")]
+        file: PathBuf,
+    },
     /// Run the main job end to end on a temporary data dir and print a summary.
     Demo,
     /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
@@ -247,6 +259,9 @@ fn main() -> ExitCode {
         Command::Schemas { out: Some(dir), .. } => cli::schemas_write(&dir),
         Command::Schemas { check: true, dir, .. } => cli::schemas_check(&dir),
         Command::Schemas { .. } => cli::schemas_print(),
+        Command::Docs { out: Some(file), .. } => tollgate::cmd::docs::write(&file),
+        Command::Docs { check: true, file, .. } => tollgate::cmd::docs::check(&file),
+        Command::Docs { .. } => tollgate::cmd::docs::print(),
         Command::Demo => cli::demo(),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };

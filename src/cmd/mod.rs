@@ -8,6 +8,7 @@ pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod demo_package;
+pub mod docs;
 pub mod export;
 
 use std::net::SocketAddr;

@@ -20,6 +20,7 @@ pub mod edition;
 pub mod key_revoke_all;
 pub mod keys;
 pub mod lifecycle;
+pub mod reference;
 pub mod registry;
 pub mod result;
 pub mod schemas;
