@@ -168,7 +168,7 @@ fn type_of(p: &Value, root: &Value) -> String {
     if let Some(r) = p.get("$ref").and_then(Value::as_str) {
         let name = r.rsplit('/').next().unwrap_or(r);
         let def = root.get("$defs").and_then(|d| d.get(name));
-        return match def.and_then(|d| enumeration(d)) {
+        return match def.and_then(enumeration) {
             Some(values) => values,
             None => format!("`{name}`"),
         };
