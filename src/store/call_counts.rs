@@ -77,6 +77,54 @@ pub fn rows(conn: &Connection) -> Result<Vec<String>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::{Aggregate, Decision, GENESIS, RecordDraft};
+
+    fn record(seq: u64, ts: &str, decision: Decision, reason: Option<&str>, count: Option<u64>) -> AuditRecord {
+        let draft = RecordDraft {
+            ts: ts.into(),
+            request_id: format!("r{seq}"),
+            principal: "k1".into(),
+            tenant: "t_a".into(),
+            tool: Some("whoami".into()),
+            version: Some(1),
+            decision,
+            reason: reason.map(str::to_owned),
+            args_digest: None,
+            result_digest: None,
+            usage: serde_json::Map::new(),
+            transport: "http".into(),
+            aggregate: count.map(|count| Aggregate { count, window_start: ts.into(), window_end: ts.into() }),
+        };
+        AuditRecord::seal("t_a", seq, GENESIS, draft).expect("seal")
+    }
+
+    #[test]
+    fn each_record_counts_its_weight_in_its_hour_and_a_window_reads_only_its_hours() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::migrations::run(&mut conn).expect("migrate");
+        let records = [
+            record(1, "2030-01-15T11:59:59Z", Decision::Allow, None, None),
+            record(2, "2030-01-15T12:00:00Z", Decision::Allow, None, None),
+            record(3, "2030-01-15T12:10:00Z", Decision::Allow, None, None),
+            record(4, "2030-01-15T12:20:00Z", Decision::Deny, Some("role_required"), None),
+            record(5, "2030-01-15T12:30:00Z", Decision::Deny, Some("rate_limited"), Some(40)),
+        ];
+        for r in &records {
+            note(&conn, r).expect("note");
+        }
+        let count = |decision: &str, reason: &str, n: u64| DecisionCount {
+            decision: decision.into(),
+            reason: reason.into(),
+            count: n,
+        };
+        assert_eq!(
+            since(&conn, "2030-01-15T12").expect("read"),
+            [count("allow", "", 2), count("deny", "rate_limited", 40), count("deny", "role_required", 1)]
+        );
+        assert_eq!(since(&conn, "2030-01-15T11").expect("read")[0], count("allow", "", 3));
+        assert!(since(&conn, "2030-01-15T13").expect("read").is_empty());
+        assert_eq!(rows(&conn).expect("rows").len(), 4, "one row per chain, hour, decision and reason");
+    }
 
     #[test]
     fn an_hour_bucket_is_the_timestamp_to_the_hour() {

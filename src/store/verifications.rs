@@ -50,11 +50,20 @@ pub fn put(conn: &Connection, v: &Verification) -> Result<(), StoreError> {
 
 /// Every chain's last verification, newest first.
 pub fn all(conn: &Connection) -> Result<Vec<Verification>, StoreError> {
+    newest(conn, i64::MAX)
+}
+
+/// The newest verification of any chain.
+pub fn latest(conn: &Connection) -> Result<Option<Verification>, StoreError> {
+    Ok(newest(conn, 1)?.into_iter().next())
+}
+
+fn newest(conn: &Connection, limit: i64) -> Result<Vec<Verification>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT tenant_id, verified_at, valid, records_checked, problem_code, problem_seq, verified_by \
-         FROM chain_verifications ORDER BY verified_at DESC, tenant_id",
+         FROM chain_verifications ORDER BY verified_at DESC, tenant_id LIMIT ?1",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([limit], |r| {
         Ok(Verification {
             chain: r.get(0)?,
             verified_at: r.get(1)?,
@@ -68,7 +77,32 @@ pub fn all(conn: &Connection) -> Result<Vec<Verification>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The newest verification of any chain.
-pub fn latest(conn: &Connection) -> Result<Option<Verification>, StoreError> {
-    Ok(all(conn)?.into_iter().next())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verification(chain: &str, at: &str, valid: bool) -> Verification {
+        Verification {
+            chain: chain.into(),
+            verified_at: at.into(),
+            valid,
+            records_checked: 3,
+            problem_code: (!valid).then(|| "hash_mismatch".into()),
+            problem_seq: (!valid).then_some(2),
+            verified_by: "k1".into(),
+        }
+    }
+
+    #[test]
+    fn a_newer_verification_replaces_its_chain_s_and_the_newest_is_latest() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::migrations::run(&mut conn).expect("migrate");
+        put(&conn, &verification("t_a", "2030-01-01T00:00:00Z", true)).expect("put");
+        put(&conn, &verification("t_b", "2030-01-02T00:00:00Z", true)).expect("put");
+        put(&conn, &verification("t_a", "2030-01-03T00:00:00Z", false)).expect("put");
+        let all = all(&conn).expect("all");
+        assert_eq!(all.len(), 2, "one row per chain");
+        assert_eq!(latest(&conn).expect("latest"), Some(verification("t_a", "2030-01-03T00:00:00Z", false)));
+        assert_eq!(all[1], verification("t_b", "2030-01-02T00:00:00Z", true));
+    }
 }
