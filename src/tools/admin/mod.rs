@@ -5,6 +5,7 @@
 //! change nothing; their calls leave only their own audit records, ledger
 //! rows and checkpoints (and the counters of those records).
 
+pub mod access;
 pub mod gates;
 pub mod overview;
 pub mod tenants;

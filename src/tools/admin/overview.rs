@@ -13,13 +13,12 @@ use serde::Serialize;
 use time::Duration;
 
 use super::super::ToolCx;
-use super::super::edition::{EditionKind, Editions};
+use super::super::edition::EditionKind;
 use super::super::registry::{NoArguments, ReadTool, ToolSpec};
 use super::super::result::ToolError;
 use super::super::server_info::{FlagView, flag_views};
+use super::access::console_spec;
 use super::gates::{self, Gate};
-use crate::config::Flag;
-use crate::identity::Role;
 use crate::store::{Db, call_counts, console, verifications};
 use crate::wire::SERVER_INFO;
 
@@ -82,17 +81,11 @@ impl<E: EditionKind> ReadTool<E> for Overview {
     type Output = OverviewOutput;
 
     fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            roles: &[Role::PlatformAdmin],
-            editions: Editions::MultiTenantOnly,
-            flag: Some(Flag::AdminConsole),
-            ..ToolSpec::open(
-                "admin.overview",
-                1,
-                "Service overview",
-                "Read-only operator console: version, uptime, flags, tenants by plan and billing status, calls and denials of the last 24 hours by reason, the last audit chain verification and the release gates.",
-            )
-        }
+        console_spec(
+            "admin.overview",
+            "Service overview",
+            "Read-only operator console: version, uptime, flags, tenants by plan and billing status, calls and denials of the last 24 hours by reason, the last audit chain verification and the release gates.",
+        )
     }
 
     fn read(&self, _input: NoArguments, cx: &ToolCx, conn: &Db) -> Result<OverviewOutput, ToolError> {

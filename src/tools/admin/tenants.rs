@@ -9,12 +9,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::super::ToolCx;
-use super::super::edition::{EditionKind, Editions};
+use super::super::edition::EditionKind;
 use super::super::registry::{ReadTool, ToolSpec};
 use super::super::result::{ToolError, ToolErrorCode};
+use super::access::console_spec;
 use crate::billing::{BillingView, Counter, PlanName, Status, period};
-use crate::config::Flag;
-use crate::identity::Role;
 use crate::store::console::{self, TenantFilter};
 use crate::store::{Db, billing};
 use crate::wire::cursor;
@@ -97,17 +96,11 @@ impl<E: EditionKind> ReadTool<E> for Tenants {
     type Output = TenantsOutput;
 
     fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            roles: &[Role::PlatformAdmin],
-            editions: Editions::MultiTenantOnly,
-            flag: Some(Flag::AdminConsole),
-            ..ToolSpec::open(
-                "admin.tenants",
-                1,
-                "Console tenant list",
-                "Read-only operator console: tenants in id order, a page at a time, filtered by plan, status, billing status and slug prefix, each with its usage against its limits this period.",
-            )
-        }
+        console_spec(
+            "admin.tenants",
+            "Console tenant list",
+            "Read-only operator console: tenants in id order, a page at a time, filtered by plan, status, billing status and slug prefix, each with its usage against its limits this period.",
+        )
     }
 
     fn read(&self, input: TenantsInput, cx: &ToolCx, conn: &Db) -> Result<TenantsOutput, ToolError> {
