@@ -183,3 +183,21 @@ async fn billing_api_off_hides_the_plan_tools_but_quotas_stay_enforced_from_the_
     assert_eq!(error_reason(refused), Some("quota_exceeded"));
     assert_eq!(refused["error"]["data"]["limit"], 3, "{refused:?}");
 }
+
+#[test]
+fn over_stdio_the_console_is_off_by_default_and_on_when_its_variable_says_so() {
+    let dir = dir_with("");
+    let key = dir.admin_key.clone();
+    let mut off = StdioServer::start_with(&dir.path, Some(&key), &[]);
+    let refused = off.tool(1, "admin.overview", json!({}));
+    assert_eq!(error_code(&refused), Some(-31403), "{refused:?}");
+    assert_eq!(refused["error"]["data"]["flag"], "admin_console");
+    let listed = off.call(&request(2, "tools/list", json!({"_meta": modern_meta()})));
+    assert!(!listed.to_string().contains("\"admin.overview\""), "{listed}");
+    drop(off);
+    let (mut on, _log) = StdioServer::start_logged(&dir.path, Some(&key), &[], &[("TOLLGATE_ADMIN_CONSOLE", "yes")]);
+    let overview = tool_output(&on.tool(3, "admin.overview", json!({}))).expect("admin.overview answers");
+    let changed =
+        overview["release_gates"].as_array().and_then(|g| g.iter().find(|g| g["gate"] == "flags_at_defaults"));
+    assert_eq!(changed.map(|g| g["detail"].clone()), Some(json!("changed: admin_console")), "{overview}");
+}
