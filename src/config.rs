@@ -8,15 +8,30 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub mod flags;
+
+pub use flags::{FLAGS, Flag, FlagDef, FlagStates};
+
 /// The file `init` writes: every setting, commented, at its default.
 pub const TEMPLATE: &str = r#"# tollgate configuration. Every setting is shown at its default.
 # Environment variables override the file: TOLLGATE_ and the setting's name in
 # capitals, e.g. TOLLGATE_MULTI_TENANT=false or TOLLGATE_MAX_CONNECTIONS=256.
 # An invalid value refuses to start, naming the setting.
 
-# Multi-tenant mode. false makes tollgate a single-tenant server: tenant tools
+# Feature flags (docs/tools.md lists each tool's flag). A tool whose flag is off is absent
+# from tools/list and refused with -31403 feature_disabled, data.flag naming the flag.
+# Multi-tenant mode (the kill switch). false makes tollgate a single-tenant server: tenant tools
 # disappear, everything acts on the tenant `default`, other tenants' keys are refused.
 multi_tenant = true
+# `tenant.bootstrap`: the platform admin may create tenants.
+tenant_bootstrap = true
+# The billing API: `plan.get`, `plan.set`, `plan.catalog`. Off hides them; quotas and plan
+# features stay enforced from each tenant's current plan.
+billing_api = true
+# The read-only operator console `admin.overview` and `admin.tenants` (platform admin only).
+admin_console = false
+# `tenant.delete` (plan-then-confirm, blocked by a legal hold).
+tenant_delete = false
 
 # Largest HTTP request body, in bytes (1 KiB .. 64 MiB).
 max_body_bytes = 1048576
@@ -38,10 +53,6 @@ denial_persist_ms = 1000
 # and the burst it may send at once (1 .. 1000000). Beyond it: HTTP 429.
 per_address_rps = 500
 per_address_burst = 1000
-
-# Feature flag: allow `tenant.delete` (plan-then-confirm, blocked by a legal hold). Off: the tool
-# is refused with -31403 feature_disabled.
-tenant_delete = false
 
 # Legacy (2025) HTTP sessions: most held at once (1 .. 100000; a tenant gets a quarter, a key 64) and idle lifetime in seconds (10 .. 86400).
 session_capacity = 1024
@@ -69,7 +80,14 @@ shutdown_grace_secs = 10
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Flag `multi_tenant` (see [`FLAGS`]).
     pub multi_tenant: bool,
+    /// Flag `tenant_bootstrap`.
+    pub tenant_bootstrap: bool,
+    /// Flag `billing_api`.
+    pub billing_api: bool,
+    /// Flag `admin_console`.
+    pub admin_console: bool,
     pub max_body_bytes: usize,
     pub max_page_size: usize,
     pub checkpoint_every: u64,
@@ -79,7 +97,7 @@ pub struct Config {
     pub session_idle_secs: u64,
     pub per_address_rps: u32,
     pub per_address_burst: u32,
-    /// Feature flag for `tenant.delete` (off by default).
+    /// Flag `tenant_delete`.
     pub tenant_delete: bool,
     pub max_connections: usize,
     /// Percent of `max_connections` one client address may hold.
@@ -94,7 +112,10 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            multi_tenant: true,
+            multi_tenant: Flag::MultiTenant.default_state(),
+            tenant_bootstrap: Flag::TenantBootstrap.default_state(),
+            billing_api: Flag::BillingApi.default_state(),
+            admin_console: Flag::AdminConsole.default_state(),
             max_body_bytes: 1024 * 1024,
             max_page_size: 100,
             checkpoint_every: 100,
@@ -104,7 +125,7 @@ impl Default for Config {
             session_idle_secs: 1800,
             per_address_rps: 500,
             per_address_burst: 1000,
-            tenant_delete: false,
+            tenant_delete: Flag::TenantDelete.default_state(),
             max_connections: 1024,
             per_address_connection_share: 25,
             per_address_exempt_loopback: true,
@@ -191,6 +212,22 @@ impl Config {
 }
 
 impl Config {
+    /// The state of every flag.
+    pub fn flags(&self) -> FlagStates {
+        Flag::all().fold(FlagStates::defaults(), |states, f| states.with(f, self.flag(f)))
+    }
+
+    /// Whether one flag is on.
+    pub fn flag(&self, flag: Flag) -> bool {
+        match flag {
+            Flag::MultiTenant => self.multi_tenant,
+            Flag::TenantBootstrap => self.tenant_bootstrap,
+            Flag::BillingApi => self.billing_api,
+            Flag::AdminConsole => self.admin_console,
+            Flag::TenantDelete => self.tenant_delete,
+        }
+    }
+
     /// Most connections one client address may hold: its share of
     /// `max_connections`, rounded up, at least 1.
     pub fn connections_per_address(&self) -> usize {
@@ -309,6 +346,21 @@ mod tests {
         let err = apply_env(&mut toml::Table::new(), |n| (n == "TOLLGATE_REQUEST_TIMEOUT_SECS").then(|| "soon".into()))
             .expect_err("not a number");
         assert!(err.to_string().contains("TOLLGATE_REQUEST_TIMEOUT_SECS"), "{err}");
-        assert_eq!(setting_names().len(), 18);
+        assert_eq!(setting_names().len(), 21);
+    }
+
+    #[test]
+    fn every_flag_is_a_setting_with_its_documented_default_and_variable() {
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults");
+        for def in FLAGS {
+            assert_eq!(defaults.get(def.key).and_then(toml::Value::as_bool), Some(def.default), "{}", def.key);
+            assert_eq!(Config::default().flag(def.flag), def.default, "{}", def.key);
+            let flipped = if def.default { "off" } else { "on" };
+            let mut table = toml::Table::new();
+            apply_env(&mut table, |name| (name == def.flag.env()).then(|| flipped.to_owned())).expect("valid");
+            let c: Config = toml::Value::Table(table).try_into().expect("config");
+            assert_eq!(c.flag(def.flag), !def.default, "{} via {}", def.key, def.flag.env());
+            assert_eq!(c.flags().changed(), [def.flag], "only {} changed", def.key);
+        }
     }
 }

@@ -240,6 +240,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write, print or check the tool reference (docs/tools.md), generated from the code.
+    Docs {
+        /// Write the reference to this file.
+        #[arg(long, conflicts_with = "check")]
+        out: Option<PathBuf>,
+        /// Fail if `--file` differs from what the code generates.
+        #[arg(long)]
+        check: bool,
+        /// File checked by `--check`.
+        #[arg(long, default_value = "docs/tools.md")]
+        file: PathBuf,
+    },
     /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
     Bench {
         /// Calls per measurement.
@@ -394,6 +406,9 @@ fn main() -> ExitCode {
         }
         Command::Seed { dir, seed, json } => cli::seed(dir.data_dir, seed, json),
         Command::Demo { keep, json } => cli::demo(keep, json),
+        Command::Docs { out: Some(file), .. } => tollgate::cmd::docs::write(&file),
+        Command::Docs { check: true, file, .. } => tollgate::cmd::docs::check(&file),
+        Command::Docs { .. } => tollgate::cmd::docs::print(),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };
     finish(result)

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod call;
 pub mod client;
 pub mod demo;
+pub mod docs;
 pub mod export;
 pub mod inproc;
 pub mod seed;

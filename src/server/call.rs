@@ -31,7 +31,7 @@ use crate::store::held::Held;
 use crate::store::{Store, StoreError, audit_log, tenants};
 use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
-use crate::tools::context::{AskVia, Asked, CallContext, SharedContext};
+use crate::tools::context::{AskVia, Asked, CallContext, ServerFacts, SharedContext};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::TransportKind;
@@ -57,6 +57,8 @@ pub struct Governance {
     pub(crate) rate_limits: Arc<RateLimits>,
     /// The heavy calls running per tenant.
     heavy: HeavyCalls,
+    /// Start time and the like, for the operator console.
+    facts: Arc<ServerFacts>,
 }
 
 /// What a round starts from: this round's answers, and either a sealed state
@@ -126,7 +128,14 @@ impl Governance {
         let burst = NonZeroU32::new(config.per_address_burst).unwrap_or(NonZeroU32::MIN);
         let address_limit = AddressLimit::new(rate, burst);
         let sealed: AskVia = Arc::new(Sealed { key: state_key.clone(), clock: clock.clone() });
+        let facts = Arc::new(ServerFacts {
+            started_at: clock.now(),
+            signing_key_file: store.signing_key_path().to_owned(),
+            published: crate::tools::schemas::generate(&registry),
+            schemas_gate: std::sync::OnceLock::new(),
+        });
         Ok(Self {
+            facts,
             sealed,
             store,
             clock,
@@ -303,6 +312,7 @@ impl Governance {
             billing: permit.billing.clone(),
             input: Arc::clone(&input),
             announcements: announcements.clone(),
+            server: Arc::clone(&self.facts),
         };
         let arguments = permit.arguments;
         // Transactional tools run inside the commit; the others run only once a

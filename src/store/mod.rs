@@ -8,8 +8,10 @@
 pub mod audit_log;
 pub mod backup;
 pub mod billing;
+pub mod call_counts;
 pub mod cert_bindings;
 pub mod checkpointing;
+pub mod console;
 pub mod datadir;
 pub mod denial_log;
 pub mod denials;
@@ -28,6 +30,7 @@ pub mod reservations;
 pub mod rotation;
 mod sql;
 pub mod tenants;
+pub mod verifications;
 pub mod writer;
 
 pub use checkpointing::StoreOptions;

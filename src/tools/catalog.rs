@@ -5,8 +5,8 @@
 
 use super::registry::{Registry, RegistryError};
 use super::{
-    audit_export, audit_tools, billing_tools, cert_binding, key_revoke_all, keys, lifecycle, server_info, tenants,
-    whoami,
+    admin, audit_export, audit_tools, billing_tools, cert_binding, key_revoke_all, keys, lifecycle, server_info,
+    tenants, whoami,
 };
 
 /// The registry of the tools every tollgate server offers.
@@ -22,6 +22,7 @@ pub fn standard() -> Result<Registry, RegistryError> {
     audit_export::register(&mut r)?;
     lifecycle::register(&mut r)?;
     billing_tools::register(&mut r)?;
+    admin::register(&mut r)?;
     Ok(r)
 }
 
