@@ -6,6 +6,7 @@
 
 mod failure;
 pub mod key_format;
+pub mod oauth;
 
 pub use failure::AuthFailure;
 
@@ -164,8 +165,12 @@ pub struct Principal {
     pub id: String,
     pub kind: PrincipalKind,
     pub role: Role,
-    /// The principal's own tenant; `None` for platform principals.
+    /// The principal's own tenant; `None` for platform principals (and for
+    /// an OAuth subject not bound yet, which may only redeem an invite).
     pub tenant: Option<TenantId>,
+    /// For an OAuth principal: its verified subject and its binding's role
+    /// before scopes narrowed it.
+    pub oauth: Option<Box<oauth::OAuthGrant>>,
 }
 
 /// How the principal proved itself.
@@ -179,16 +184,27 @@ pub enum PrincipalKind {
     Certificate,
     /// The local admin of a stdio process (or of conformance mode).
     Local,
+    /// A person, through an OAuth access token (RFC 9068) bound by `identity.redeem`.
+    #[schemars(skip)]
+    OauthUser,
+    /// A service, through a client-credentials OAuth access token (`sub` is its `client_id`).
+    #[schemars(skip)]
+    OauthClient,
 }
 
 impl Principal {
     /// The local platform admin (stdio `--local-admin`, conformance mode).
     pub fn local_admin() -> Self {
-        Self { id: "local".into(), kind: PrincipalKind::Local, role: Role::PlatformAdmin, tenant: None }
+        Self { id: "local".into(), kind: PrincipalKind::Local, role: Role::PlatformAdmin, tenant: None, oauth: None }
     }
 
     pub fn is_platform(&self) -> bool {
-        self.role == Role::PlatformAdmin
+        self.role == Role::PlatformAdmin && self.oauth.is_none()
+    }
+
+    /// An OAuth subject no tenant has bound (it may only redeem an invite).
+    pub fn is_unbound_subject(&self) -> bool {
+        self.oauth.as_ref().is_some_and(|g| g.bound_role.is_none())
     }
 }
 
