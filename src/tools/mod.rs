@@ -12,6 +12,7 @@ pub mod audit_tools;
 pub mod billing_tools;
 pub mod catalog;
 pub mod cert_binding;
+pub mod identity_tools;
 pub mod conformance;
 pub mod conformance_interactive;
 pub mod context;
