@@ -58,6 +58,7 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         allowed_hosts: AllowedHosts::default(),
         transport: TransportKind::Http,
         local_admin_fallback: false,
+        oauth: None,
     };
     let app = crate::transport::http::router(server, options).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
