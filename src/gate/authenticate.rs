@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 
 use super::{Admission, Refusal, Step};
 use crate::gate::credentials::{AuthError, Authenticator};
-use crate::identity::oauth::{OAuthGrant, SubjectKind};
+use crate::identity::{OAuthGrant, SubjectKind};
 use crate::identity::{AuthFailure, Principal, PrincipalKind, Role};
 use crate::wire::denial::{Denial, Forbid};
 

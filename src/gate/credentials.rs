@@ -12,7 +12,8 @@ use super::jwt;
 use crate::clock::Clock;
 use crate::config::OAuthConfig;
 pub use crate::identity::AuthFailure;
-use crate::identity::oauth::{OAuthGrant, OAuthSubject, SubjectKind, effective_role, scope_for};
+use crate::identity::oauth::{effective_role, scope_for};
+use crate::identity::{OAuthGrant, OAuthSubject, SubjectKind};
 use crate::identity::{Credential, Principal, PrincipalKind, Role, TenantId, key_format};
 use crate::store::{Store, StoreError, keys, oauth_bindings, tenants};
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::jwks::{KeyCache, Lookup};
 use crate::config::JwsAlgorithm;
 use crate::identity::AuthFailure;
-use crate::identity::oauth::{OAuthSubject, SubjectKind};
+use crate::identity::{OAuthSubject, SubjectKind};
 
 /// Longest token accepted, in bytes (anything longer is malformed).
 pub const MAX_TOKEN: usize = 16 * 1024;

@@ -1,10 +1,8 @@
-//! OAuth principals: who a verified access token is, and what its scopes allow.
+//! What an OAuth token's scopes allow: the scope → role table.
 //!
-//! Invariants: a principal is (issuer, kind, subject), and a user and a
-//! client with the same `sub` are different principals; scopes only narrow
-//! the role a binding gave, never widen it; no OAuth principal is a platform admin.
-
-use serde::{Deserialize, Serialize};
+//! Invariants: scopes only narrow the role a binding gave, never widen it
+//! or move it sideways; no OAuth principal is a platform admin. (Who a
+//! token is, [`super::OAuthSubject`], lives beside the other principals.)
 
 use super::Role;
 
@@ -53,66 +51,10 @@ pub fn effective_role(bound: Role, scopes: &[String]) -> Option<Role> {
     }
 }
 
-/// User or client (RFC 9068 §5): a client-credentials token's `sub` is its
-/// `client_id`, so a token whose `sub` equals its `client_id` is the client
-/// itself; any other is a user acting through that client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubjectKind {
-    User,
-    Client,
-}
-
-impl SubjectKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubjectKind::User => "user",
-            SubjectKind::Client => "client",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "user" => Some(SubjectKind::User),
-            "client" => Some(SubjectKind::Client),
-            _ => None,
-        }
-    }
-}
-
-/// A verified token's subject: known only after its signature verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthSubject {
-    /// The configured issuer's label (`oauth.issuers.name`).
-    pub issuer_name: String,
-    /// The issuer identifier, exactly as configured (and as `iss` said).
-    pub issuer: String,
-    pub kind: SubjectKind,
-    pub subject: String,
-    /// The token's scopes.
-    pub scopes: Vec<String>,
-}
-
-impl OAuthSubject {
-    /// What audit records and `whoami` name this principal by.
-    pub fn principal_id(&self) -> String {
-        format!("oauth:{}:{}:{}", self.issuer_name, self.kind.as_str(), self.subject)
-    }
-}
-
-/// What an OAuth principal carries beside its role: the subject and the
-/// role its binding gave before scopes narrowed it (so a denial can tell
-/// whether more scope would help).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthGrant {
-    pub subject: OAuthSubject,
-    /// `None`: not bound to any tenant yet (only `identity.redeem` is open to it).
-    pub bound_role: Option<Role>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::{OAuthSubject, SubjectKind};
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| (*x).to_owned()).collect()

@@ -142,6 +142,13 @@ pub fn redeem_invite(conn: &Connection, code_digest: &str, now: &str) -> Result<
     Ok((taken == 1).then_some(invite))
 }
 
+/// Remove a tenant's bindings and invites (a tenant deletion).
+pub fn remove_tenant(conn: &Connection, tenant_id: &str) -> Result<(), StoreError> {
+    exec(conn, "DELETE FROM oauth_bindings WHERE tenant_id = ?1", [tenant_id])?;
+    exec(conn, "DELETE FROM oauth_invites WHERE tenant_id = ?1", [tenant_id])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use super::ToolCx;
 use super::edition::EditionKind;
 use super::registry::{Annotations, BillingClass, Registry, RegistryError, Tool, ToolSpec};
 use super::result::{ToolError, ToolErrorCode};
-use crate::identity::oauth::SubjectKind;
+use crate::identity::SubjectKind;
 use crate::identity::{Role, RoleWire};
 use crate::store::{WriteCx, oauth_bindings};
 
@@ -146,9 +146,8 @@ pub struct RedeemInput {
 /// The new binding.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RedeemOutput<R> {
-    /// The principal id this subject acts as from the next call on.
+    /// The principal id this subject acts as from the next call on (`whoami` names its account).
     pub principal: String,
-    pub tenant_id: String,
     pub role: R,
     pub kind: SubjectKind,
 }
@@ -203,7 +202,6 @@ impl<E: EditionKind> Tool<E> for Redeem {
         }
         Ok(RedeemOutput {
             principal: subject.principal_id(),
-            tenant_id: invite.tenant_id,
             role: E::Role::from_role(role),
             kind: subject.kind,
         })
