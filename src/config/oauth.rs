@@ -222,7 +222,9 @@ fn is_resource_uri(s: &str) -> bool {
 pub fn is_issuer_url(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once("://") else { return false };
     let host = rest.split('/').next().unwrap_or_default();
-    !host.is_empty() && !s.contains(['#', '?', ' ']) && (scheme == "https" || (scheme == "http" && is_loopback_host(host)))
+    !host.is_empty()
+        && !s.contains(['#', '?', ' '])
+        && (scheme == "https" || (scheme == "http" && is_loopback_host(host)))
 }
 
 /// `127.0.0.1`, `[::1]` or `localhost`, with or without a port.
@@ -271,7 +273,9 @@ mod tests {
     fn none_and_hmac_cannot_be_configured() {
         for alg in ["none", "HS256", "hs256", "RS384"] {
             assert_eq!(JwsAlgorithm::parse(alg), None, "{alg}");
-            let text = format!("resource = \"https://m.example/mcp\"\n[[issuers]]\nurl = \"https://a.example\"\nalgorithms = [\"{alg}\"]\n");
+            let text = format!(
+                "resource = \"https://m.example/mcp\"\n[[issuers]]\nurl = \"https://a.example\"\nalgorithms = [\"{alg}\"]\n"
+            );
             assert!(toml::from_str::<OAuthConfig>(&text).is_err(), "{alg} must not parse");
         }
     }

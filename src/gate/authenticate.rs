@@ -9,8 +9,8 @@ use futures::future::BoxFuture;
 
 use super::{Admission, Refusal, Step};
 use crate::gate::credentials::{AuthError, Authenticator};
-use crate::identity::{OAuthGrant, SubjectKind};
 use crate::identity::{AuthFailure, Principal, PrincipalKind, Role};
+use crate::identity::{OAuthGrant, SubjectKind};
 use crate::wire::denial::{Denial, Forbid};
 
 /// The one tool an OAuth subject no tenant has bound may call.
@@ -114,17 +114,14 @@ mod tests {
         }
         assert_eq!(status(AuthError::Refused(AuthFailure::UnboundSubject)), 403);
         assert_eq!(status(AuthError::Refused(AuthFailure::IssuerUnavailable)), 503);
-        let e = auth_error(&AuthError::NoScope {
-            principal: Box::new(Principal::local_admin()),
-            scope: "tollgate:admin",
-        })
-        .to_rpc();
+        let e =
+            auth_error(&AuthError::NoScope { principal: Box::new(Principal::local_admin()), scope: "tollgate:admin" })
+                .to_rpc();
         let data = e.data.unwrap_or_default();
-        assert_eq!((e.code, data["reason"].as_str(), data["scope"].as_str()), (
-            crate::wire::errors::FORBIDDEN,
-            Some("insufficient_scope"),
-            Some("tollgate:admin")
-        ));
+        assert_eq!(
+            (e.code, data["reason"].as_str(), data["scope"].as_str()),
+            (crate::wire::errors::FORBIDDEN, Some("insufficient_scope"), Some("tollgate:admin"))
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::clock::Clock;
 use crate::config::OAuthConfig;
 pub use crate::identity::AuthFailure;
 use crate::identity::oauth::{effective_role, scope_for};
-use crate::identity::{OAuthGrant, OAuthSubject, SubjectKind};
 use crate::identity::{Credential, Principal, PrincipalKind, Role, TenantId, key_format};
+use crate::identity::{OAuthGrant, OAuthSubject, SubjectKind};
 use crate::store::{Store, StoreError, keys, oauth_bindings, tenants};
 
 /// Authentication outcome; `Unavailable` when the store cannot answer (fail closed).
@@ -31,7 +31,10 @@ pub enum AuthError {
     Unbound(Box<OAuthSubject>),
     /// A bound OAuth subject whose token carries no tollgate scope that its
     /// binding's role includes: -31403 `insufficient_scope`, asking for `scope`.
-    NoScope { principal: Box<Principal>, scope: &'static str },
+    NoScope {
+        principal: Box<Principal>,
+        scope: &'static str,
+    },
 }
 
 /// What OAuth validation needs: the issuers' keys and this resource.

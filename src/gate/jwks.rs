@@ -53,7 +53,9 @@ pub struct IssuerKeys {
 pub enum Lookup {
     Found(Key),
     /// No such key; `may_refresh` when the negative cache allows a fetch now.
-    Unknown { may_refresh: bool },
+    Unknown {
+        may_refresh: bool,
+    },
     /// Nothing was ever fetched for this issuer (it was unreachable).
     NotLoaded,
 }
@@ -205,7 +207,10 @@ pub fn metadata_jwks_uri(config: &IssuerConfig, doc: &Value) -> Result<Url, Fetc
     let allowed = uri.origin() == issuer_origin
         || config.jwks_origins.iter().any(|o| Url::parse(o).is_ok_and(|o| o.origin() == uri.origin()));
     if !allowed {
-        return Err(FetchError::Json(format!("jwks_uri {} is not on the issuer's origin or an allowed one", uri.origin())));
+        return Err(FetchError::Json(format!(
+            "jwks_uri {} is not on the issuer's origin or an allowed one",
+            uri.origin()
+        )));
     }
     Ok(uri)
 }
@@ -214,7 +219,7 @@ pub fn metadata_jwks_uri(config: &IssuerConfig, doc: &Value) -> Result<Url, Fetc
 /// encryption; anything else (and past [`MAX_KEYS`]) is skipped.
 pub fn parse_key_set(set: &Value, allowed: &[JwsAlgorithm]) -> Vec<Key> {
     let Some(keys) = set.get("keys").and_then(Value::as_array) else { return Vec::new() };
-    keys.iter().take(MAX_KEYS).filter_map(|jwk| parse_key(jwk)).filter(|k| allowed.contains(&k.alg)).collect()
+    keys.iter().take(MAX_KEYS).filter_map(parse_key).filter(|k| allowed.contains(&k.alg)).collect()
 }
 
 fn parse_key(jwk: &Value) -> Option<Key> {
@@ -268,7 +273,8 @@ mod tests {
 
     #[test]
     fn only_signing_keys_of_allowed_algorithms_are_kept() {
-        let ed = json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+        let ed =
+            json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
         let enc = json!({"kty": "OKP", "crv": "Ed25519", "kid": "b", "use": "enc", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
         let wrong_alg = json!({"kty": "OKP", "crv": "Ed25519", "kid": "c", "alg": "HS256", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
         let oct = json!({"kty": "oct", "kid": "d", "k": "c2VjcmV0"});

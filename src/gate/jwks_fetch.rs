@@ -159,7 +159,8 @@ mod tests {
         assert_eq!(u.host_port(), ("auth.example.com".into(), 8443));
         assert!(Url::parse("http://127.0.0.1:4000/jwks").is_ok());
         assert_eq!(Url::parse("http://[::1]:4000/jwks").map(|u| u.host_port()), Ok(("::1".into(), 4000)));
-        for bad in ["http://auth.example.com/jwks", "ftp://x/y", "https://user@x/y", "https:///y", "file:///etc/passwd"] {
+        for bad in ["http://auth.example.com/jwks", "ftp://x/y", "https://user@x/y", "https:///y", "file:///etc/passwd"]
+        {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }
     }

@@ -34,7 +34,10 @@ pub enum Verdict {
     Refused(AuthFailure),
     /// The token's issuer is configured but its key is not in the cache;
     /// the caller may fetch (when the negative cache allows) and try again.
-    NeedKeys { issuer: String, may_refresh: bool },
+    NeedKeys {
+        issuer: String,
+        may_refresh: bool,
+    },
     /// The issuer's keys were never fetched (it is unreachable): -31503.
     KeysUnavailable,
 }
@@ -229,14 +232,18 @@ mod tests {
     #[test]
     fn each_bad_claim_has_its_own_reason() {
         assert_eq!(check(&claims(|_| {})), Ok(()));
-        let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Map<String, Value>)>, AuthFailure)> = vec![
+        type Edit = Box<dyn FnOnce(&mut serde_json::Map<String, Value>)>;
+        let cases: Vec<(Edit, AuthFailure)> = vec![
             (Box::new(|m| drop(m.insert("exp".into(), json!(NOW - 31)))), AuthFailure::TokenExpired),
             (Box::new(|m| drop(m.insert("nbf".into(), json!(NOW + 31)))), AuthFailure::TokenNotYetValid),
             (Box::new(|m| drop(m.insert("iat".into(), json!(NOW + 100)))), AuthFailure::TokenNotYetValid),
             (Box::new(|m| drop(m.insert("exp".into(), json!(NOW + 4000)))), AuthFailure::TokenLifetime),
             (Box::new(|m| drop(m.insert("aud".into(), json!("https://mcp.example.com")))), AuthFailure::TokenAudience),
             (Box::new(|m| drop(m.insert("aud".into(), json!(["https://other/mcp"])))), AuthFailure::TokenAudience),
-            (Box::new(|m| drop(m.insert("aud".into(), json!("https://mcp.example.com/mcp/x")))), AuthFailure::TokenAudience),
+            (
+                Box::new(|m| drop(m.insert("aud".into(), json!("https://mcp.example.com/mcp/x")))),
+                AuthFailure::TokenAudience,
+            ),
             (Box::new(|m| drop(m.insert("iss".into(), json!("https://auth.example.com/")))), AuthFailure::TokenIssuer),
             (Box::new(|m| drop(m.remove("exp"))), AuthFailure::TokenMalformed),
             (Box::new(|m| drop(m.remove("iat"))), AuthFailure::TokenMalformed),

@@ -5,8 +5,8 @@
 
 use super::registry::{Registry, RegistryError};
 use super::{
-    audit_export, audit_tools, billing_tools, cert_binding, identity_tools, key_revoke_all, keys, lifecycle, server_info,
-    tenants, whoami,
+    audit_export, audit_tools, billing_tools, cert_binding, identity_tools, key_revoke_all, keys, lifecycle,
+    server_info, tenants, whoami,
 };
 
 /// The registry of the tools every tollgate server offers.

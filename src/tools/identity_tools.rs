@@ -200,11 +200,7 @@ impl<E: EditionKind> Tool<E> for Redeem {
         if !oauth_bindings::bind(tx.conn, &row)? {
             return Err(invalid_code());
         }
-        Ok(RedeemOutput {
-            principal: subject.principal_id(),
-            role: E::Role::from_role(role),
-            kind: subject.kind,
-        })
+        Ok(RedeemOutput { principal: subject.principal_id(), role: E::Role::from_role(role), kind: subject.kind })
     }
 }
 
@@ -242,7 +238,12 @@ impl<E: EditionKind> Tool<E> for List {
             tenant_scoped: true,
             roles: ADMINS,
             billing: BillingClass::Safety,
-            ..ToolSpec::open("identity.list", 1, "List OAuth subjects", "List the OAuth subjects bound to your account.")
+            ..ToolSpec::open(
+                "identity.list",
+                1,
+                "List OAuth subjects",
+                "List the OAuth subjects bound to your account.",
+            )
         }
     }
 

@@ -139,13 +139,7 @@ impl Issuer {
     }
 }
 
-fn serve(
-    mut stream: std::net::TcpStream,
-    state: &Mutex<State>,
-    jwks: &AtomicUsize,
-    other: &AtomicUsize,
-    url: &str,
-) {
+fn serve(mut stream: std::net::TcpStream, state: &Mutex<State>, jwks: &AtomicUsize, other: &AtomicUsize, url: &str) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {

@@ -72,7 +72,9 @@ async fn subjects_are_bound_only_by_redeeming_an_invite_and_every_failed_attempt
     let elsewhere = refused_redeem(&alice, &invite(&admin_b, "viewer", "user", None).await).await;
     let by_key = refused_redeem(&admin_a, &invite(&admin_a, "viewer", "user", None).await).await;
     let by_platform = refused_redeem(&admin, &invite(&admin_a, "viewer", "user", None).await).await;
-    let wrong_kind = refused_redeem(&token("bob", "app", T0_UNIX, ALL_SCOPES), &invite(&admin_a, "viewer", "client", None).await).await;
+    let wrong_kind =
+        refused_redeem(&token("bob", "app", T0_UNIX, ALL_SCOPES), &invite(&admin_a, "viewer", "client", None).await)
+            .await;
     let short = invite(&admin_a, "viewer", "user", Some(60)).await;
     set_clock(&clock, 120);
     let expired = refused_redeem(&token("bob", "app", T0_UNIX + 120, ALL_SCOPES), &short).await;
@@ -87,7 +89,8 @@ async fn subjects_are_bound_only_by_redeeming_an_invite_and_every_failed_attempt
         assert_eq!(failure, &unknown, "{what} answers like an unknown code");
     }
     // Nobody can name a subject to bind it.
-    let direct = tool(&admin_a, "identity.invite", json!({"role": "viewer", "kind": "user", "subject": "mallory"})).await;
+    let direct =
+        tool(&admin_a, "identity.invite", json!({"role": "viewer", "kind": "user", "subject": "mallory"})).await;
     assert!(direct.body["error"].is_object() || tool_failure(&direct.body).is_some(), "{:?}", direct.body);
 
     // A viewer with every scope stays a viewer: role_required, no scope challenge.
@@ -99,7 +102,8 @@ async fn subjects_are_bound_only_by_redeeming_an_invite_and_every_failed_attempt
 
     // A client-credentials token (sub = client_id) is a client; a user named like it is not.
     let service = token("svc-1", "svc-1", T0_UNIX + 120, "tollgate:read");
-    let as_client = ok(&service, "identity.redeem", json!({"code": invite(&admin_a, "viewer", "client", None).await})).await;
+    let as_client =
+        ok(&service, "identity.redeem", json!({"code": invite(&admin_a, "viewer", "client", None).await})).await;
     assert_eq!(as_client["principal"], "oauth:default:client:svc-1");
     let impostor = tool(&token("svc-1", "app", T0_UNIX + 120, ALL_SCOPES), "whoami", json!({})).await;
     assert_eq!((impostor.status, impostor.body["error"]["data"]["reason"].clone()), (403, json!("unbound_subject")));

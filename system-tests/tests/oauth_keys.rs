@@ -93,10 +93,10 @@ async fn an_issuer_unreachable_at_start_leaves_api_keys_working_and_oauth_refuse
     let token = key.sign(&claims(&url, "alice", "app", T0_UNIX, ALL_SCOPES));
     let a = whoami(&admin.with_key(Some(&token))).await;
     assert_eq!(a.status, 503, "{:?}", a.body);
-    assert_eq!((a.body["error"]["code"].clone(), a.body["error"]["data"]["reason"].clone()), (
-        json!(-31503),
-        json!("issuer_unavailable")
-    ));
+    assert_eq!(
+        (a.body["error"]["code"].clone(), a.body["error"]["data"]["reason"].clone()),
+        (json!(-31503), json!("issuer_unavailable"))
+    );
 
     // The issuer comes up; one interval later a call fetches its keys and is authenticated
     // (the subject is not bound yet, so it hears unbound_subject: its token verified).

@@ -62,11 +62,10 @@ async fn every_bad_token_of_the_matrix_is_refused_with_its_reason_and_challenge_
     let me = whoami(&admin.with_key(Some(&alice))).await;
     assert_eq!(me.status, 200, "{:?}", me.body);
     let me = &me.body["result"]["structuredContent"];
-    assert_eq!((me["principal"].as_str(), me["tenant"].as_str(), me["role"].as_str()), (
-        Some("oauth:default:user:alice"),
-        Some(tenant_a.as_str()),
-        Some("tenant_admin")
-    ));
+    assert_eq!(
+        (me["principal"].as_str(), me["tenant"].as_str(), me["role"].as_str()),
+        (Some("oauth:default:user:alice"), Some(tenant_a.as_str()), Some("tenant_admin"))
+    );
 
     // The matrix of tokens that must not authenticate (401, -31401, invalid_token).
     let with = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
@@ -87,27 +86,59 @@ async fn every_bad_token_of_the_matrix_is_refused_with_its_reason_and_challenge_
         format!("{}.{payload}.{}", parts[0], parts[2])
     };
     let matrix: Vec<(&str, String, &str)> = vec![
-        ("expired", es.sign(&with(&|m| {
-            m.insert("iat".into(), json!(now - 900));
-            m.insert("exp".into(), json!(now - 600));
-        })), "token_expired"),
-        ("not yet valid", es.sign(&with(&|m| {
-            m.insert("nbf".into(), json!(now + 600));
-            m.insert("exp".into(), json!(now + 900));
-        })), "token_not_yet_valid"),
+        (
+            "expired",
+            es.sign(&with(&|m| {
+                m.insert("iat".into(), json!(now - 900));
+                m.insert("exp".into(), json!(now - 600));
+            })),
+            "token_expired",
+        ),
+        (
+            "not yet valid",
+            es.sign(&with(&|m| {
+                m.insert("nbf".into(), json!(now + 600));
+                m.insert("exp".into(), json!(now + 900));
+            })),
+            "token_not_yet_valid",
+        ),
         ("too long-lived", es.sign(&with(&|m| drop(m.insert("exp".into(), json!(now + 7200))))), "token_lifetime"),
-        ("wrong audience", es.sign(&with(&|m| drop(m.insert("aud".into(), json!("https://other.test/mcp"))))), "token_audience"),
-        ("a prefix of the audience", es.sign(&with(&|m| drop(m.insert("aud".into(), json!("https://tollgate.test"))))), "token_audience"),
-        ("wrong issuer", es.sign(&with(&|m| drop(m.insert("iss".into(), json!(attacker.url.clone()))))), "token_issuer"),
+        (
+            "wrong audience",
+            es.sign(&with(&|m| drop(m.insert("aud".into(), json!("https://other.test/mcp"))))),
+            "token_audience",
+        ),
+        (
+            "a prefix of the audience",
+            es.sign(&with(&|m| drop(m.insert("aud".into(), json!("https://tollgate.test"))))),
+            "token_audience",
+        ),
+        (
+            "wrong issuer",
+            es.sign(&with(&|m| drop(m.insert("iss".into(), json!(attacker.url.clone()))))),
+            "token_issuer",
+        ),
         ("an ID token", es.sign_with(&with(&|_| {}), |h| h.typ = Some("JWT".into())), "token_type"),
         ("unknown kid", ghost.sign(&with(&|_| {})), "token_signature"),
-        ("alg none", raw_token(&json!({"alg": "none", "typ": "at+jwt", "kid": "k1"}), &with(&|_| {}), b""), "token_signature"),
+        (
+            "alg none",
+            raw_token(&json!({"alg": "none", "typ": "at+jwt", "kid": "k1"}), &with(&|_| {}), b""),
+            "token_signature",
+        ),
         ("HS256 with the public key", hs256(&ed.public, "k1", &with(&|_| {})), "token_signature"),
-        ("a jku pointing elsewhere", attacker_key.sign_with(&with(&|_| {}), |h| {
-            h.jku = Some(format!("{}/jwks", attacker.url));
-        }), "token_signature"),
+        (
+            "a jku pointing elsewhere",
+            attacker_key.sign_with(&with(&|_| {}), |h| {
+                h.jku = Some(format!("{}/jwks", attacker.url));
+            }),
+            "token_signature",
+        ),
         ("a tampered payload", tampered, "token_signature"),
-        ("a crit header", raw_token(&json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "k1", "crit": ["exp"]}), &with(&|_| {}), b"sig"), "token_malformed"),
+        (
+            "a crit header",
+            raw_token(&json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "k1", "crit": ["exp"]}), &with(&|_| {}), b"sig"),
+            "token_malformed",
+        ),
     ];
     for (what, token, reason) in &matrix {
         let a = whoami(&admin.with_key(Some(token))).await;
@@ -116,7 +147,10 @@ async fn every_bad_token_of_the_matrix_is_refused_with_its_reason_and_challenge_
         assert_eq!(a.body["error"]["data"]["reason"], *reason, "{what}");
         assert_eq!(
             challenge(&a).as_deref(),
-            Some(format!("Bearer error=\"invalid_token\", resource_metadata=\"{METADATA_URL}\", scope=\"{ALL_SCOPES}\"").as_str()),
+            Some(
+                format!("Bearer error=\"invalid_token\", resource_metadata=\"{METADATA_URL}\", scope=\"{ALL_SCOPES}\"")
+                    .as_str()
+            ),
             "{what}"
         );
     }
@@ -135,7 +169,9 @@ async fn every_bad_token_of_the_matrix_is_refused_with_its_reason_and_challenge_
     assert_eq!(a.body["error"]["data"]["reason"], "insufficient_scope");
     assert_eq!(
         challenge(&a),
-        Some(format!("Bearer error=\"insufficient_scope\", scope=\"tollgate:admin\", resource_metadata=\"{METADATA_URL}\""))
+        Some(format!(
+            "Bearer error=\"insufficient_scope\", scope=\"tollgate:admin\", resource_metadata=\"{METADATA_URL}\""
+        ))
     );
     // No tollgate scope at all: the same, before any tool is looked at.
     let a = whoami(&admin.with_key(Some(&good("bob", "openid profile")))).await;
@@ -195,7 +231,10 @@ async fn every_bad_token_of_the_matrix_is_refused_with_its_reason_and_challenge_
     assert!(everything.iter().all(|r| !r.to_string().contains("mallory")), "no attacker-chosen subject is recorded");
     let chain_a = audit_chain(&dir.path, &tenant_a);
     let scoped: Vec<&Value> = chain_a.iter().filter(|r| r["reason"] == "insufficient_scope").collect();
-    assert!(scoped.iter().any(|r| r["principal"] == "oauth:default:user:bob"), "a verified subject is named: {scoped:?}");
+    assert!(
+        scoped.iter().any(|r| r["principal"] == "oauth:default:user:bob"),
+        "a verified subject is named: {scoped:?}"
+    );
     let (code, out, _) = audit_verify(&dir.path, &[]);
     assert_eq!(code, Some(0), "{out}");
 }

@@ -131,7 +131,10 @@ mod tests {
         let r = resource();
         assert!(!r.unauthorized(Some("missing_credential")).contains("error="));
         let bad = r.unauthorized(Some("token_expired"));
-        assert!(bad.starts_with("Bearer error=\"invalid_token\", resource_metadata=\"https://mcp.example.com/"), "{bad}");
+        assert!(
+            bad.starts_with("Bearer error=\"invalid_token\", resource_metadata=\"https://mcp.example.com/"),
+            "{bad}"
+        );
         assert!(r.insufficient_scope("tollgate:admin").contains("scope=\"tollgate:admin\""));
     }
 }
