@@ -163,7 +163,10 @@ impl Authenticator {
             now: self.clock.now().unix_timestamp(),
         };
         let subject = match jwt::verify(token, &oauth.keys, &expect) {
-            Ok(s) => s,
+            Ok(s) => {
+                crate::metrics::get().oauth_token_accepted(&s.issuer_name);
+                s
+            }
             Err(jwt::Verdict::Refused(f)) => return Err(AuthError::Refused(f)),
             // An unknown key: refused now; `prepare` (a `tools/call`) fetches first, and
             // other requests start a fetch for the next one, within the negative cache.

@@ -127,6 +127,7 @@ impl KeyCache {
         if outcome.is_ok() {
             issuer.fetches.fetch_add(1, Ordering::Relaxed);
         }
+        crate::metrics::get().oauth_key_fetch(&issuer.config.name, outcome.is_ok());
         let Ok(mut state) = issuer.state.write() else { return Ok(()) };
         state.last_attempt = Some(self.clock.now());
         state.generation += 1;

@@ -154,6 +154,23 @@ pub fn verify(token: &str, keys: &KeyCache, expect: &Expect<'_>) -> Result<OAuth
     })
 }
 
+/// Whether an audience names the resource: the same URI, with scheme and host
+/// compared without case (the MCP spec asks servers to accept uppercase
+/// ones) and everything else exactly; a prefix or a longer path is another resource.
+fn same_resource(aud: &str, resource: &str) -> bool {
+    fn split(u: &str) -> Option<(&str, &str, &str)> {
+        let (scheme, rest) = u.split_once("://")?;
+        let (authority, path) = rest.find('/').map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
+        Some((scheme, authority, path))
+    }
+    match (split(aud), split(resource)) {
+        (Some((s1, a1, p1)), Some((s2, a2, p2))) => {
+            s1.eq_ignore_ascii_case(s2) && a1.eq_ignore_ascii_case(a2) && p1 == p2
+        }
+        _ => false,
+    }
+}
+
 /// The signed claims: issuer, audience, times, lifetime, subject, client.
 pub fn check_claims(
     claims: &Value,
@@ -164,8 +181,8 @@ pub fn check_claims(
         return Err(AuthFailure::TokenIssuer);
     }
     let audience_ok = match claims.get("aud") {
-        Some(Value::String(a)) => a == expect.resource,
-        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(expect.resource)),
+        Some(Value::String(a)) => same_resource(a, expect.resource),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| same_resource(a, expect.resource)),
         _ => false,
     };
     if !audience_ok {
@@ -258,6 +275,10 @@ mod tests {
         assert_eq!(check(&within_leeway), Ok(()), "leeway applies");
         let aud_list = claims(|m| drop(m.insert("aud".into(), json!(["x", "https://mcp.example.com/mcp"]))));
         assert_eq!(check(&aud_list), Ok(()));
+        let upper = claims(|m| drop(m.insert("aud".into(), json!("HTTPS://MCP.Example.COM/mcp"))));
+        assert_eq!(check(&upper), Ok(()), "scheme and host case do not matter");
+        let path_case = claims(|m| drop(m.insert("aud".into(), json!("https://mcp.example.com/MCP"))));
+        assert_eq!(check(&path_case), Err(AuthFailure::TokenAudience), "the path does");
     }
 
     #[test]

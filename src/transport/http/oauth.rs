@@ -44,16 +44,11 @@ impl ProtectedResource {
         let metadata_path = format!("/.well-known/oauth-protected-resource{path}");
         let metadata_url = format!("{scheme}://{authority}{metadata_path}");
         let issuers: Vec<&str> = config.issuers.iter().map(|i| i.url.as_str()).collect();
-        let mut algorithms: Vec<&str> =
-            config.issuers.iter().flat_map(|i| i.algorithms.iter().map(|a| a.as_str())).collect();
-        algorithms.sort_unstable();
-        algorithms.dedup();
         let document = json!({
             "resource": config.resource,
             "authorization_servers": issuers,
             "scopes_supported": config.scopes_supported,
             "bearer_methods_supported": ["header"],
-            "resource_signing_alg_values_supported": algorithms,
             "resource_name": "tollgate",
         });
         Some(Arc::new(Self { metadata_path, metadata_url, document, scope: config.scopes_supported.join(" ") }))
