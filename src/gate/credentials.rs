@@ -102,7 +102,9 @@ impl Authenticator {
             Credential::Bearer(t) if jwt::looks_like_jwt(t) => return self.token(t),
             Credential::Bearer(t) => t,
             Credential::Certificate { fingerprint, bearer } => {
-                let by_key = bearer.as_deref().map(|t| self.key(t)).transpose()?;
+                // The bearer beside a certificate is a tollgate key or an OAuth token.
+                let by_bearer = |t: &str| if jwt::looks_like_jwt(t) { self.token(t) } else { self.key(t) };
+                let by_key = bearer.as_deref().map(by_bearer).transpose()?;
                 let by_cert = self.certificate(fingerprint)?;
                 return combine(by_key, by_cert);
             }
