@@ -2,8 +2,10 @@
 //!
 //! It initializes a data dir, serves HTTP in-process, bootstraps two tenants,
 //! issues keys, shows a cross-tenant attempt denied and audited, speaks both
-//! protocol eras over HTTP and stdio, verifies the audit chains offline, and
-//! verifies an exported audit package with both verifiers, then a tampered copy.
+//! protocol eras over HTTP and stdio, makes one OAuth-authenticated call when
+//! oidc-provider is installed (`demo_oauth.rs`; skipped, saying so, otherwise),
+//! verifies the audit chains offline, and verifies an exported audit package
+//! with both verifiers, then a tampered copy.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,7 +24,7 @@ use crate::store::{Store, StoreOptions};
 use crate::transport::http::{AllowedHosts, HttpOptions};
 use crate::wire::TransportKind;
 
-const STEPS: usize = 9;
+const STEPS: usize = 10;
 
 /// Run the demo, writing a readable summary to `out`.
 pub async fn run(out: &mut dyn Write) -> Result<(), String> {
@@ -49,16 +51,24 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
 
     say("serving HTTP on a free loopback port; 2026-07-28: discover, tools/list, whoami", true);
     let store = Store::open(&dir, Clock::system(), StoreOptions::default()).map_err(|e| e.to_string())?;
-    let server =
-        McpServer::new(ServerOptions::default(), Arc::clone(&store), Config::default()).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    // With oidc-provider installed, the server also trusts it for its resource (the OAuth step).
+    let resource = format!("http://{addr}/mcp");
+    let provider = crate::cmd::demo_oauth::start(&resource).await;
+    let mut config = Config::default();
+    if let Ok(p) = &provider {
+        config.oauth.set_issuer(&p.issuer);
+        config.oauth.resource = resource.clone();
+    }
+    let oauth = crate::transport::http::oauth::ProtectedResource::of(&config.oauth);
+    let server = McpServer::new(ServerOptions::default(), Arc::clone(&store), config).map_err(|e| e.to_string())?;
     let options = HttpOptions {
         max_body_bytes: crate::transport::http::DEFAULT_MAX_BODY,
         allowed_hosts: AllowedHosts::default(),
         transport: TransportKind::Http,
         local_admin_fallback: false,
-        oauth: None,
+        oauth,
     };
     let app = crate::transport::http::router(server, options).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -146,6 +156,15 @@ pub async fn run(out: &mut dyn Write) -> Result<(), String> {
         ),
         false,
     );
+    say("OAuth: a service signs in at an authorization server (oidc-provider, client credentials)", true);
+    match &provider {
+        Ok(p) => {
+            for line in crate::cmd::demo_oauth::round(p, &resource, addr, &acme_admin).await? {
+                say(&line, false);
+            }
+        }
+        Err(why) => say(&format!("skipped: {why}"), false),
+    }
     let _ = stop.send(());
     let _ = serving.await;
     store.shutdown();
@@ -198,7 +217,7 @@ fn text_of(result: &Value) -> String {
     result["content"][0]["text"].as_str().unwrap_or_default().to_owned()
 }
 
-async fn call(client: &HttpClient, name: &str, arguments: Value) -> Result<Value, String> {
+pub(crate) async fn call(client: &HttpClient, name: &str, arguments: Value) -> Result<Value, String> {
     let result = client.modern("tools/call", json!({"name": name, "arguments": arguments})).await?;
     if result["isError"] == true {
         return Err(format!("{name} failed: {}", text_of(&result)));

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod client;
 pub mod demo;
+pub mod demo_oauth;
 pub mod demo_package;
 pub mod export;
 
