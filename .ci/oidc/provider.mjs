@@ -8,7 +8,7 @@
 //
 // Enabled beyond the defaults: client credentials, open dynamic client
 // registration, and resource indicators whose access tokens are JWTs
-// (RFC 9068, ES256) for each OIDC_RESOURCE. The development login form
+// (RFC 9068; ES256, or RS256 for an https resource) for each OIDC_RESOURCE. The development login form
 // (devInteractions) accepts any login; the tests drive it over HTTP.
 // A pre-registered confidential client `svc-1` (secret `svc-1-secret`) may
 // use client credentials. Keys are generated at every start and held in memory.
@@ -67,7 +67,8 @@ server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
             audience: indicator,
             accessTokenTTL: 600,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'ES256' } },
+            // ES256 for http resources, RS256 for https ones: the tests see both algorithms.
+            jwt: { sign: { alg: indicator.startsWith('https:') ? 'RS256' : 'ES256' } },
           };
         },
       },
