@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import re
@@ -234,7 +235,12 @@ async def flow(label: str, url: str, provider: Any, verify: Any, code: str | Non
         got = {k: who.get(k) for k in want}
         if got != want:
             raise CheckFailed(f"{label}: whoami {who!r}, expected {want!r}")
-        return f"{label}: redeemed as {redeemed['principal']}, listed {len(names)} tools, whoami {got} OK"
+        tokens = await provider.context.storage.get_tokens()
+        alg = "?"
+        if tokens is not None:
+            header = tokens.access_token.split(".")[0]
+            alg = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("alg", "?")
+        return f"{label}: {alg} token, redeemed as {redeemed['principal']}, listed {len(names)} tools, whoami {got} OK"
 
 
 async def run(binary: Path, tls_dir: Path | None) -> int:
