@@ -107,3 +107,29 @@ async fn an_issuer_unreachable_at_start_leaves_api_keys_working_and_oauth_refuse
     assert_eq!((a.status, a.body["error"]["data"]["reason"].clone()), (403, json!("unbound_subject")), "{:?}", a.body);
     assert!(issuer.jwks_fetches() >= 1);
 }
+
+#[test]
+fn an_unusable_oauth_setting_refuses_to_start_naming_it() {
+    let dir = DataDir::init();
+    let data = dir.path.to_string_lossy().into_owned();
+    for (issuer, resource, setting) in [
+        ("http://auth.example.com", RESOURCE, "oauth.issuers.url"),
+        ("https://auth.example.com", "https://tollgate.test/", "oauth.resource"),
+        ("https://auth.example.com", "tollgate.test/mcp", "oauth.resource"),
+    ] {
+        let args = [
+            "serve",
+            "--data-dir",
+            &data,
+            "--listen",
+            "127.0.0.1:0",
+            "--oauth-issuer",
+            issuer,
+            "--oauth-resource",
+            resource,
+        ];
+        let (code, _, err) = run_tollgate(&args);
+        assert_eq!(code, Some(1), "{issuer} {resource}: {err}");
+        assert!(err.contains(setting), "{err} names {setting}");
+    }
+}
