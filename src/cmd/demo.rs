@@ -217,7 +217,7 @@ fn text_of(result: &Value) -> String {
     result["content"][0]["text"].as_str().unwrap_or_default().to_owned()
 }
 
-pub(crate) async fn call(client: &HttpClient, name: &str, arguments: Value) -> Result<Value, String> {
+async fn call(client: &HttpClient, name: &str, arguments: Value) -> Result<Value, String> {
     let result = client.modern("tools/call", json!({"name": name, "arguments": arguments})).await?;
     if result["isError"] == true {
         return Err(format!("{name} failed: {}", text_of(&result)));

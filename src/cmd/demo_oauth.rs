@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cmd::client::HttpClient;
-use crate::cmd::demo::call;
 
 /// The pre-registered service client of `.ci/oidc/provider.mjs`.
 const CLIENT: (&str, &str) = ("svc-1", "svc-1-secret");
@@ -122,4 +121,13 @@ pub async fn round(
     let who = call(&service, "whoami", json!({})).await?;
     lines.push(format!("whoami over OAuth: {} in {} as {}", who["principal"], who["tenant"], who["role"]));
     Ok(lines)
+}
+
+/// A call that must succeed; its structured result.
+async fn call(client: &HttpClient, name: &str, arguments: Value) -> Result<Value, String> {
+    let result = client.modern("tools/call", json!({"name": name, "arguments": arguments})).await?;
+    if result["isError"] == true {
+        return Err(format!("{name} failed: {}", result["content"][0]["text"]));
+    }
+    Ok(result["structuredContent"].clone())
 }
