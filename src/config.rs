@@ -11,6 +11,8 @@ use serde::Deserialize;
 pub mod flags;
 
 pub use flags::{FLAGS, Flag, FlagDef, FlagStates};
+mod oauth;
+pub use oauth::{IssuerConfig, JwsAlgorithm, OAuthConfig, is_issuer_url, is_loopback_host};
 
 /// The file `init` writes: every setting, commented, at its default.
 pub const TEMPLATE: &str = r#"# tollgate configuration. Every setting is shown at its default.
@@ -74,6 +76,24 @@ request_timeout_secs = 60
 tls_handshake_timeout_secs = 10
 # On SIGTERM / Ctrl-C: how long in-flight requests may still run, in seconds (0 .. 300).
 shutdown_grace_secs = 10
+
+# OAuth 2.1 (MCP authorization): accept JWT access tokens (RFC 9068) from these
+# issuers for this resource, over HTTP and HTTPS. Off while no issuer is set.
+# `serve --oauth-issuer URL --oauth-resource URL` sets the common case;
+# TOLLGATE_OAUTH_ISSUER / _RESOURCE / _LEEWAY_SECS / _JWKS_REFRESH_SECS /
+# _JWKS_MIN_REFRESH_SECS override. See docs/security.md.
+# [oauth]
+# resource = "https://mcp.example.com/mcp"   # canonical URI; tokens' aud must contain it
+# leeway_secs = 60                           # clock skew on exp/nbf (0 .. 300)
+# jwks_refresh_secs = 3600                   # background key refresh (60 .. 86400)
+# jwks_min_refresh_secs = 60                 # unknown kid: at most one fetch per this (1 .. 3600)
+# scopes_supported = ["tollgate:read", "tollgate:operate", "tollgate:audit", "tollgate:admin"]
+# [[oauth.issuers]]
+# name = "corp"                              # label in principal ids and metrics
+# url = "https://auth.example.com"           # exactly the tokens' iss
+# algorithms = ["RS256", "ES256", "EdDSA"]
+# max_lifetime_secs = 3600                   # longest exp - iat accepted (60 .. 86400)
+# jwks_origins = []                          # other origins jwks_uri may use
 "#;
 
 /// Settings, validated.
@@ -107,6 +127,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub tls_handshake_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
+    /// `[oauth]`: trusted issuers and this server's resource URI (off by default).
+    #[serde(skip_serializing_if = "OAuthConfig::is_default")]
+    pub oauth: OAuthConfig,
 }
 
 impl Default for Config {
@@ -133,6 +156,7 @@ impl Default for Config {
             request_timeout_secs: 60,
             tls_handshake_timeout_secs: 10,
             shutdown_grace_secs: 10,
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -160,9 +184,10 @@ impl Config {
             Err(e) => return Err(ConfigError::Read { path: shown(), detail: e.to_string() }),
         };
         apply_env(&mut table, |name| std::env::var(name).ok())?;
-        let config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse { path: shown(), detail: e.to_string() })?;
+        config.oauth.apply_env(|name| std::env::var(name).ok())?;
         config.validate().map_err(|e| match e {
             // Say where an out-of-range value came from when the environment set it.
             ConfigError::Invalid { setting, value, rule } => {
@@ -207,7 +232,7 @@ impl Config {
         within("request_timeout_secs", self.request_timeout_secs, 1, 3600, "between 1 and 3600")?;
         within("tls_handshake_timeout_secs", self.tls_handshake_timeout_secs, 1, 60, "between 1 and 60")?;
         within("shutdown_grace_secs", self.shutdown_grace_secs, 0, 300, "between 0 and 300")?;
-        Ok(())
+        self.oauth.validate()
     }
 }
 

@@ -160,6 +160,12 @@ enum Command {
         /// Serve Prometheus `/metrics` on this separate address (bare flag: 127.0.0.1:9464).
         #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
         metrics_listen: Option<SocketAddr>,
+        /// Accept OAuth access tokens from this issuer (replaces `[oauth] issuers` with this one).
+        #[arg(long, requires = "oauth_resource")]
+        oauth_issuer: Option<String>,
+        /// This server's canonical resource URI, e.g. https://mcp.example.com/mcp (tokens' `aud`).
+        #[arg(long)]
+        oauth_resource: Option<String>,
     },
     /// Serve newline-delimited JSON-RPC on stdin/stdout, acting with the key in TOLLGATE_API_KEY.
     Stdio {
@@ -339,17 +345,27 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::client(&connect, None, json));
         }
         Command::Init { dir, json } => cli::init(dir.data_dir, json),
-        Command::Serve { dir, listen, allowed_hosts, conformance, clock_file, tls, metrics_listen } => {
-            cli::serve(ServeArgs {
-                data_dir: dir.data_dir,
-                listen,
-                allowed_hosts,
-                conformance,
-                clock_file,
-                tls: tls.settings(),
-                metrics_listen,
-            })
-        }
+        Command::Serve {
+            dir,
+            listen,
+            allowed_hosts,
+            conformance,
+            clock_file,
+            tls,
+            metrics_listen,
+            oauth_issuer,
+            oauth_resource,
+        } => cli::serve(ServeArgs {
+            data_dir: dir.data_dir,
+            listen,
+            allowed_hosts,
+            conformance,
+            clock_file,
+            tls: tls.settings(),
+            metrics_listen,
+            oauth_issuer,
+            oauth_resource,
+        }),
         Command::Stdio { dir, local_admin, conformance, clock_file } => {
             // The key comes from the environment only: a flag would show it in `ps`.
             let api_key = std::env::var("TOLLGATE_API_KEY").ok();

@@ -115,7 +115,9 @@ impl Governance {
             .map_err(|e| StoreError::Audit(format!("request-state key: {e}")))?;
         // Listen streams may hold at most half of the connections (at least one).
         let stream_capacity = (config.max_connections / 2).max(1);
-        let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
+        let authenticator = Arc::new(
+            Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant).with_oauth(&config.oauth),
+        );
         let rate_limits = Arc::new(RateLimits::new(Arc::clone(&store), clock.clone()));
         let chain = Chain::standard(
             Arc::clone(&registry),

@@ -249,6 +249,33 @@ const MIGRATIONS: &[&str] = &[
         verified_by TEXT NOT NULL
     );
     "#,
+    // 12: OAuth subjects bound to a tenant (one tenant per issuer, kind and subject),
+    // and the one-time invites that bind them (codes stored as digests only).
+    r#"
+    CREATE TABLE oauth_bindings (
+        issuer TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        invite_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (issuer, kind, subject)
+    );
+    CREATE INDEX oauth_bindings_by_tenant ON oauth_bindings(tenant_id, created_at);
+    CREATE TABLE oauth_invites (
+        code_digest TEXT PRIMARY KEY,
+        invite_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        redeemed_at TEXT
+    );
+    CREATE INDEX oauth_invites_by_tenant ON oauth_invites(tenant_id, created_at);
+    "#,
 ];
 
 /// The first schema version whose stored tool pins (audit records' `tool` and

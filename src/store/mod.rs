@@ -26,6 +26,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod lock;
 mod migrations;
+pub mod oauth_bindings;
 pub mod reservations;
 pub mod rotation;
 mod sql;

@@ -17,6 +17,7 @@ pub mod conformance;
 pub mod conformance_interactive;
 pub mod context;
 pub mod edition;
+pub mod identity_tools;
 pub mod key_revoke_all;
 pub mod keys;
 pub mod lifecycle;

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+pub mod issuer;
 pub mod pki;
 
 pub const MODERN: &str = "2026-07-28";
