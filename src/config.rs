@@ -8,6 +8,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub mod flags;
+
+pub use flags::{FLAGS, Flag, FlagDef, FlagStates};
+mod oauth;
+pub use oauth::{IssuerConfig, JwsAlgorithm, OAuthConfig, is_issuer_url, is_loopback_host};
+
 /// The file `init` writes: every setting, commented, at its default.
 pub const TEMPLATE: &str = r#"# tollgate configuration. Every setting is shown at its default.
 # Environment variables override the file: TOLLGATE_ and the setting's name in
@@ -20,9 +26,20 @@ pub const TEMPLATE: &str = r#"# tollgate configuration. Every setting is shown a
 # through TOLLGATE_DATABASE_URL, so no password sits in this file. Never logged.
 # database_url = "postgres://tollgate_app@db.internal/tollgate?sslmode=verify-full&sslrootcert=/etc/tollgate/db-ca.pem"
 
-# Multi-tenant mode. false makes tollgate a single-tenant server: tenant tools
+# Feature flags (docs/tools.md lists each tool's flag). A tool whose flag is off is absent
+# from tools/list and refused with -31403 feature_disabled, data.flag naming the flag.
+# Multi-tenant mode (the kill switch). false makes tollgate a single-tenant server: tenant tools
 # disappear, everything acts on the tenant `default`, other tenants' keys are refused.
 multi_tenant = true
+# `tenant.bootstrap`: the platform admin may create tenants.
+tenant_bootstrap = true
+# The billing API: `plan.get`, `plan.set`, `plan.catalog`. Off hides them; quotas and plan
+# features stay enforced from each tenant's current plan.
+billing_api = true
+# The read-only operator console `admin.overview` and `admin.tenants` (platform admin only).
+admin_console = false
+# `tenant.delete` (plan-then-confirm, blocked by a legal hold).
+tenant_delete = false
 
 # Largest HTTP request body, in bytes (1 KiB .. 64 MiB).
 max_body_bytes = 1048576
@@ -45,10 +62,6 @@ denial_persist_ms = 1000
 per_address_rps = 500
 per_address_burst = 1000
 
-# Feature flag: allow `tenant.delete` (plan-then-confirm, blocked by a legal hold). Off: the tool
-# is refused with -31403 feature_disabled.
-tenant_delete = false
-
 # Legacy (2025) HTTP sessions: most held at once (1 .. 100000; a tenant gets a quarter, a key 64) and idle lifetime in seconds (10 .. 86400).
 session_capacity = 1024
 session_idle_secs = 1800
@@ -69,6 +82,24 @@ request_timeout_secs = 60
 tls_handshake_timeout_secs = 10
 # On SIGTERM / Ctrl-C: how long in-flight requests may still run, in seconds (0 .. 300).
 shutdown_grace_secs = 10
+
+# OAuth 2.1 (MCP authorization): accept JWT access tokens (RFC 9068) from these
+# issuers for this resource, over HTTP and HTTPS. Off while no issuer is set.
+# `serve --oauth-issuer URL --oauth-resource URL` sets the common case;
+# TOLLGATE_OAUTH_ISSUER / _RESOURCE / _LEEWAY_SECS / _JWKS_REFRESH_SECS /
+# _JWKS_MIN_REFRESH_SECS override. See docs/security.md.
+# [oauth]
+# resource = "https://mcp.example.com/mcp"   # canonical URI; tokens' aud must contain it
+# leeway_secs = 60                           # clock skew on exp/nbf (0 .. 300)
+# jwks_refresh_secs = 3600                   # background key refresh (60 .. 86400)
+# jwks_min_refresh_secs = 60                 # unknown kid: at most one fetch per this (1 .. 3600)
+# scopes_supported = ["tollgate:read", "tollgate:operate", "tollgate:audit", "tollgate:admin"]
+# [[oauth.issuers]]
+# name = "corp"                              # label in principal ids and metrics
+# url = "https://auth.example.com"           # exactly the tokens' iss
+# algorithms = ["RS256", "ES256", "EdDSA"]
+# max_lifetime_secs = 3600                   # longest exp - iat accepted (60 .. 86400)
+# jwks_origins = []                          # other origins jwks_uri may use
 "#;
 
 /// Settings, validated.
@@ -78,7 +109,14 @@ pub struct Config {
     /// Never serialized (it may hold a password); see [`DatabaseUrl`].
     #[serde(skip_serializing)]
     pub database_url: Option<DatabaseUrl>,
+    /// Flag `multi_tenant` (see [`FLAGS`]).
     pub multi_tenant: bool,
+    /// Flag `tenant_bootstrap`.
+    pub tenant_bootstrap: bool,
+    /// Flag `billing_api`.
+    pub billing_api: bool,
+    /// Flag `admin_console`.
+    pub admin_console: bool,
     pub max_body_bytes: usize,
     pub max_page_size: usize,
     pub checkpoint_every: u64,
@@ -88,7 +126,7 @@ pub struct Config {
     pub session_idle_secs: u64,
     pub per_address_rps: u32,
     pub per_address_burst: u32,
-    /// Feature flag for `tenant.delete` (off by default).
+    /// Flag `tenant_delete`.
     pub tenant_delete: bool,
     pub max_connections: usize,
     /// Percent of `max_connections` one client address may hold.
@@ -98,13 +136,19 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub tls_handshake_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
+    /// `[oauth]`: trusted issuers and this server's resource URI (off by default).
+    #[serde(skip_serializing_if = "OAuthConfig::is_default")]
+    pub oauth: OAuthConfig,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: None,
-            multi_tenant: true,
+            multi_tenant: Flag::MultiTenant.default_state(),
+            tenant_bootstrap: Flag::TenantBootstrap.default_state(),
+            billing_api: Flag::BillingApi.default_state(),
+            admin_console: Flag::AdminConsole.default_state(),
             max_body_bytes: 1024 * 1024,
             max_page_size: 100,
             checkpoint_every: 100,
@@ -114,7 +158,7 @@ impl Default for Config {
             session_idle_secs: 1800,
             per_address_rps: 500,
             per_address_burst: 1000,
-            tenant_delete: false,
+            tenant_delete: Flag::TenantDelete.default_state(),
             max_connections: 1024,
             per_address_connection_share: 25,
             per_address_exempt_loopback: true,
@@ -122,6 +166,7 @@ impl Default for Config {
             request_timeout_secs: 60,
             tls_handshake_timeout_secs: 10,
             shutdown_grace_secs: 10,
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -152,9 +197,10 @@ impl Config {
         if let Ok(url) = std::env::var("TOLLGATE_DATABASE_URL") {
             table.insert("database_url".into(), toml::Value::String(url));
         }
-        let config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse { path: shown(), detail: e.to_string() })?;
+        config.oauth.apply_env(|name| std::env::var(name).ok())?;
         config.validate().map_err(|e| match e {
             // Say where an out-of-range value came from when the environment set it.
             ConfigError::Invalid { setting, value, rule } => {
@@ -208,7 +254,7 @@ impl Config {
                 rule: "a postgres:// or postgresql:// URL",
             });
         }
-        Ok(())
+        self.oauth.validate()
     }
 }
 
@@ -236,6 +282,22 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 impl Config {
+    /// The state of every flag.
+    pub fn flags(&self) -> FlagStates {
+        Flag::all().fold(FlagStates::defaults(), |states, f| states.with(f, self.flag(f)))
+    }
+
+    /// Whether one flag is on.
+    pub fn flag(&self, flag: Flag) -> bool {
+        match flag {
+            Flag::MultiTenant => self.multi_tenant,
+            Flag::TenantBootstrap => self.tenant_bootstrap,
+            Flag::BillingApi => self.billing_api,
+            Flag::AdminConsole => self.admin_console,
+            Flag::TenantDelete => self.tenant_delete,
+        }
+    }
+
     /// Most connections one client address may hold: its share of
     /// `max_connections`, rounded up, at least 1.
     pub fn connections_per_address(&self) -> usize {
@@ -364,6 +426,21 @@ mod tests {
         let err = apply_env(&mut toml::Table::new(), |n| (n == "TOLLGATE_REQUEST_TIMEOUT_SECS").then(|| "soon".into()))
             .expect_err("not a number");
         assert!(err.to_string().contains("TOLLGATE_REQUEST_TIMEOUT_SECS"), "{err}");
-        assert_eq!(setting_names().len(), 18);
+        assert_eq!(setting_names().len(), 21);
+    }
+
+    #[test]
+    fn every_flag_is_a_setting_with_its_documented_default_and_variable() {
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults");
+        for def in FLAGS {
+            assert_eq!(defaults.get(def.key).and_then(toml::Value::as_bool), Some(def.default), "{}", def.key);
+            assert_eq!(Config::default().flag(def.flag), def.default, "{}", def.key);
+            let flipped = if def.default { "off" } else { "on" };
+            let mut table = toml::Table::new();
+            apply_env(&mut table, |name| (name == def.flag.env()).then(|| flipped.to_owned())).expect("valid");
+            let c: Config = toml::Value::Table(table).try_into().expect("config");
+            assert_eq!(c.flag(def.flag), !def.default, "{} via {}", def.key, def.flag.env());
+            assert_eq!(c.flags().changed(), [def.flag], "only {} changed", def.key);
+        }
     }
 }

@@ -25,7 +25,8 @@
 //! - [`store`]: the only SQL: single writer with group commit, readers,
 //!   migrations, reservations.
 //! - Leaves, used by every layer and importing none: [`metrics`],
-//!   [`config`], [`billing`], [`audit`], [`identity`], [`wire`] (the
+//!   [`config`] (settings, and the one flag registry [`config::FLAGS`]),
+//!   [`billing`], [`audit`], [`identity`], [`wire`] (the
 //!   JSON-RPC/MCP wire model and error codes), [`clock`], [`sync`].
 
 pub mod cmd;

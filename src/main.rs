@@ -160,6 +160,12 @@ enum Command {
         /// Serve Prometheus `/metrics` on this separate address (bare flag: 127.0.0.1:9464).
         #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
         metrics_listen: Option<SocketAddr>,
+        /// Accept OAuth access tokens from this issuer (replaces `[oauth] issuers` with this one).
+        #[arg(long, requires = "oauth_resource")]
+        oauth_issuer: Option<String>,
+        /// This server's canonical resource URI, e.g. https://mcp.example.com/mcp (tokens' `aud`).
+        #[arg(long)]
+        oauth_resource: Option<String>,
     },
     /// Serve newline-delimited JSON-RPC on stdin/stdout, acting with the key in TOLLGATE_API_KEY.
     Stdio {
@@ -255,6 +261,18 @@ enum Command {
         /// Print a machine-readable summary, step by step.
         #[arg(long)]
         json: bool,
+    },
+    /// Write, print or check the tool reference (docs/tools.md), generated from the code.
+    Docs {
+        /// Write the reference to this file.
+        #[arg(long, conflicts_with = "check")]
+        out: Option<PathBuf>,
+        /// Fail if `--file` differs from what the code generates.
+        #[arg(long)]
+        check: bool,
+        /// File checked by `--check`.
+        #[arg(long, default_value = "docs/tools.md")]
+        file: PathBuf,
     },
     /// Measure governed calls per second (1 and N concurrent clients) on a temporary data dir.
     Bench {
@@ -360,17 +378,27 @@ fn main() -> ExitCode {
         Command::Migrate { dir, bootstrap_roles, print_roles_sql } => {
             tollgate::cmd::migrate::migrate(dir.data_dir, bootstrap_roles, print_roles_sql)
         }
-        Command::Serve { dir, listen, allowed_hosts, conformance, clock_file, tls, metrics_listen } => {
-            cli::serve(ServeArgs {
-                data_dir: dir.data_dir,
-                listen,
-                allowed_hosts,
-                conformance,
-                clock_file,
-                tls: tls.settings(),
-                metrics_listen,
-            })
-        }
+        Command::Serve {
+            dir,
+            listen,
+            allowed_hosts,
+            conformance,
+            clock_file,
+            tls,
+            metrics_listen,
+            oauth_issuer,
+            oauth_resource,
+        } => cli::serve(ServeArgs {
+            data_dir: dir.data_dir,
+            listen,
+            allowed_hosts,
+            conformance,
+            clock_file,
+            tls: tls.settings(),
+            metrics_listen,
+            oauth_issuer,
+            oauth_resource,
+        }),
         Command::Stdio { dir, local_admin, conformance, clock_file } => {
             // The key comes from the environment only: a flag would show it in `ps`.
             let api_key = std::env::var("TOLLGATE_API_KEY").ok();
@@ -427,6 +455,9 @@ fn main() -> ExitCode {
         }
         Command::Seed { dir, seed, json } => cli::seed(dir.data_dir, seed, json),
         Command::Demo { keep, json } => cli::demo(keep, json),
+        Command::Docs { out: Some(file), .. } => tollgate::cmd::docs::write(&file),
+        Command::Docs { check: true, file, .. } => tollgate::cmd::docs::check(&file),
+        Command::Docs { .. } => tollgate::cmd::docs::print(),
         Command::Bench { calls, clients } => cli::bench(calls, &clients),
     };
     finish(result)

@@ -28,6 +28,7 @@ impl InProcess {
     /// Serve `dir` with `config` on 127.0.0.1 (a free port).
     pub async fn start(dir: &Path, config: Config) -> Result<Self, String> {
         let store = Store::open(dir, Clock::system(), StoreOptions::default()).map_err(|e| e.to_string())?;
+        let oauth = crate::transport::http::oauth::ProtectedResource::of(&config.oauth);
         let server = McpServer::new(ServerOptions::default(), Arc::clone(&store), config).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -36,6 +37,7 @@ impl InProcess {
             allowed_hosts: AllowedHosts::default(),
             transport: TransportKind::Http,
             local_admin_fallback: false,
+            oauth,
         };
         let app = crate::transport::http::router(server, options).into_make_service_with_connect_info::<SocketAddr>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

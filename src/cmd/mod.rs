@@ -9,6 +9,8 @@ pub mod bench;
 pub mod call;
 pub mod client;
 pub mod demo;
+pub mod demo_oauth;
+pub mod docs;
 pub mod export;
 pub mod inproc;
 pub mod migrate;
@@ -98,7 +100,18 @@ fn clock(clock_file: Option<PathBuf>) -> Clock {
 
 /// Open the store and build a server on it.
 fn open(dir: &Path, conformance: bool, clock: Clock) -> Result<(Arc<McpServer>, Arc<Store>, Config), CliError> {
-    let config = load_config(dir)?;
+    open_with(dir, conformance, clock, Ok)
+}
+
+/// [`open`], with the loaded config adjusted (and validated again) first.
+fn open_with(
+    dir: &Path,
+    conformance: bool,
+    clock: Clock,
+    adjust: impl FnOnce(Config) -> Result<Config, CliError>,
+) -> Result<(Arc<McpServer>, Arc<Store>, Config), CliError> {
+    let config = adjust(load_config(dir)?)?;
+    config.validate()?;
     let options = StoreOptions {
         checkpoint_every: config.checkpoint_every,
         checkpoint_interval: std::time::Duration::from_secs(config.checkpoint_interval_secs),
@@ -145,6 +158,10 @@ pub struct ServeArgs {
     pub tls: Option<crate::transport::tls::TlsSettings>,
     /// Serve `/metrics` on this separate address.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--oauth-issuer`: the one trusted issuer (replaces the config's).
+    pub oauth_issuer: Option<String>,
+    /// `--oauth-resource`: this server's canonical resource URI.
+    pub oauth_resource: Option<String>,
 }
 
 /// `tollgate serve`.
@@ -165,12 +182,22 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map(crate::transport::tls::server_config)
         .transpose()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let (server, store, config) = open(&dir, args.conformance, clock(args.clock_file))?;
+    let (issuer, resource) = (args.oauth_issuer.clone(), args.oauth_resource.clone());
+    let (server, store, config) = open_with(&dir, args.conformance, clock(args.clock_file), move |mut c| {
+        if let Some(url) = issuer {
+            c.oauth.set_issuer(&url);
+        }
+        if let Some(r) = resource {
+            c.oauth.resource = r;
+        }
+        Ok(c)
+    })?;
     let options = HttpOptions {
         max_body_bytes: config.max_body_bytes,
         allowed_hosts: AllowedHosts::with_extra(args.allowed_hosts),
         transport: if tls.is_some() { TransportKind::Https } else { TransportKind::Http },
         local_admin_fallback: args.conformance,
+        oauth: crate::transport::http::oauth::ProtectedResource::of(&config.oauth),
     };
     let secs = std::time::Duration::from_secs;
     let listen_options = crate::transport::http::listener::ListenOptions {
@@ -184,6 +211,10 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         shutdown_grace: secs(config.shutdown_grace_secs),
     };
     let served = runtime()?.block_on(async move {
+        // Fetch the issuers' keys now and keep them fresh; tollgate serves keys and mTLS meanwhile.
+        if let Some(oauth) = server.governance().authenticator.oauth() {
+            oauth.keys.spawn_background();
+        }
         if let Some(at) = args.metrics_listen {
             crate::transport::metrics::spawn(Arc::clone(&server), at).await?;
         }

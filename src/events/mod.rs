@@ -375,6 +375,7 @@ mod tests {
             kind: crate::identity::PrincipalKind::ApiKey,
             tenant: tenant.map(|t| TenantId(t.into())),
             role: crate::identity::Role::TenantAdmin,
+            oauth: None,
         }
     }
 

@@ -260,6 +260,10 @@ impl CommitPlan {
         }
         let failed = outcome.is_error;
         let reason = if failed { outcome.error_code() } else { None };
+        // A read-only tool's note about its own call (a chain verified) is kept with its record.
+        if let (false, Some(note)) = (failed, &outcome.after) {
+            note.apply(w.conn)?;
+        }
         let result = outcome.into_result();
         let at = self.draft.ts.clone();
         let mut usage = Map::new();

@@ -29,7 +29,7 @@ impl Chain {
         flags: Flags,
         rate_limits: Arc<rate_limit::RateLimits>,
     ) -> Self {
-        let multi_tenant = flags.multi_tenant;
+        let multi_tenant = flags.multi_tenant();
         Self {
             steps: vec![
                 Box::new(Authenticate::new(authenticator)),

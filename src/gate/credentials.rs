@@ -7,10 +7,15 @@
 
 use std::sync::Arc;
 
+use super::jwks::KeyCache;
+use super::jwt;
 use crate::clock::Clock;
+use crate::config::OAuthConfig;
 pub use crate::identity::AuthFailure;
+use crate::identity::oauth::{effective_role, scope_for};
 use crate::identity::{Credential, Principal, PrincipalKind, Role, TenantId, key_format};
-use crate::store::{Store, StoreError, keys, tenants};
+use crate::identity::{OAuthGrant, OAuthSubject, SubjectKind};
+use crate::store::{Store, StoreError, keys, oauth_bindings, tenants};
 
 /// Authentication outcome; `Unavailable` when the store cannot answer (fail closed).
 #[derive(Debug, Clone)]
@@ -21,6 +26,22 @@ pub enum AuthError {
     /// with a tenant certificate): -31403 `credential_mismatch`, audited
     /// under the key's principal, which this carries.
     Mismatch(Box<Principal>),
+    /// A verified OAuth token whose subject no tenant has bound (it may only
+    /// redeem an invite): -31403 `unbound_subject` otherwise.
+    Unbound(Box<OAuthSubject>),
+    /// A bound OAuth subject whose token carries no tollgate scope that its
+    /// binding's role includes: -31403 `insufficient_scope`, asking for `scope`.
+    NoScope {
+        principal: Box<Principal>,
+        scope: &'static str,
+    },
+}
+
+/// What OAuth validation needs: the issuers' keys and this resource.
+pub struct OAuth {
+    pub keys: Arc<KeyCache>,
+    resource: String,
+    leeway_secs: i64,
 }
 
 /// Resolves credentials to principals.
@@ -28,11 +49,39 @@ pub struct Authenticator {
     store: Arc<Store>,
     clock: Clock,
     multi_tenant: bool,
+    oauth: Option<OAuth>,
 }
 
 impl Authenticator {
     pub fn new(store: Arc<Store>, clock: Clock, multi_tenant: bool) -> Self {
-        Self { store, clock, multi_tenant }
+        Self { store, clock, multi_tenant, oauth: None }
+    }
+
+    /// Accept JWT access tokens as `config` says (nothing changes when no issuer is set).
+    pub fn with_oauth(mut self, config: &OAuthConfig) -> Self {
+        if config.enabled() {
+            self.oauth = Some(OAuth {
+                keys: Arc::new(KeyCache::new(config, self.clock.clone())),
+                resource: config.resource.clone(),
+                leeway_secs: i64::try_from(config.leeway_secs).unwrap_or(0),
+            });
+        }
+        self
+    }
+
+    /// The OAuth settings in force, if any.
+    pub fn oauth(&self) -> Option<&OAuth> {
+        self.oauth.as_ref()
+    }
+
+    /// Before a JWT is verified: fetch its issuer's keys if its `kid` is not
+    /// cached and the negative cache allows a fetch now (one fetch in flight
+    /// per issuer; everything else returns at once).
+    pub async fn prepare(&self, credential: &Credential) {
+        let (Some(oauth), Credential::Bearer(token)) = (&self.oauth, credential) else { return };
+        if let Some(issuer) = jwt::needs_fetch(token, &oauth.keys) {
+            let _ = oauth.keys.refresh(&issuer, false).await;
+        }
     }
 
     /// Who presents this credential, on a legacy session opened by `bound` (if any).
@@ -50,9 +99,12 @@ impl Authenticator {
             Credential::None => return Err(AuthError::Refused(AuthFailure::MissingCredential)),
             Credential::Ambiguous => return Err(AuthError::Refused(AuthFailure::AmbiguousCredentials)),
             Credential::LocalAdmin => return Ok(Principal::local_admin()),
+            Credential::Bearer(t) if jwt::looks_like_jwt(t) => return self.token(t),
             Credential::Bearer(t) => t,
             Credential::Certificate { fingerprint, bearer } => {
-                let by_key = bearer.as_deref().map(|t| self.key(t)).transpose()?;
+                // The bearer beside a certificate is a tollgate key or an OAuth token.
+                let by_bearer = |t: &str| if jwt::looks_like_jwt(t) { self.token(t) } else { self.key(t) };
+                let by_key = bearer.as_deref().map(by_bearer).transpose()?;
                 let by_cert = self.certificate(fingerprint)?;
                 return combine(by_key, by_cert);
             }
@@ -104,7 +156,71 @@ impl Authenticator {
             // A tenant key whose tenant is gone, or a platform row with a tenant role: refuse.
             _ => return Err(AuthError::Refused(AuthFailure::InvalidKey)),
         };
-        Ok(Principal { id: row.key_id, kind: PrincipalKind::ApiKey, role, tenant: tenant_id })
+        Ok(Principal { id: row.key_id, kind: PrincipalKind::ApiKey, role, tenant: tenant_id, oauth: None })
+    }
+
+    /// The principal of a JWT access token: verified (RFC 9068), then bound.
+    fn token(&self, token: &str) -> Result<Principal, AuthError> {
+        // No issuer is configured: no JWT's issuer can be trusted.
+        let Some(oauth) = &self.oauth else { return Err(AuthError::Refused(AuthFailure::TokenIssuer)) };
+        let expect = jwt::Expect {
+            resource: &oauth.resource,
+            leeway_secs: oauth.leeway_secs,
+            now: self.clock.now().unix_timestamp(),
+        };
+        let subject = match jwt::verify(token, &oauth.keys, &expect) {
+            Ok(s) => {
+                crate::metrics::get().oauth_token_accepted(&s.issuer_name);
+                s
+            }
+            Err(jwt::Verdict::Refused(f)) => return Err(AuthError::Refused(f)),
+            // An unknown key: refused now; `prepare` (a `tools/call`) fetches first, and
+            // other requests start a fetch for the next one, within the negative cache.
+            Err(jwt::Verdict::NeedKeys { issuer, may_refresh }) => {
+                if may_refresh {
+                    spawn_refresh(&oauth.keys, &issuer);
+                }
+                return Err(AuthError::Refused(AuthFailure::TokenSignature));
+            }
+            Err(jwt::Verdict::KeysUnavailable) => return Err(AuthError::Refused(AuthFailure::IssuerUnavailable)),
+        };
+        let found = self
+            .store
+            .read(|conn| {
+                let b = oauth_bindings::get(conn, &subject.issuer, subject.kind.as_str(), &subject.subject)?;
+                let Some(b) = b else { return Ok(None) };
+                conn.set_scope(Some(&b.tenant_id))?;
+                let tenant = tenants::get(conn, &b.tenant_id)?;
+                Ok(Some((b, tenant)))
+            })
+            .map_err(AuthError::Unavailable)?;
+        let Some((binding, tenant)) = found else { return Err(AuthError::Unbound(Box::new(subject))) };
+        let bound = Role::parse(&binding.role).filter(|r| *r != Role::PlatformAdmin);
+        let (Some(bound), Some(tenant)) = (bound, tenant) else {
+            return Err(AuthError::Unbound(Box::new(subject)));
+        };
+        if tenant.status != "active" {
+            return Err(AuthError::Refused(AuthFailure::TenantInactive));
+        }
+        if !self.multi_tenant && tenant.id != TenantId::default_tenant().0 {
+            return Err(AuthError::Refused(AuthFailure::TenantDisabled));
+        }
+        let kind = match subject.kind {
+            SubjectKind::User => PrincipalKind::OauthUser,
+            SubjectKind::Client => PrincipalKind::OauthClient,
+        };
+        let effective = effective_role(bound, &subject.scopes);
+        let principal = Principal {
+            id: subject.principal_id(),
+            kind,
+            role: effective.unwrap_or(Role::Viewer),
+            tenant: Some(TenantId(tenant.id)),
+            oauth: Some(Box::new(OAuthGrant { subject, bound_role: Some(bound) })),
+        };
+        match effective {
+            Some(_) => Ok(principal),
+            None => Err(AuthError::NoScope { principal: Box::new(principal), scope: scope_for(bound) }),
+        }
     }
 
     /// The principal a client certificate is bound to, if any; a binding that
@@ -135,8 +251,21 @@ impl Authenticator {
             kind: PrincipalKind::Certificate,
             role,
             tenant: Some(TenantId(tenant.id)),
+            oauth: None,
         }))
     }
+}
+
+/// Start a key fetch for `issuer` in the background (when a runtime runs).
+fn spawn_refresh(keys: &Arc<KeyCache>, issuer: &str) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    let keys = Arc::clone(keys);
+    let issuer = issuer.to_owned();
+    runtime.spawn(async move {
+        if let Some(i) = keys.issuer(&issuer).cloned() {
+            let _ = keys.refresh(&i, false).await;
+        }
+    });
 }
 
 /// Combine what the key and the certificate resolved to.
@@ -158,7 +287,13 @@ mod cert_tests {
     use crate::identity::{PrincipalKind, Role, TenantId};
 
     fn p(id: &str, role: Role, tenant: Option<&str>) -> Principal {
-        Principal { id: id.into(), kind: PrincipalKind::ApiKey, role, tenant: tenant.map(|t| TenantId(t.into())) }
+        Principal {
+            id: id.into(),
+            kind: PrincipalKind::ApiKey,
+            role,
+            tenant: tenant.map(|t| TenantId(t.into())),
+            oauth: None,
+        }
     }
 
     #[test]

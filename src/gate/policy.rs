@@ -12,35 +12,29 @@ use time::OffsetDateTime;
 
 use super::flags::Flags;
 use crate::billing::{BillingView, Status};
+use crate::config::Flag;
 use crate::identity::Role;
 use crate::store::{Store, billing};
 use crate::tools::spec::BillingClass;
 use crate::tools::{Edition, RegisteredTool};
 use crate::wire::denial::{Denial, Forbid};
 
-/// The tool exists in this server's edition.
+/// The tool exists in this server's edition (the `multi_tenant` flag).
 pub fn edition(tool: &RegisteredTool, multi_tenant: bool) -> Result<(), Denial> {
-    if tool.edition == Edition::of(multi_tenant) {
-        Ok(())
-    } else {
-        Err(Denial::forbidden(
-            Forbid::FeatureDisabled,
-            "this tool is disabled on this server",
-            json!({ "flag": "multi_tenant" }),
-        ))
+    if tool.edition == Edition::of(multi_tenant) { Ok(()) } else { Err(disabled(Flag::MultiTenant)) }
+}
+
+/// No flag turns the tool off (its edition's included).
+pub fn flag(tool: &RegisteredTool, flags: &Flags) -> Result<(), Denial> {
+    match flags.disabled_flag(tool) {
+        None => Ok(()),
+        Some(flag) => Err(disabled(flag)),
     }
 }
 
-/// No flag turns the tool off.
-pub fn flag(tool: &RegisteredTool, flags: &Flags) -> Result<(), Denial> {
-    match flags.disabled_flag(tool.spec.name) {
-        None => Ok(()),
-        Some(flag) => Err(Denial::forbidden(
-            Forbid::FeatureDisabled,
-            "this tool is disabled on this server",
-            json!({ "flag": flag }),
-        )),
-    }
+/// The one refusal of every flag: -31403 `feature_disabled`, `data.flag` naming it.
+fn disabled(flag: Flag) -> Denial {
+    Denial::forbidden(Forbid::FeatureDisabled, "this tool is disabled on this server", json!({ "flag": flag.key() }))
 }
 
 /// The principal's role may call the tool.
@@ -101,7 +95,6 @@ pub fn allows(
     view: Option<&BillingView>,
     now: OffsetDateTime,
 ) -> Result<(), Denial> {
-    edition(tool, flags.multi_tenant)?;
     flag(tool, flags)?;
     role(tool, who)?;
     billing_status(tool, view, now)?;

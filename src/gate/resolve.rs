@@ -2,11 +2,11 @@
 //!
 //! This is also where feature flags apply: a tool that a flag switches off
 //! (a tool or version that exists only in the other edition, and the tools
-//! of [`super::Flags::disabled_flag`]) is refused here with -31403
+//! of [`super::Flags::disabled_flag`], declared in `config::FLAGS`) is refused here with -31403
 //! `feature_disabled`, before validation, so its schema says nothing.
 //!
 //! An unknown tool is -32602 whose `data.available` lists only the tools the
-//! caller can see (its role and the server's mode allow), so the error names
+//! caller can see (its role, the server's mode and flags allow), so the error names
 //! nothing the caller may not know about.
 
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct ResolveTool {
 
 impl ResolveTool {
     pub fn new(registry: Arc<Registry>, flags: Flags) -> Self {
-        Self { registry, multi_tenant: flags.multi_tenant, flags }
+        Self { registry, multi_tenant: flags.multi_tenant(), flags }
     }
 }
 
@@ -54,7 +54,7 @@ impl Step for ResolveTool {
             let available: Vec<String> = self
                 .registry
                 .all_versions()
-                .filter(|t| t.visible_to(role, self.multi_tenant))
+                .filter(|t| t.visible_to(role, self.multi_tenant) && self.flags.disabled_flag(t).is_none())
                 .flat_map(|t| [t.spec.name.to_owned(), t.pinned_name()])
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()

@@ -24,6 +24,28 @@ pub enum AuthFailure {
     UnknownCertificate,
     /// More than one credential header: a malformed request (-32600, HTTP 400), not -31401.
     AmbiguousCredentials,
+    /// An OAuth access token past its `exp` (with the leeway).
+    TokenExpired,
+    /// An OAuth access token before its `nbf` (or issued in the future).
+    TokenNotYetValid,
+    /// An OAuth access token valid for longer than its issuer's `max_lifetime_secs`.
+    TokenLifetime,
+    /// `aud` does not contain this server's resource URI exactly.
+    TokenAudience,
+    /// `iss` is not a configured issuer.
+    TokenIssuer,
+    /// The signature does not verify with the issuer's keys, its `kid` is
+    /// unknown, or its algorithm is not allowed (`none`, HMAC, …).
+    TokenSignature,
+    /// `typ` is not `at+jwt` (an ID token, for one).
+    TokenType,
+    /// Not a JWS of the expected shape, a `crit` header, or a required claim missing.
+    TokenMalformed,
+    /// A valid token whose subject no tenant has bound (-31403, not -31401:
+    /// a new token would not help).
+    UnboundSubject,
+    /// The token's issuer has not served its keys yet (-31503).
+    IssuerUnavailable,
 }
 
 impl AuthFailure {
@@ -40,7 +62,32 @@ impl AuthFailure {
             AuthFailure::SessionPrincipalMismatch => "session_principal_mismatch",
             AuthFailure::UnknownCertificate => "unknown_certificate",
             AuthFailure::AmbiguousCredentials => "ambiguous_credentials",
+            AuthFailure::TokenExpired => "token_expired",
+            AuthFailure::TokenNotYetValid => "token_not_yet_valid",
+            AuthFailure::TokenLifetime => "token_lifetime",
+            AuthFailure::TokenAudience => "token_audience",
+            AuthFailure::TokenIssuer => "token_issuer",
+            AuthFailure::TokenSignature => "token_signature",
+            AuthFailure::TokenType => "token_type",
+            AuthFailure::TokenMalformed => "token_malformed",
+            AuthFailure::UnboundSubject => "unbound_subject",
+            AuthFailure::IssuerUnavailable => "issuer_unavailable",
         }
+    }
+
+    /// Whether this is about an OAuth access token (its challenge says `invalid_token`).
+    pub fn is_token(self) -> bool {
+        matches!(
+            self,
+            AuthFailure::TokenExpired
+                | AuthFailure::TokenNotYetValid
+                | AuthFailure::TokenLifetime
+                | AuthFailure::TokenAudience
+                | AuthFailure::TokenIssuer
+                | AuthFailure::TokenSignature
+                | AuthFailure::TokenType
+                | AuthFailure::TokenMalformed
+        )
     }
 
     /// Whether the credential named a real key (refused for its state), so

@@ -6,6 +6,7 @@
 
 mod failure;
 pub mod key_format;
+pub mod oauth;
 
 pub use failure::AuthFailure;
 
@@ -164,8 +165,12 @@ pub struct Principal {
     pub id: String,
     pub kind: PrincipalKind,
     pub role: Role,
-    /// The principal's own tenant; `None` for platform principals.
+    /// The principal's own tenant; `None` for platform principals (and for
+    /// an OAuth subject not bound yet, which may only redeem an invite).
     pub tenant: Option<TenantId>,
+    /// For an OAuth principal: its verified subject and its binding's role
+    /// before scopes narrowed it.
+    pub oauth: Option<Box<OAuthGrant>>,
 }
 
 /// How the principal proved itself.
@@ -179,17 +184,85 @@ pub enum PrincipalKind {
     Certificate,
     /// The local admin of a stdio process (or of conformance mode).
     Local,
+    /// A person, through an OAuth access token (RFC 9068) bound by `identity.redeem`.
+    #[schemars(skip)]
+    OauthUser,
+    /// A service, through a client-credentials OAuth access token (`sub` is its `client_id`).
+    #[schemars(skip)]
+    OauthClient,
 }
 
 impl Principal {
     /// The local platform admin (stdio `--local-admin`, conformance mode).
     pub fn local_admin() -> Self {
-        Self { id: "local".into(), kind: PrincipalKind::Local, role: Role::PlatformAdmin, tenant: None }
+        Self { id: "local".into(), kind: PrincipalKind::Local, role: Role::PlatformAdmin, tenant: None, oauth: None }
     }
 
     pub fn is_platform(&self) -> bool {
-        self.role == Role::PlatformAdmin
+        self.role == Role::PlatformAdmin && self.oauth.is_none()
     }
+
+    /// An OAuth subject no tenant has bound (it may only redeem an invite).
+    pub fn is_unbound_subject(&self) -> bool {
+        self.oauth.as_ref().is_some_and(|g| g.bound_role.is_none())
+    }
+}
+
+/// User or client (RFC 9068 §5): a client-credentials token's `sub` is its
+/// `client_id`, so a token whose `sub` equals its `client_id` is the client
+/// itself; any other is a user acting through that client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    User,
+    Client,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::User => "user",
+            SubjectKind::Client => "client",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(SubjectKind::User),
+            "client" => Some(SubjectKind::Client),
+            _ => None,
+        }
+    }
+}
+
+/// A verified token's subject: known only after its signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSubject {
+    /// The configured issuer's label (`oauth.issuers.name`).
+    pub issuer_name: String,
+    /// The issuer identifier, exactly as configured (and as `iss` said).
+    pub issuer: String,
+    pub kind: SubjectKind,
+    pub subject: String,
+    /// The token's scopes.
+    pub scopes: Vec<String>,
+}
+
+impl OAuthSubject {
+    /// What audit records and `whoami` name this principal by.
+    pub fn principal_id(&self) -> String {
+        format!("oauth:{}:{}:{}", self.issuer_name, self.kind.as_str(), self.subject)
+    }
+}
+
+/// What an OAuth principal carries beside its role: the subject and the
+/// role its binding gave before scopes narrowed it (so a denial can tell
+/// whether more scope would help).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthGrant {
+    pub subject: OAuthSubject,
+    /// `None`: not bound to any tenant yet (only `identity.redeem` is open to it).
+    pub bound_role: Option<Role>,
 }
 
 /// The SHA-256 of a client certificate's DER, lowercase hex. Public (it names

@@ -31,6 +31,15 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// An OAuth event of a configured issuer: `issuer` is its configured name,
+/// never a token's `iss` (which an attacker chooses), so labels stay few.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IssuerLabels {
+    pub issuer: String,
+    /// `ok` or `failed` (key fetches); `accepted` (tokens).
+    pub outcome: &'static str,
+}
+
 /// Every metric tollgate exports.
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +55,8 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_refused: Counter,
     connections_refused_per_address: Counter,
+    oauth_key_fetches: Family<IssuerLabels, Counter>,
+    oauth_tokens: Family<IssuerLabels, Counter>,
 }
 
 /// The process's metrics (one server per process).
@@ -159,7 +170,21 @@ impl Metrics {
             "Connections closed at accept because their client address held its share of the connections",
             connections_refused_per_address.clone(),
         );
+        let (oauth_key_fetches, oauth_tokens) =
+            (Family::<IssuerLabels, Counter>::default(), Family::<IssuerLabels, Counter>::default());
+        registry.register(
+            "oauth_key_fetches",
+            "Key-set fetches of a configured OAuth issuer, by outcome",
+            oauth_key_fetches.clone(),
+        );
+        registry.register(
+            "oauth_tokens",
+            "OAuth access tokens accepted, by configured issuer (refusals are counted in denials by reason)",
+            oauth_tokens.clone(),
+        );
         Self {
+            oauth_key_fetches,
+            oauth_tokens,
             registry,
             calls,
             denials,
@@ -214,6 +239,17 @@ impl Metrics {
         self.connections_refused.inc();
     }
 
+    /// A key-set fetch of a configured issuer ended.
+    pub fn oauth_key_fetch(&self, issuer: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.oauth_key_fetches.get_or_create(&IssuerLabels { issuer: issuer.to_owned(), outcome }).inc();
+    }
+
+    /// A configured issuer's access token was accepted.
+    pub fn oauth_token_accepted(&self, issuer: &str) {
+        self.oauth_tokens.get_or_create(&IssuerLabels { issuer: issuer.to_owned(), outcome: "accepted" }).inc();
+    }
+
     /// The Prometheus text exposition, with the session gauge brought up to date.
     pub fn render(&self, legacy_sessions: usize) -> String {
         self.legacy_sessions.set(i64::try_from(legacy_sessions).unwrap_or(i64::MAX));
@@ -247,5 +283,17 @@ mod tests {
         assert!(text.contains(r#"tollgate_denials_total{reason="tenant_mismatch"} 1"#), "{text}");
         assert!(text.contains("tollgate_spoof_attempts_total 1"), "{text}");
         assert!(text.contains("tollgate_legacy_sessions_active 3"), "{text}");
+    }
+
+    #[test]
+    fn oauth_events_are_labelled_by_configured_issuer_name() {
+        let m = Metrics::new();
+        m.oauth_key_fetch("corp", true);
+        m.oauth_key_fetch("corp", false);
+        m.oauth_token_accepted("corp");
+        let text = m.render(0);
+        assert!(text.contains(r#"tollgate_oauth_key_fetches_total{issuer="corp",outcome="ok"} 1"#), "{text}");
+        assert!(text.contains(r#"tollgate_oauth_key_fetches_total{issuer="corp",outcome="failed"} 1"#), "{text}");
+        assert!(text.contains(r#"tollgate_oauth_tokens_total{issuer="corp",outcome="accepted"} 1"#), "{text}");
     }
 }

@@ -68,6 +68,19 @@ impl Governance {
                     };
                     self.store.denials.note(denial, self.clock.now(), caller.request_id);
                 }
+                AuthError::Unbound(_) => self.note_flood(caller, AuthFailure::UnboundSubject, Some(method)),
+                // The subject verified: its refusal is aggregated under its own principal.
+                AuthError::NoScope { principal, .. } => {
+                    let chain = principal.tenant.as_ref().map_or_else(|| SYSTEM_CHAIN.to_owned(), |t| t.0.clone());
+                    let denial = DenialKey {
+                        chain,
+                        principal: principal.id.clone(),
+                        reason: Forbid::InsufficientScope.reason().to_owned(),
+                        tool: Some(method.to_owned()),
+                        transport: caller.transport.as_str().to_owned(),
+                    };
+                    self.store.denials.note(denial, self.clock.now(), caller.request_id);
+                }
                 AuthError::Unavailable(_) => {}
             }
         })

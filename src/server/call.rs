@@ -32,7 +32,7 @@ use crate::store::notify::Heard;
 use crate::store::{Store, StoreError, audit_log, tenants};
 use crate::tools::ask::state::{self, StateKey};
 use crate::tools::ask::{Input, Interrupt, Stop};
-use crate::tools::context::{AskVia, Asked, CallContext, SharedContext};
+use crate::tools::context::{AskVia, Asked, CallContext, ServerFacts, SharedContext};
 use crate::tools::registry::Handler;
 use crate::tools::{RegisteredTool, Registry, ToolCx, ToolError, ToolErrorCode, ToolOutcome};
 use crate::wire::TransportKind;
@@ -60,6 +60,8 @@ pub struct Governance {
     heavy: HeavyCalls,
     /// PostgreSQL: the thread hearing the other instances' events.
     _listener: Option<Arc<crate::store::notify::Listener>>,
+    /// Start time and the like, for the operator console.
+    facts: Arc<ServerFacts>,
 }
 
 /// What a round starts from: this round's answers, and either a sealed state
@@ -129,7 +131,9 @@ impl Governance {
             .map_err(|e| StoreError::Audit(format!("request-state key: {e}")))?;
         // Listen streams may hold at most half of the connections (at least one).
         let stream_capacity = (config.max_connections / 2).max(1);
-        let authenticator = Arc::new(Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant));
+        let authenticator = Arc::new(
+            Authenticator::new(Arc::clone(&store), clock.clone(), config.multi_tenant).with_oauth(&config.oauth),
+        );
         let rate_limits = Arc::new(RateLimits::new(Arc::clone(&store), clock.clone()));
         let chain = Chain::standard(
             Arc::clone(&registry),
@@ -156,7 +160,14 @@ impl Governance {
                 Heard::Resync => hub.resync(),
             }
         }))?;
+        let facts = Arc::new(ServerFacts {
+            started_at: clock.now(),
+            signing_key_file: store.signing_key_path().to_owned(),
+            published: crate::tools::schemas::generate(&registry),
+            schemas_gate: std::sync::OnceLock::new(),
+        });
         Ok(Self {
+            facts,
             sealed,
             store,
             clock,
@@ -335,6 +346,7 @@ impl Governance {
             input: Arc::clone(&input),
             announcements: announcements.clone(),
             data_dir: self.store.data_dir(),
+            server: Arc::clone(&self.facts),
         };
         let arguments = permit.arguments;
         // Transactional tools run inside the commit; the others run only once a

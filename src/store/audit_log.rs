@@ -2,7 +2,8 @@
 //!
 //! Invariant: a record is appended with the next gapless seq of its chain and
 //! the previous record's hash, inside the caller's transaction; rows are
-//! stored as the canonical JSON that was hashed.
+//! stored as the canonical JSON that was hashed; each append also counts the
+//! record in `call_counts`, in the same transaction.
 
 use super::sql::{Db, Kind, args};
 use super::{StoreError, WriteCx};
@@ -34,6 +35,7 @@ pub fn append(cx: &mut WriteCx<'_>, chain: &str, draft: RecordDraft) -> Result<A
         "INSERT INTO audit_records (chain, seq, hash, record) VALUES (?1, ?2, ?3, ?4)",
         args![chain, i64::try_from(seq).unwrap_or(i64::MAX), record.hash, text],
     )?;
+    super::call_counts::note(cx.conn, &record)?;
     cx.appended.push((chain.to_owned(), seq, record.hash.clone()));
     Ok(record)
 }

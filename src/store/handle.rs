@@ -302,6 +302,11 @@ impl Store {
         self.reader_freed.notify_one();
     }
 
+    /// Where the signing key is kept (for a readability check; the key never leaves the store).
+    pub fn signing_key_path(&self) -> &Path {
+        &self.signing_key_file
+    }
+
     /// A 32-byte secret derived from the signing key for `label` (HKDF; the
     /// key itself never leaves the store).
     pub fn derive_secret(&self, label: &str) -> Result<[u8; 32], StoreError> {

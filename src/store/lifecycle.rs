@@ -206,6 +206,8 @@ pub fn inventory(conn: &Db, tenant: &str) -> Result<(Removable, Retained), Store
 /// state, legal hold, pending plans, the tenant row). The audit chain, the
 /// usage ledger, the usage totals and the plan history are kept.
 pub fn remove_tenant(conn: &Db, tenant: &str) -> Result<(), StoreError> {
+    // OAuth subjects bound to it, and its open invites (not counted in `Removable`, whose schema is v1).
+    super::oauth_bindings::remove_tenant(conn, tenant)?;
     for sql in [
         "DELETE FROM api_keys WHERE tenant_id = ?1",
         "DELETE FROM cert_bindings WHERE tenant_id = ?1",

@@ -222,6 +222,59 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (owner, chain, principal, reason, tool, transport)
     ) WITHOUT ROWID;
     "#,
+    // 10: rolling counters of decisions per chain, UTC hour and reason, kept in step with
+    // the audit log (the operator console's "last 24 hours" without scanning it). They
+    // start counting at this version: records written before it are not backfilled.
+    r#"
+    CREATE TABLE call_counts (
+        tenant_id TEXT NOT NULL,
+        hour TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, hour, decision, reason)
+    );
+    CREATE INDEX call_counts_by_hour ON call_counts(hour);
+    "#,
+    // 11: the last verification of each audit chain (`audit.verify`), for the console's release gates.
+    r#"
+    CREATE TABLE chain_verifications (
+        tenant_id TEXT NOT NULL PRIMARY KEY,
+        verified_at TEXT NOT NULL,
+        valid INTEGER NOT NULL,
+        records_checked INTEGER NOT NULL,
+        problem_code TEXT,
+        problem_seq INTEGER,
+        verified_by TEXT NOT NULL
+    );
+    "#,
+    // 12: OAuth subjects bound to a tenant (one tenant per issuer, kind and subject),
+    // and the one-time invites that bind them (codes stored as digests only).
+    r#"
+    CREATE TABLE oauth_bindings (
+        issuer TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        invite_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (issuer, kind, subject)
+    );
+    CREATE INDEX oauth_bindings_by_tenant ON oauth_bindings(tenant_id, created_at);
+    CREATE TABLE oauth_invites (
+        code_digest TEXT PRIMARY KEY,
+        invite_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        redeemed_at TEXT
+    );
+    CREATE INDEX oauth_invites_by_tenant ON oauth_invites(tenant_id, created_at);
+    "#,
 ];
 
 /// The first schema version whose stored tool pins (audit records' `tool` and

@@ -73,22 +73,45 @@ pub fn migrate(db: &Db) -> Result<(), StoreError> {
 fn migrate_locked(db: &Db, roles: &Roles) -> Result<(), StoreError> {
     let current = version(db)?;
     check_version(current)?;
-    if current >= latest() {
-        return Ok(());
+    if current == 0 {
+        apply(db, roles, BASE_VERSION, &base_schema(roles), &[])?;
     }
-    if current != 0 {
-        // Only the base schema exists so far; a later migration appends here.
-        return Err(StoreError::Refused(format!("no PostgreSQL migration from schema version {current}")));
+    let mut at = version(db)?;
+    for step in STEPS {
+        if step.version > at {
+            apply(db, roles, step.version, &step_schema(step, roles), step.definers)?;
+            at = step.version;
+        }
     }
+    if at < latest() {
+        return Err(StoreError::Refused(format!("no PostgreSQL migration from schema version {at}")));
+    }
+    Ok(())
+}
+
+/// Run one migration in its own transaction: the DDL as the owner role,
+/// the version, then (as the maintenance role) hand `definers` to the lookup role.
+fn apply(db: &Db, roles: &Roles, version: i64, ddl: &str, definers: &[Definer]) -> Result<(), StoreError> {
     db.batch("BEGIN")?;
     let applied = db
         .batch(&format!("SET LOCAL ROLE {}", roles.owner))
-        .and_then(|()| db.batch(&base_schema(roles)))
-        .and_then(|()| db.exec("INSERT INTO tollgate_schema (id, version) VALUES (1, ?1)", args![latest()]))
+        .and_then(|()| db.batch(ddl))
+        .and_then(|()| {
+            db.exec(
+                "INSERT INTO tollgate_schema (id, version) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET version = ?1",
+                args![version],
+            )
+        })
         // Handing the functions to the lookup role needs membership in it,
         // which the maintenance role has and the owner has not.
         .and_then(|_| db.batch("RESET ROLE"))
-        .and_then(|()| db.batch(&function_owners(roles)));
+        .and_then(|()| {
+            if version == BASE_VERSION {
+                db.batch(&function_owners(roles))
+            } else {
+                db.batch(&owners_of(definers, roles))
+            }
+        });
     match applied {
         Ok(()) => db.commit(),
         Err(e) => {
@@ -96,6 +119,120 @@ fn migrate_locked(db: &Db, roles: &Roles) -> Result<(), StoreError> {
             Err(e)
         }
     }
+}
+
+/// The version the base schema brings a database to (SQLite's 1..9).
+const BASE_VERSION: i64 = 9;
+
+/// A cross-tenant function: (signature, returns, body).
+type Definer = (&'static str, &'static str, &'static str);
+
+/// A migration after the base: its tables, the tenant-scoped ones with
+/// their scope column expression and the serving role's grants, the
+/// allowlisted ones, and its cross-tenant functions.
+struct Step {
+    version: i64,
+    ddl: &'static str,
+    tenant_tables: &'static [(&'static str, &'static str, &'static str)],
+    lookup_reads: &'static [&'static str],
+    definers: &'static [Definer],
+}
+
+/// A chain's rows name the chain in `tenant_id` (`_system`: the platform's).
+const CHAIN_SCOPE: &str = "CASE WHEN tenant_id = '_system' THEN '_platform' ELSE tenant_id END";
+
+const STEPS: &[Step] = &[
+    Step {
+        version: 10,
+        ddl: "CREATE TABLE call_counts (tenant_id TEXT COLLATE \"C\" NOT NULL, hour TEXT COLLATE \"C\" NOT NULL, \
+              decision TEXT COLLATE \"C\" NOT NULL, reason TEXT COLLATE \"C\" NOT NULL, count BIGINT NOT NULL, \
+              PRIMARY KEY (tenant_id, hour, decision, reason)); \
+              CREATE INDEX call_counts_by_hour ON call_counts(hour);",
+        tenant_tables: &[("call_counts", CHAIN_SCOPE, "SELECT, INSERT, UPDATE")],
+        lookup_reads: &[],
+        definers: &[],
+    },
+    Step {
+        version: 11,
+        ddl: "CREATE TABLE chain_verifications (tenant_id TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, \
+              verified_at TEXT COLLATE \"C\" NOT NULL, valid BIGINT NOT NULL, records_checked BIGINT NOT NULL, \
+              problem_code TEXT, problem_seq BIGINT, verified_by TEXT NOT NULL);",
+        tenant_tables: &[("chain_verifications", CHAIN_SCOPE, "SELECT, INSERT, UPDATE")],
+        lookup_reads: &[],
+        definers: &[],
+    },
+    Step {
+        version: 12,
+        ddl: "CREATE TABLE oauth_bindings (issuer TEXT COLLATE \"C\" NOT NULL, kind TEXT COLLATE \"C\" NOT NULL, \
+              subject TEXT COLLATE \"C\" NOT NULL, tenant_id TEXT COLLATE \"C\" NOT NULL REFERENCES tenants(id), \
+              role TEXT NOT NULL, invite_id TEXT NOT NULL, created_at TEXT COLLATE \"C\" NOT NULL, \
+              PRIMARY KEY (issuer, kind, subject)); \
+              CREATE INDEX oauth_bindings_by_tenant ON oauth_bindings(tenant_id, created_at); \
+              CREATE TABLE oauth_invites (code_digest TEXT COLLATE \"C\" PRIMARY KEY, invite_id TEXT NOT NULL, \
+              tenant_id TEXT COLLATE \"C\" NOT NULL REFERENCES tenants(id), role TEXT NOT NULL, kind TEXT NOT NULL, \
+              created_by TEXT NOT NULL, created_at TEXT COLLATE \"C\" NOT NULL, expires_at TEXT COLLATE \"C\" NOT NULL, \
+              redeemed_at TEXT); \
+              CREATE INDEX oauth_invites_by_tenant ON oauth_invites(tenant_id, created_at);",
+        tenant_tables: &[
+            ("oauth_bindings", "tenant_id", "SELECT, INSERT, DELETE"),
+            ("oauth_invites", "tenant_id", "SELECT, INSERT, UPDATE, DELETE"),
+        ],
+        lookup_reads: &["oauth_bindings", "oauth_invites"],
+        definers: &[
+            (
+                "tollgate_auth_subject(p_issuer text, p_kind text, p_subject text)",
+                "TABLE(issuer text, kind text, subject text, tenant_id text, role text, invite_id text, created_at text)",
+                "SELECT issuer, kind, subject, tenant_id, role, invite_id, created_at FROM public.oauth_bindings \
+                 WHERE issuer = p_issuer AND kind = p_kind AND subject = p_subject",
+            ),
+            (
+                "tollgate_invite_by_code(p_digest text, p_now text)",
+                "TABLE(code_digest text, invite_id text, tenant_id text, role text, kind text, created_by text, \
+                 created_at text, expires_at text)",
+                "SELECT code_digest, invite_id, tenant_id, role, kind, created_by, created_at, expires_at \
+                 FROM public.oauth_invites WHERE code_digest = p_digest AND redeemed_at IS NULL AND expires_at > p_now",
+            ),
+        ],
+    },
+];
+
+fn step_schema(step: &Step, roles: &Roles) -> String {
+    let mut sql = String::from(step.ddl);
+    sql.push('\n');
+    for (table, column, grants) in step.tenant_tables {
+        sql.push_str(&policy(table, column));
+        sql.push_str(&format!("GRANT {grants} ON {table} TO {};\n", roles.app));
+    }
+    for table in step.lookup_reads {
+        sql.push_str(&format!("GRANT SELECT ON {table} TO {};\n", roles.lookup));
+    }
+    sql.push_str(&definer_sql(step.definers, roles));
+    sql
+}
+
+fn policy(table: &str, column: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY tenant_scope ON {table} USING ({column} = tollgate_scope()) WITH CHECK ({column} = tollgate_scope());\n"
+    )
+}
+
+fn definer_sql(defs: &[Definer], roles: &Roles) -> String {
+    let mut sql = String::new();
+    for (signature, returns, body) in defs {
+        sql.push_str(&format!(
+            "CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE sql STABLE SECURITY DEFINER \
+             SET search_path = pg_catalog, pg_temp AS $fn$ {body} $fn$;\n\
+             REVOKE ALL ON FUNCTION {signature} FROM PUBLIC;\n\
+             GRANT EXECUTE ON FUNCTION {signature} TO {};\n",
+            roles.app
+        ));
+    }
+    sql
+}
+
+fn owners_of(defs: &[Definer], roles: &Roles) -> String {
+    defs.iter().map(|(signature, _, _)| format!("ALTER FUNCTION {signature} OWNER TO {};\n", roles.lookup)).collect()
 }
 
 /// Tables whose rows are scoped by `tenant_id` (COALESCE'd to the platform
@@ -135,10 +272,7 @@ fn base_schema(roles: &Roles) -> String {
     }
     for (table, _) in TENANT_TABLES {
         let column = if *table == "api_keys" { "COALESCE(tenant_id, '_platform')" } else { "tenant_id" };
-        sql.push_str(&format!(
-            "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
-             CREATE POLICY tenant_scope ON {table} USING ({column} = tollgate_scope()) WITH CHECK ({column} = tollgate_scope());\n"
-        ));
+        sql.push_str(&policy(table, column));
     }
     for table in APPEND_ONLY {
         sql.push_str(&format!(

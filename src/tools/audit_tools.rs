@@ -2,7 +2,9 @@
 //! signing key.
 //!
 //! One declaration for both editions (tenant-scoped: the multi-tenant one
-//! takes an advisory `tenant_id`, the single-tenant one nothing). It only reads.
+//! takes an advisory `tenant_id`, the single-tenant one nothing). It only
+//! reads the chain; its call's commit keeps the outcome as the chain's last
+//! verification (`store::verifications`).
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -10,10 +12,11 @@ use serde::Serialize;
 use super::ToolCx;
 use super::edition::EditionKind;
 use super::registry::{NoArguments, ReadTool, Registry, RegistryError, ToolSpec};
-use super::result::{ToolError, ToolErrorCode};
+use super::result::{AfterRead, ToolError, ToolErrorCode};
 use crate::audit::SYSTEM_CHAIN;
 use crate::identity::Role;
 use crate::store::audit_log;
+use crate::store::verifications::Verification;
 
 /// Register the audit tools.
 pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
@@ -110,5 +113,18 @@ impl<E: EditionKind> ReadTool<E> for Verify {
 
     fn read(&self, _input: NoArguments, cx: &ToolCx, conn: &crate::store::Db) -> Result<VerifyOutput, ToolError> {
         verify(cx, conn, chain_for(cx))
+    }
+
+    /// The verification is kept as its chain's latest (the operator console reports it).
+    fn after(&self, out: &VerifyOutput, cx: &ToolCx) -> Option<AfterRead> {
+        Some(AfterRead::ChainVerified(Verification {
+            chain: out.chain.clone(),
+            verified_at: cx.clock.now_rfc3339(),
+            valid: out.valid,
+            records_checked: out.records_checked,
+            problem_code: out.first_problem.as_ref().map(|p| p.code.clone()),
+            problem_seq: out.first_problem.as_ref().and_then(|p| p.seq),
+            verified_by: cx.principal.id.clone(),
+        }))
     }
 }

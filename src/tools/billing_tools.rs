@@ -1,4 +1,6 @@
-//! Billing tools: `plan.catalog`, `plan.get`, `plan.set`, `usage.report`.
+//! Billing tools: `plan.catalog`, `plan.get`, `plan.set` (the billing API,
+//! behind the `billing_api` flag), `usage.report` (not flagged: usage is
+//! metered and its quotas enforced whatever the flag says).
 //!
 //! Invariants: `usage.report` is a sum over the ledger; `plan.set` bumps the
 //! version and appends history in the same transaction as its audit record,
@@ -16,6 +18,7 @@ use super::result::{ToolError, ToolErrorCode};
 use crate::billing::plans::{PLANS, plan};
 use crate::billing::{BillingView, Counter, Feature, LimitOverrides, Limits, PlanName, Status, period};
 use crate::clock;
+use crate::config::Flag;
 use crate::events::{Audience, Event};
 use crate::identity::Role;
 use crate::identity::TenantId;
@@ -69,7 +72,10 @@ impl<E: EditionKind> Tool<E> for Catalog {
     type Output = CatalogOutput;
 
     fn spec(&self) -> ToolSpec {
-        ToolSpec::open("plan.catalog", 1, "Plan catalog", "List the plans with their features and limits.")
+        ToolSpec {
+            flag: Some(Flag::BillingApi),
+            ..ToolSpec::open("plan.catalog", 1, "Plan catalog", "List the plans with their features and limits.")
+        }
     }
 
     fn run(&self, _input: NoArguments, _cx: &ToolCx, _tx: &mut WriteCx<'_>) -> Result<CatalogOutput, ToolError> {
@@ -128,6 +134,7 @@ impl<E: EditionKind> Tool<E> for Get {
             roles: READERS,
             tenant_scoped: true,
             billing: BillingClass::Account,
+            flag: Some(Flag::BillingApi),
             ..ToolSpec::open(
                 "plan.get",
                 1,
@@ -173,6 +180,7 @@ impl<E: EditionKind> Tool<E> for Set {
             roles: &[Role::PlatformAdmin],
             editions: Editions::MultiTenantOnly,
             tenant_scoped: true,
+            flag: Some(Flag::BillingApi),
             annotations: Annotations {
                 read_only_hint: false,
                 destructive_hint: false,

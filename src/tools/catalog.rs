@@ -5,8 +5,8 @@
 
 use super::registry::{Registry, RegistryError};
 use super::{
-    audit_export, audit_tools, billing_tools, cert_binding, key_revoke_all, keys, lifecycle, server_info, tenants,
-    whoami,
+    admin, audit_export, audit_tools, billing_tools, cert_binding, identity_tools, key_revoke_all, keys, lifecycle,
+    server_info, tenants, whoami,
 };
 
 /// The registry of the tools every tollgate server offers.
@@ -18,10 +18,12 @@ pub fn standard() -> Result<Registry, RegistryError> {
     keys::register(&mut r)?;
     r.add_typed(key_revoke_all::RevokeAll)?;
     cert_binding::register(&mut r)?;
+    identity_tools::register(&mut r)?;
     audit_tools::register(&mut r)?;
     audit_export::register(&mut r)?;
     lifecycle::register(&mut r)?;
     billing_tools::register(&mut r)?;
+    admin::register(&mut r)?;
     Ok(r)
 }
 

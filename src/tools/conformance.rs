@@ -29,7 +29,7 @@ fn no_args() -> Value {
 
 fn fixed(content: Vec<Value>, is_error: bool) -> Handler {
     Handler::Streaming(Arc::new(move |_, _| {
-        let outcome = ToolOutcome { content: content.clone(), structured: None, is_error };
+        let outcome = ToolOutcome { content: content.clone(), structured: None, is_error, after: None };
         Box::pin(async move { outcome })
     }))
 }

@@ -154,4 +154,19 @@ pub struct ToolCx {
     pub announcements: crate::events::Announcements,
     /// This instance's data dir (signing key, stored packages).
     pub data_dir: std::path::PathBuf,
+    /// What the server knows about itself (the operator console reports it).
+    pub server: Arc<ServerFacts>,
+}
+
+/// Facts about the running server, fixed at its start.
+pub struct ServerFacts {
+    /// When it started, by the server's clock.
+    pub started_at: time::OffsetDateTime,
+    /// Where its signing key is (read only to check it is readable; never shown).
+    pub signing_key_file: std::path::PathBuf,
+    /// The schema documents of the tools it serves (`tools::schemas::generate`),
+    /// compared with the committed ones by the console's release gate.
+    pub published: std::collections::BTreeMap<String, Value>,
+    /// That comparison, made once on first use: (matches, what was found).
+    pub schemas_gate: std::sync::OnceLock<(bool, String)>,
 }

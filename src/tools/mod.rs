@@ -6,6 +6,7 @@
 //! transaction; they never check permissions, never write audit records and
 //! never know which transport or era a call came from.
 
+pub mod admin;
 pub mod ask;
 pub mod audit_export;
 pub mod audit_tools;
@@ -16,9 +17,11 @@ pub mod conformance;
 pub mod conformance_interactive;
 pub mod context;
 pub mod edition;
+pub mod identity_tools;
 pub mod key_revoke_all;
 pub mod keys;
 pub mod lifecycle;
+pub mod reference;
 pub mod registry;
 pub mod result;
 pub mod schemas;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::ToolCx;
 use super::edition::{self, Edition, EditionKind, Multi, Single};
-use super::result::{ToolError, ToolOutcome};
+use super::result::{AfterRead, ToolError, ToolOutcome};
 pub use super::spec::{Annotations, BillingClass, ToolSpec};
 use crate::identity::Role;
 use crate::store::WriteCx;
@@ -50,6 +50,11 @@ pub trait ReadTool<E: EditionKind>: Send + Sync + 'static {
 
     /// Compute the result from a consistent read-only view of the store.
     fn read(&self, input: Self::Input, cx: &ToolCx, conn: &crate::store::Db) -> Result<Self::Output, ToolError>;
+
+    /// A note about this call for its commit to keep (see [`AfterRead`]); none by default.
+    fn after(&self, _output: &Self::Output, _cx: &ToolCx) -> Option<AfterRead> {
+        None
+    }
 }
 
 /// The input of a tool that takes no arguments of its own (a tenant-scoped
@@ -238,7 +243,11 @@ impl Registry {
         let (input, added) = edition::input_schema(input_schema_of::<T::Input>(), E::EDITION, spec.tenant_scoped);
         let handler = Handler::Read(Arc::new(move |args, cx, conn| {
             let input = serde_json::from_value(edition::without_tenant_arg(args, added)).map_err(bad_input);
-            typed_outcome(input.and_then(|input| tool.read(input, cx, conn)))
+            let output = input.and_then(|input| tool.read(input, cx, conn));
+            let after = output.as_ref().ok().and_then(|out| tool.after(out, cx));
+            let mut outcome = typed_outcome(output);
+            outcome.after = after.filter(|_| !outcome.is_error);
+            outcome
         }));
         self.insert(E::EDITION, spec, input, Some(schema_of::<T::Output>()), handler)
     }

@@ -70,24 +70,43 @@ pub struct ToolOutcome {
     /// Structured result; always an object when present.
     pub structured: Option<Value>,
     pub is_error: bool,
+    /// What a read-only tool (which has no write connection) leaves for its
+    /// call's commit; applied in that transaction, only if the call succeeded.
+    pub after: Option<AfterRead>,
+}
+
+/// A note about a read-only tool's own call, kept in the call's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterRead {
+    /// `audit.verify` ran: its chain's last verification (the console's release gate reads it).
+    ChainVerified(crate::store::verifications::Verification),
+}
+
+impl AfterRead {
+    /// Store the note (inside the commit transaction of the call).
+    pub fn apply(&self, conn: &crate::store::Db) -> Result<(), crate::store::StoreError> {
+        match self {
+            AfterRead::ChainVerified(v) => crate::store::verifications::put(conn, v),
+        }
+    }
 }
 
 impl ToolOutcome {
     /// A structured result with the same JSON as a text block, as the spec asks.
     pub fn structured(value: Value) -> Self {
-        Self { content: vec![text_block(&value.to_string())], structured: Some(value), is_error: false }
+        Self { content: vec![text_block(&value.to_string())], structured: Some(value), is_error: false, after: None }
     }
 
     /// A tool failure: `{code, message}` as JSON text, no structured content
     /// (our output schemas describe successes only).
     pub fn failure(error: &ToolError) -> Self {
         let body = serde_json::to_value(error).unwrap_or_else(|_| json!({ "code": "internal" }));
-        Self { content: vec![text_block(&body.to_string())], structured: None, is_error: true }
+        Self { content: vec![text_block(&body.to_string())], structured: None, is_error: true, after: None }
     }
 
     /// Content blocks only.
     pub fn content(content: Vec<Value>) -> Self {
-        Self { content, structured: None, is_error: false }
+        Self { content, structured: None, is_error: false, after: None }
     }
 
     /// The stable code of a tool failure (`not_found`, …), read back from its JSON text.

@@ -1,13 +1,14 @@
 //! What a tool says about itself: name, version, wording, who may call it,
 //! in which editions it exists, what it charges.
 //!
-//! Invariant: a spec is data only; the gate reads it (roles, feature,
+//! Invariant: a spec is data only; the gate reads it (roles, feature, flag,
 //! billing class, charges), the registry publishes it, nothing else decides.
 
 use serde::Serialize;
 
 use super::edition::Editions;
 use crate::billing::{Counter, Feature};
+use crate::config::Flag;
 use crate::identity::Role;
 
 /// Hints a client may show about a tool (MCP `ToolAnnotations`).
@@ -51,6 +52,9 @@ pub struct ToolSpec {
     pub tenant_scoped: bool,
     /// The plan feature the tool needs, if any.
     pub feature: Option<Feature>,
+    /// The server flag that switches the tool off, if any (`multi_tenant`
+    /// acts through `editions` instead).
+    pub flag: Option<Flag>,
     /// Counters a successful call consumes besides `tool_calls`.
     pub charges: &'static [(Counter, u64)],
     /// The result carries a secret: never stored for idempotent replay.
@@ -87,6 +91,7 @@ impl ToolSpec {
             editions: Editions::Both,
             tenant_scoped: false,
             feature: None,
+            flag: None,
             charges: &[],
             returns_secret: false,
             billing: BillingClass::Regular,

@@ -73,6 +73,7 @@ impl<E: EditionKind> Tool<E> for Bootstrap {
             roles: PLATFORM,
             editions: Editions::MultiTenantOnly,
             returns_secret: true,
+            flag: Some(crate::config::Flag::TenantBootstrap),
             ..ToolSpec::open(
                 "tenant.bootstrap",
                 1,

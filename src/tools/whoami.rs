@@ -80,7 +80,8 @@ fn describe<R: RoleWire>(cx: &ToolCx, tx: &WriteCx<'_>) -> WhoamiOutput<R> {
         transport: cx.call.transport,
         server: ServerIdentity { name: SERVER_INFO.name.to_owned(), version: SERVER_INFO.version.to_owned() },
         principal: Some(cx.principal.id.clone()),
-        principal_kind: (cx.principal.kind != PrincipalKind::Certificate).then_some(cx.principal.kind),
+        principal_kind: matches!(cx.principal.kind, PrincipalKind::ApiKey | PrincipalKind::Local)
+            .then_some(cx.principal.kind),
         role: Some(R::from_role(cx.principal.role)),
     }
 }

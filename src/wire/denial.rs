@@ -28,6 +28,9 @@ pub enum Forbid {
     BillingStatus,
     /// A key and a client certificate name different accounts.
     CredentialMismatch,
+    /// An OAuth token whose scopes allow less than its binding's role, and
+    /// too little for this tool: more scope would help (`data.scope` names it).
+    InsufficientScope,
 }
 
 impl Forbid {
@@ -39,6 +42,7 @@ impl Forbid {
             Forbid::NotEntitled => "not_entitled",
             Forbid::BillingStatus => "billing_status",
             Forbid::CredentialMismatch => "credential_mismatch",
+            Forbid::InsufficientScope => "insufficient_scope",
         }
     }
 }
@@ -148,6 +152,21 @@ impl Denial {
         match self {
             Denial::Unauthenticated(AuthFailure::AmbiguousCredentials) => RpcError::invalid_request(
                 "Invalid request: more than one Authorization header; send exactly one credential",
+            )
+            .with_data(json!({ "reason": reason })),
+            Denial::Unauthenticated(AuthFailure::UnboundSubject) => RpcError::new(
+                FORBIDDEN,
+                "Forbidden: this token's subject is not bound to a tenant; redeem an invite (identity.redeem) from a tenant admin",
+            )
+            .with_data(json!({ "reason": reason })),
+            Denial::Unauthenticated(AuthFailure::IssuerUnavailable) => RpcError::new(
+                UNAVAILABLE,
+                "Unavailable: the token's issuer has not served its keys yet; retry later, or use an API key",
+            )
+            .with_data(json!({ "reason": reason })),
+            Denial::Unauthenticated(f) if f.is_token() => RpcError::new(
+                UNAUTHENTICATED,
+                format!("Unauthenticated: the access token was refused ({reason}); obtain a new one for this resource"),
             )
             .with_data(json!({ "reason": reason })),
             Denial::Unauthenticated(_) => {

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+pub mod issuer;
 pub mod pg;
 pub mod pki;
 

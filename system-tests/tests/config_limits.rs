@@ -12,6 +12,9 @@ use system_tests::*;
 const INVALID: &[(&str, &str)] = &[
     ("multi_tenant", "\"sometimes\""),
     ("tenant_delete", "\"maybe\""),
+    ("tenant_bootstrap", "2"),
+    ("billing_api", "\"off-ish\""),
+    ("admin_console", "\"yes please\""),
     ("max_body_bytes", "10"),
     ("max_page_size", "0"),
     ("checkpoint_every", "0"),

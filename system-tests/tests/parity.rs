@@ -97,6 +97,10 @@ async fn tools_list_is_identical_across_transports_and_eras() {
         modern_http["result"]["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
     let expected = [
         "audit.verify",
+        "identity.invite",
+        "identity.list",
+        "identity.redeem",
+        "identity.unbind",
         "key.issue",
         "key.list",
         "key.revoke",

@@ -398,6 +398,24 @@ fn matrix(w: &World, listed: &BTreeSet<String>) -> Vec<Cell> {
         twin(Viewer, "usage.report", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
     ];
     cells.extend(billing.into_iter().filter(|c| listed.contains(c.tool)));
+    // OAuth subject tools: an invite, a list or an unbind naming B is a spoof; a key cannot redeem.
+    let invite = |id: &str| json!({"role": "viewer", "kind": "user", "tenant_id": id});
+    let unbind = |id: &str| json!({"issuer": "https://auth.example", "subject": "s", "tenant_id": id});
+    cells.extend([
+        twin(Admin, "identity.invite", invite(b), invite(GHOST_TENANT), Forbidden("tenant_mismatch")),
+        cell(Viewer, "identity.invite", json!({"role": "viewer", "kind": "user"}), Forbidden("role_required")),
+        cell(Admin, "identity.list", json!({}), Allowed(|_, _| ())),
+        twin(Admin, "identity.list", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
+        twin(Auditor, "identity.list", t(b), t(GHOST_TENANT), Forbidden("tenant_mismatch")),
+        twin(Admin, "identity.unbind", unbind(b), unbind(GHOST_TENANT), Forbidden("tenant_mismatch")),
+        cell(
+            Admin,
+            "identity.unbind",
+            json!({"issuer": "https://auth.example", "subject": "s"}),
+            ToolFailed("not_found"),
+        ),
+        cell(Admin, "identity.redeem", json!({"code": "tgi_0"}), ToolFailed("failed_precondition")),
+    ]);
     cells
 }
 

@@ -137,6 +137,7 @@ impl<E: EditionKind> Tool<E> for Delete {
             annotations: Annotations { destructive_hint: true, ..Annotations::WRITE },
             roles: &[Role::PlatformAdmin],
             editions: Editions::MultiTenantOnly,
+            flag: Some(crate::config::Flag::TenantDelete),
             tenant_scoped: true,
             returns_secret: true,
             ..ToolSpec::open(

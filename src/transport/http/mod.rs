@@ -9,6 +9,7 @@
 
 mod guard;
 pub mod listener;
+pub mod oauth;
 mod packages;
 mod per_address;
 mod reply;
@@ -50,12 +51,19 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// The HTTP application (routes and limits), transport-agnostic below TCP/TLS.
 pub fn router(server: Arc<McpServer>, options: HttpOptions) -> Router {
     let limit = options.max_body_bytes;
+    let resource = options.oauth.clone();
     let state = AppState { server, options: Arc::new(options) };
-    Router::new()
+    let mut router = Router::new()
         .route("/mcp", axum::routing::any(mcp))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/packages/{id}", get(packages::download))
+        .route("/packages/{id}", get(packages::download));
+    if let Some(r) = &resource {
+        let document = Router::new().route(&r.metadata_path, get(oauth::metadata)).with_state(Arc::clone(r));
+        router = router.merge(document);
+    }
+    router
+        .layer(axum::middleware::map_response_with_state(resource, oauth::challenge))
         .layer(axum::middleware::map_response(reply::security_headers))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

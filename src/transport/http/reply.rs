@@ -186,11 +186,11 @@ fn add_headers(response: &mut Response, extra: &[(&'static str, String)]) {
     }
 }
 
-/// Headers every answer carries (and the challenge every 401 carries).
+/// Headers every answer carries (and a bare challenge on a 401 that OAuth did not challenge).
 pub async fn security_headers(mut response: Response) -> Response {
     let unauthorized = response.status() == StatusCode::UNAUTHORIZED;
     let h = response.headers_mut();
-    if unauthorized {
+    if unauthorized && !h.contains_key(header::WWW_AUTHENTICATE) {
         h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -21,6 +21,8 @@ pub struct HttpOptions {
     pub transport: TransportKind,
     /// Conformance mode: a request without credentials acts as the local admin.
     pub local_admin_fallback: bool,
+    /// OAuth on: the resource metadata and the challenges that point to it.
+    pub oauth: Option<Arc<super::oauth::ProtectedResource>>,
 }
 
 #[derive(Clone)]
