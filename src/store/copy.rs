@@ -31,6 +31,10 @@ const TABLES: &[&str] = &[
     "idempotency_pending",
     "quota_holds",
     "denial_windows",
+    "call_counts",
+    "chain_verifications",
+    "oauth_bindings",
+    "oauth_invites",
 ];
 
 /// Tables whose `id` PostgreSQL generates (kept from the source on copy).
@@ -96,6 +100,12 @@ fn copy_rows(
     dst: &Db,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<Vec<(String, u64)>, StoreError> {
+    // A table this copy does not know would be left behind: refuse instead.
+    let mut stmt = src.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    if let Some(unknown) = names.iter().find(|n| !TABLES.contains(&n.as_str())) {
+        return Err(StoreError::Refused(format!("the source has a table the copy does not know: {unknown}")));
+    }
     let mut out = Vec::new();
     for table in TABLES {
         let columns: Vec<String> = {
