@@ -50,6 +50,7 @@ fn key_seed(dir: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_under_load_restores_to_exactly_its_point_and_verifies() {
+    sqlite_only!("tollgate backup is SQLite's (PostgreSQL: pg_dump as the maintenance role)");
     let server = HttpServer::start(&[]);
     let admin = server.endpoint();
     let boot =
@@ -185,6 +186,7 @@ async fn a_backup_under_load_restores_to_exactly_its_point_and_verifies() {
 
 #[test]
 fn the_signing_key_is_only_ever_in_a_backup_sealed_under_a_passphrase() {
+    sqlite_only!("tollgate backup is SQLite's (PostgreSQL: pg_dump as the maintenance role)");
     let dir = DataDir::init();
     let backup = dir.path.with_extension("sealed.tar");
     let pass = [("BACKUP_PASS", "a long enough passphrase")];
@@ -241,6 +243,7 @@ fn the_signing_key_is_only_ever_in_a_backup_sealed_under_a_passphrase() {
 
 #[test]
 fn an_altered_backup_is_refused_and_restores_nothing() {
+    sqlite_only!("tollgate backup is SQLite's (PostgreSQL: pg_dump as the maintenance role)");
     let dir = DataDir::init();
     let backup = dir.path.with_extension("t.tar");
     let args = vec!["backup".into(), "--data-dir".into(), arg(&dir.path), "--out".into(), arg(&backup)];

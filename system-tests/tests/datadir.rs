@@ -19,6 +19,7 @@ fn run(args: &[&str], dir: &std::path::Path) -> (Option<i32>, String) {
 
 #[test]
 fn init_refuses_an_initialized_dir_and_keeps_the_key_private() {
+    sqlite_only!("it is about the SQLite file in the data dir (pg_rls.rs covers PostgreSQL's refusals)");
     let dir = DataDir::init();
     let (code, err) = run(&["init"], &dir.path);
     assert_eq!(code, Some(1));
@@ -38,6 +39,7 @@ fn init_refuses_an_initialized_dir_and_keeps_the_key_private() {
 /// are refused at start, untouched, with what to do (CHANGELOG.md, 0.1.0).
 #[test]
 fn a_data_dir_from_before_editions_refuses_to_serve_and_is_left_untouched() {
+    sqlite_only!("it is about the SQLite file in the data dir (pg_rls.rs covers PostgreSQL's refusals)");
     let old = DataDir::init();
     let conn = rusqlite::Connection::open(old.path.join("tollgate.db")).expect("open");
     conn.execute_batch("PRAGMA user_version = 6").expect("set");
@@ -54,6 +56,7 @@ fn a_data_dir_from_before_editions_refuses_to_serve_and_is_left_untouched() {
 
 #[test]
 fn a_missing_newer_or_corrupt_data_dir_refuses_to_serve() {
+    sqlite_only!("it is about the SQLite file in the data dir (pg_rls.rs covers PostgreSQL's refusals)");
     let missing = std::env::temp_dir().join(format!("tollgate-missing-{}", std::process::id()));
     let (code, err) = run(&["serve", "--listen", "127.0.0.1:0"], &missing);
     assert_eq!(code, Some(1));

@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use system_tests::{Answer, Endpoint, HttpServer, audit_pubkey, audit_verify, http_tool, tool_output, try_http_tool};
+use system_tests::{
+    Answer, Endpoint, HttpServer, audit_pubkey, audit_verify, database, http_tool, sqlite_lines, tool_output,
+    try_http_tool,
+};
 
 /// Calls in the burst, concurrent clients, and how many acknowledged calls
 /// to wait for before pulling the plug.
@@ -38,23 +40,18 @@ fn era_neutral(result: &Value) -> Value {
 
 /// One chain's records, read straight from the database (read-only).
 fn chain_records(dir: &std::path::Path, chain: &str) -> Vec<Value> {
-    let conn = Connection::open_with_flags(dir.join("tollgate.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open the database read-only");
-    conn.busy_timeout(std::time::Duration::from_secs(5)).expect("busy timeout");
-    let mut stmt = conn.prepare("SELECT record FROM audit_records WHERE chain = ?1 ORDER BY seq").expect("prepare");
-    let rows = stmt.query_map([chain], |r| r.get::<_, String>(0)).expect("query");
-    rows.map(|r| serde_json::from_str(&r.expect("row")).expect("a record is JSON")).collect()
+    sqlite_lines(&database(dir), &format!("SELECT record FROM audit_records WHERE chain = '{chain}' ORDER BY seq"))
+        .iter()
+        .map(|r| serde_json::from_str(r).expect("a record is JSON"))
+        .collect()
 }
 
 /// The request ids of a tenant's usage events for `counter`, read straight from the database.
 fn usage_request_ids(dir: &std::path::Path, tenant: &str, counter: &str) -> Vec<String> {
-    let conn = Connection::open_with_flags(dir.join("tollgate.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open the database read-only");
-    conn.busy_timeout(std::time::Duration::from_secs(5)).expect("busy timeout");
-    let mut stmt =
-        conn.prepare("SELECT request_id FROM usage_events WHERE tenant_id = ?1 AND counter = ?2").expect("prepare");
-    let rows = stmt.query_map([tenant, counter], |r| r.get::<_, String>(0)).expect("query");
-    rows.collect::<Result<_, _>>().expect("rows")
+    sqlite_lines(
+        &database(dir),
+        &format!("SELECT request_id FROM usage_events WHERE tenant_id = '{tenant}' AND counter = '{counter}'"),
+    )
 }
 
 /// An acknowledged `key.issue`: its label, the key id it returned, and the

@@ -6,7 +6,7 @@
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use system_tests::{HttpServer, audit_chain, error_code, error_reason, http_tool, tool_output};
+use system_tests::{HttpServer, audit_chain, error_code, error_reason, http_tool, sqlite_only, tool_output};
 
 /// Records added to alpha's chain, so that one verification takes long
 /// enough for concurrent ones to overlap.
@@ -44,6 +44,7 @@ fn grow_chain(dir: &std::path::Path, chain: &str, n: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tenants_third_concurrent_verify_is_refused_and_audited_and_another_tenant_is_not() {
+    sqlite_only!("it grows a chain by writing the SQLite file directly");
     let server = HttpServer::start(&[]);
     let admin = server.endpoint();
     let mut tenants = Vec::new();

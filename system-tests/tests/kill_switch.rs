@@ -8,12 +8,11 @@
 //! numbers as the multi-tenant one (`whoami.v1`, `audit.verify.v1`). Every check runs over HTTP in both protocol eras:
 //! 2026-07-28 (stateless) and a 2025-11-25 legacy session.
 
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use system_tests::{
-    Answer, DataDir, Endpoint, HttpServer, ServerLog, audit_verify, error_code, error_reason, http_tool, legacy_call,
-    legacy_session, modern_call, post, request, tool_failure, tool_output,
+    Answer, DataDir, Endpoint, HttpServer, ServerLog, audit_verify, database, error_code, error_reason, http_tool,
+    legacy_call, legacy_session, modern_call, post, request, sqlite_lines, tool_failure, tool_output,
 };
 
 const LEGACY: &str = "2025-11-25";
@@ -110,11 +109,7 @@ fn default_tenant_id() -> String {
 }
 
 fn chain_records(dir: &std::path::Path, chain: &str) -> Vec<String> {
-    let conn = Connection::open_with_flags(dir.join("tollgate.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open the database read-only");
-    let mut stmt = conn.prepare("SELECT record FROM audit_records WHERE chain = ?1 ORDER BY seq").expect("prepare");
-    let rows = stmt.query_map([chain], |r| r.get::<_, String>(0)).expect("query");
-    rows.collect::<Result<_, _>>().expect("rows")
+    sqlite_lines(&database(dir), &format!("SELECT record FROM audit_records WHERE chain = '{chain}' ORDER BY seq"))
 }
 
 /// A data dir where, in multi-tenant mode, the platform admin bootstrapped

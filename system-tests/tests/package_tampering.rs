@@ -166,6 +166,7 @@ async fn every_tampering_is_detected_by_both_verifiers_and_an_untouched_package_
 /// embeds: consistent in itself, so only the pin can tell.
 #[tokio::test]
 async fn a_package_re_signed_with_another_key_is_refused_unless_that_key_is_trusted() {
+    sqlite_only!("it edits a copy of the SQLite file");
     let f = fixture().await;
     let forger = DataDir::init();
     let copy = f.dir.copy();

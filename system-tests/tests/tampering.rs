@@ -14,7 +14,7 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use system_tests::{DataDir, HttpServer, StdioServer, audit_pubkey, audit_verify, http_tool, tool_output};
+use system_tests::{DataDir, HttpServer, StdioServer, audit_pubkey, audit_verify, http_tool, sqlite_only, tool_output};
 
 const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -223,6 +223,7 @@ fn assert_valid(f: &Fixture, dir: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_untampered_log_verifies_and_the_triggers_refuse_edits() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     for stop in [Stop::Kill, Stop::Clean] {
         let f = fixture(stop).await;
         let out = assert_valid(&f, &f.dir.path);
@@ -254,6 +255,7 @@ async fn the_untampered_log_verifies_and_the_triggers_refuse_edits() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn editing_a_record_is_detected_and_the_record_named() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Kill).await;
     // A record that a checkpoint covers, and one in the unsigned tail: the
     // hash chain alone catches both.
@@ -286,6 +288,7 @@ async fn editing_a_record_is_detected_and_the_record_named() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn editing_and_rehashing_the_rest_of_the_chain_is_caught_by_the_signed_checkpoint() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Kill).await;
     let copy = f.copy();
     tamper(&copy.path, |c| {
@@ -308,6 +311,7 @@ async fn editing_and_rehashing_the_rest_of_the_chain_is_caught_by_the_signed_che
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_a_record_in_the_middle_is_detected() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Kill).await;
     let copy = f.copy();
     tamper(&copy.path, |c| delete_records(c, &f.alpha, 6, 6));
@@ -316,6 +320,7 @@ async fn deleting_a_record_in_the_middle_is_detected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reordering_records_is_detected() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Kill).await;
     // Swap the stored contents of records 6 and 7.
     let copy = f.copy();
@@ -339,6 +344,7 @@ async fn reordering_records_is_detected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn truncating_below_the_last_checkpoint_is_detected() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Kill).await;
     let last_cp = f.last_checkpoint();
     // Deep into the signed part, and exactly from the last signed record on.
@@ -355,6 +361,7 @@ async fn truncating_below_the_last_checkpoint_is_detected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn truncating_after_the_last_checkpoint_is_detected_once_a_clean_stop_signed_the_tail() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     // A clean stop signs every chain through its last record, so any later
     // cut of the tail goes below a signed seq.
     let f = fixture(Stop::Clean).await;
@@ -379,6 +386,7 @@ async fn truncating_after_the_last_checkpoint_is_detected_once_a_clean_stop_sign
 /// before the cut, that the tail is unsigned.
 #[tokio::test(flavor = "multi_thread")]
 async fn cutting_the_unsigned_tail_after_the_last_checkpoint_is_not_detectable() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Kill).await;
     let last_cp = f.last_checkpoint();
     assert!(last_cp < f.last, "the fixture has an unsigned tail");
@@ -408,6 +416,7 @@ async fn cutting_the_unsigned_tail_after_the_last_checkpoint_is_not_detectable()
 /// exported package, a copy of the last `audit.verify`) can catch that.
 #[tokio::test(flavor = "multi_thread")]
 async fn cutting_records_together_with_their_checkpoints_is_not_detectable_from_the_database_alone() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Clean).await;
     let keep = f.first_checkpoint();
     let copy = f.copy();
@@ -424,6 +433,7 @@ async fn cutting_records_together_with_their_checkpoints_is_not_detectable_from_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_log_re_signed_with_another_key_fails_against_the_pinned_key() {
+    sqlite_only!("it edits the SQLite file around tollgate");
     let f = fixture(Stop::Clean).await;
     let copy = f.copy();
     // The forgery: flip a decision, re-hash the rest of the chain, throw away
