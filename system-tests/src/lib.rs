@@ -24,7 +24,10 @@ pub fn binary() -> PathBuf {
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().unwrap_or_default();
         // target/<profile>/deps/<test> -> target/<profile>/tollgate
-        let dir = exe.parent().and_then(|d| d.parent()).map(PathBuf::from).unwrap_or_default();
+        // A test is target/<profile>/deps/<test>; a harness binary target/<profile>/<bin>.
+        let parent = exe.parent().map(PathBuf::from).unwrap_or_default();
+        let dir =
+            if parent.ends_with("deps") { parent.parent().map(PathBuf::from).unwrap_or_default() } else { parent };
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "-p", "tollgate", "--bin", "tollgate"]);
