@@ -305,15 +305,7 @@ fn base_schema(roles: &Roles) -> String {
 /// one operation needs.
 fn functions(roles: &Roles) -> String {
     let app = &roles.app;
-    let mut sql = String::new();
-    for (signature, returns, body) in CROSS_TENANT {
-        sql.push_str(&format!(
-            "CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE sql STABLE SECURITY DEFINER \
-             SET search_path = pg_catalog, pg_temp AS $fn$ {body} $fn$;\n\
-             REVOKE ALL ON FUNCTION {signature} FROM PUBLIC;\n\
-             GRANT EXECUTE ON FUNCTION {signature} TO {app};\n"
-        ));
-    }
+    let mut sql = definer_sql(CROSS_TENANT, roles);
     sql.push_str(&format!(
         "CREATE FUNCTION {RELEASE_OWNER} RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER \
          SET search_path = pg_catalog, pg_temp AS $fn$ \
