@@ -68,7 +68,7 @@ impl CommitPlan {
         draft.decision = decision;
         draft.reason = reason.map(str::to_owned);
         draft.result_digest = result.and_then(|r| digest_json(r).ok());
-        w.conn.set_scope(audit_log::chain_scope(&self.chain))?;
+        // (`append` scopes its statements to the chain.)
         audit_log::append(w, &self.chain, draft).map(|_| ())
     }
 
@@ -135,8 +135,8 @@ impl CommitPlan {
             self.record(w, Decision::Deny, Some(denial.reason()), None)?;
             return Ok(Some(Committed::Denied(denial)));
         }
+        // Still the ledger's scope: nothing above changed it without returning.
         let Some(limits) = self.limits else { return Ok(None) };
-        self.ledger_scope(w)?;
         for (counter, quantity) in self.charges.clone() {
             let used = ledger::total(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?
                 + reservations::held(w.conn, &self.ledger_tenant, counter.as_str(), &self.period.name)?;
