@@ -40,13 +40,7 @@ impl DataDir {
 
     /// A clear error unless this dir was initialized.
     pub fn require_initialized(&self) -> Result<(), StoreError> {
-        if !self.root.is_dir() {
-            return Err(StoreError::NotInitialized(format!(
-                "data dir {} does not exist; create it with `tollgate init --data-dir {}`",
-                self.root.display(),
-                self.root.display()
-            )));
-        }
+        self.require_exists()?;
         for (path, what) in [(self.db(), "database"), (self.signing_key(), "audit signing key")] {
             if !path.is_file() {
                 return Err(StoreError::NotInitialized(format!(
@@ -60,9 +54,21 @@ impl DataDir {
         Ok(())
     }
 
+    fn require_exists(&self) -> Result<(), StoreError> {
+        if !self.root.is_dir() {
+            return Err(StoreError::NotInitialized(format!(
+                "data dir {} does not exist; create it with `tollgate init --data-dir {}`",
+                self.root.display(),
+                self.root.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// A clear error unless this dir has the audit signing key (a data dir
     /// whose database is PostgreSQL has no `tollgate.db`).
     pub fn require_signing_key(&self) -> Result<(), StoreError> {
+        self.require_exists()?;
         if !self.signing_key().is_file() {
             return Err(StoreError::NotInitialized(format!(
                 "{} has no audit signing key ({}); run `tollgate init --data-dir {}`, or copy the deployment's key there",
