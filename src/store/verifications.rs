@@ -25,6 +25,8 @@ pub struct Verification {
 
 /// Store a verification as its chain's latest.
 pub fn put(conn: &Db, v: &Verification) -> Result<(), StoreError> {
+    // The row is the verified chain's (row-level security on PostgreSQL).
+    conn.set_scope(super::audit_log::chain_scope(&v.chain))?;
     let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
     conn.exec(
         "INSERT INTO chain_verifications \

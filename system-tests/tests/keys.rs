@@ -301,7 +301,9 @@ async fn refused_keys_get_401_with_their_reason_and_no_secret_is_ever_written() 
     let records = audit_records(&dir.path);
     let all = records.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
     assert_no_secret("the audit records", all.as_bytes(), &secrets);
-    let keys_table = sqlite_lines(&database(&dir.path), "SELECT key_id, hex(secret_digest) FROM api_keys").join("\n");
+    let hex = if on_postgres() { "upper(encode(secret_digest, 'hex'))" } else { "hex(secret_digest)" };
+    let keys_table =
+        sqlite_lines(&database(&dir.path), &format!("SELECT key_id, {hex} FROM api_keys ORDER BY key_id")).join("\n");
     assert_no_secret("the api_keys table", keys_table.as_bytes(), &secrets);
 
     // Every refusal is audited on `_system`, aggregated, under its reason.
