@@ -40,7 +40,9 @@ fn weight(r: &Value) -> u64 {
 
 #[tokio::test]
 async fn the_console_tools_change_nothing_but_their_own_calls_records_and_ledger_rows() {
-    sqlite_only!("the console's cross-tenant reads need definer functions on PostgreSQL (not built yet; docs/operations.md)");
+    sqlite_only!(
+        "the console's cross-tenant reads need definer functions on PostgreSQL (not built yet; docs/operations.md)"
+    );
     let a = activity_with(CONSOLE).await;
     let admin = a.server.endpoint();
     let db = database(&a.server.dir.path);
@@ -110,7 +112,9 @@ async fn the_console_tools_change_nothing_but_their_own_calls_records_and_ledger
 
 #[tokio::test]
 async fn every_tenant_role_is_refused_and_the_overview_counts_match_the_audit_log() {
-    sqlite_only!("the console's cross-tenant reads need definer functions on PostgreSQL (not built yet; docs/operations.md)");
+    sqlite_only!(
+        "the console's cross-tenant reads need definer functions on PostgreSQL (not built yet; docs/operations.md)"
+    );
     let a = activity_with(CONSOLE).await;
     let admin = a.server.endpoint();
     // Every tenant role, none of which may see or call the console.
@@ -214,7 +218,9 @@ async fn every_tenant_role_is_refused_and_the_overview_counts_match_the_audit_lo
 
 #[tokio::test]
 async fn admin_tenants_clamps_limit_filters_and_its_cursor_survives_new_tenants() {
-    sqlite_only!("the console's cross-tenant reads need definer functions on PostgreSQL (not built yet; docs/operations.md)");
+    sqlite_only!(
+        "the console's cross-tenant reads need definer functions on PostgreSQL (not built yet; docs/operations.md)"
+    );
     let a = activity_with(CONSOLE).await;
     let admin = a.server.endpoint();
     let first = ok(&admin, "admin.tenants", json!({"limit": 1000})).await;
