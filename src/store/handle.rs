@@ -389,9 +389,7 @@ impl Source {
                 configure(&conn)?;
                 Ok(Db::sqlite(conn))
             }
-            Source::Postgres(url) => off_the_runtime(|| super::pg::PgConn::connect(url, Default::default()))
-                .and_then(|c| c)
-                .map(Db::postgres),
+            Source::Postgres(url) => connect_pg(url),
         }
     }
 
@@ -405,11 +403,14 @@ impl Source {
                 c.execute_batch("PRAGMA busy_timeout = 5000;")?;
                 Ok(Db::sqlite(c))
             }
-            Source::Postgres(url) => off_the_runtime(|| super::pg::PgConn::connect(url, Default::default()))
-                .and_then(|c| c)
-                .map(Db::postgres),
+            Source::Postgres(url) => connect_pg(url),
         }
     }
+}
+
+/// A PostgreSQL session (writer or reader: the same settings), opened off the async workers.
+fn connect_pg(url: &str) -> Result<Db, StoreError> {
+    off_the_runtime(|| super::pg::PgConn::connect(url, Default::default())).and_then(|c| c).map(Db::postgres)
 }
 
 /// Run blocking PostgreSQL work from wherever the caller is: the driver runs

@@ -16,7 +16,7 @@ use super::sql::{Db, configure, open_read_only};
 pub fn open_database(dir: &Path, url: Option<&crate::config::DatabaseUrl>) -> Result<Db, StoreError> {
     match url {
         None => open_read_only(&dir.join(super::datadir::DB_FILE)),
-        Some(url) => Ok(Db::postgres(PgConn::connect(url.expose(), Default::default())?)),
+        Some(url) => open_postgres(url),
     }
 }
 
